@@ -1,0 +1,110 @@
+"""Headers -> RequestContext: application id, client keys, master key, session token.
+
+One small function per concern, instead of parse-server's 200-line
+middleware. Every key compare is constant-time; the master key counts only
+from an allowed IP.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterable
+
+import orjson
+from starlette.requests import HTTPConnection
+
+from backend.config import Settings
+from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
+from backend.errors import InvalidJSON, InvalidSessionToken, Unauthorized
+from backend.services.sessions import SessionResolver
+
+CLIENT_KEY_HEADERS = ("x-parse-javascript-key", "x-parse-rest-api-key", "x-parse-client-key",
+                      "x-parse-windows-key")
+
+
+def same(given: str | None, expected: str | None) -> bool:
+    """Constant-time equality; a missing side never matches."""
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def check_application(conn: HTTPConnection, settings: Settings) -> None:
+    if not same(conn.headers.get("x-parse-application-id"), settings.application_id):
+        raise Unauthorized()
+
+
+def master_principal(conn: HTTPConnection, settings: Settings) -> Principal | None:
+    given = conn.headers.get("x-parse-master-key")
+    if not given:
+        return None
+    if same(given, settings.master_key):
+        principal = MASTER
+    elif same(given, settings.read_only_master_key):
+        principal = READ_ONLY_MASTER
+    else:
+        raise Unauthorized()
+    if not ip_allowed(client_ip(conn), settings.master_key_ips):
+        raise Unauthorized("unauthorized: master key is not allowed from this IP address")
+    return principal
+
+
+def check_client_key(conn: HTTPConnection, settings: Settings) -> None:
+    configured = settings.client_keys
+    if not configured:
+        return
+    given = [conn.headers.get(name) for name in CLIENT_KEY_HEADERS]
+    if not any(same(key, expected) for key in given for expected in configured):
+        raise Unauthorized()
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "127.0.0.1"
+
+
+def ip_allowed(ip: str, allowed: Iterable[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for network in allowed:
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def cloud_context(conn: HTTPConnection) -> dict[str, object]:
+    raw = conn.headers.get("x-parse-cloud-context")
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidJSON("X-Parse-Cloud-Context must be a JSON object.") from error
+    if not isinstance(value, dict):
+        raise InvalidJSON("X-Parse-Cloud-Context must be a JSON object.")
+    return value
+
+
+async def resolve_context(conn: HTTPConnection, settings: Settings, sessions: SessionResolver) -> RequestContext:
+    """Who this request acts as; raises Unauthorized or InvalidSessionToken."""
+    check_application(conn, settings)
+    principal = master_principal(conn, settings)
+    if principal is None:
+        check_client_key(conn, settings)
+        token = conn.headers.get("x-parse-session-token")
+        principal = await sessions.principal_for(token) if token else ANONYMOUS
+        if principal is None:
+            raise InvalidSessionToken("Invalid session token")
+    return RequestContext(
+        principal,
+        installation_id=conn.headers.get("x-parse-installation-id"),
+        client_version=conn.headers.get("x-parse-client-version"),
+        ip=client_ip(conn),
+        request_id=conn.headers.get("x-parse-request-id"),
+        cloud_context=cloud_context(conn),
+    )

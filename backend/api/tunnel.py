@@ -1,0 +1,126 @@
+"""ASGI middleware: body size limit, and the JS SDK's POST tunnelling undone.
+
+Browsers avoid CORS pre-flight by POSTing ``text/plain`` JSON that carries the
+real method (``_method``) and the keys (``_ApplicationId``, ``_SessionToken``
+...) in the body. This turns such a request back into what it means, so the
+routes below see ordinary methods, headers and query strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.api.responses import ParseJSON
+from backend.errors import ObjectTooLarge
+
+BODY_TO_HEADER = {
+    "_ApplicationId": b"x-parse-application-id",
+    "_JavaScriptKey": b"x-parse-javascript-key",
+    "_ClientKey": b"x-parse-client-key",
+    "_RESTAPIKey": b"x-parse-rest-api-key",
+    "_MasterKey": b"x-parse-master-key",
+    "_SessionToken": b"x-parse-session-token",
+    "_InstallationId": b"x-parse-installation-id",
+    "_ClientVersion": b"x-parse-client-version",
+    "_RevocableSession": b"x-parse-revocable-session",
+}
+METHODS = {"GET", "POST", "PUT", "DELETE"}
+
+
+class TunnelMiddleware:
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await _too_large(self.max_body)(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body:
+                await _too_large(self.max_body)(scope, receive, send)
+                return
+        if scope["method"] == "POST" and body[:1] == b"{" and _is_text_or_json(scope):
+            scope, body = _untunnel(scope, body)
+        await self.app(scope, _replay(body), send)
+
+
+def _too_large(limit: int) -> ParseJSON:
+    error = ObjectTooLarge(f"The request body exceeds the {limit // (1024 * 1024)} MB limit.")
+    return ParseJSON(error.to_wire(), status_code=413)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _is_text_or_json(scope: Scope) -> bool:
+    kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    return kind in ("", "text/plain", "application/json")
+
+
+def _untunnel(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return scope, body
+    if not isinstance(payload, dict) or not ("_method" in payload or "_ApplicationId" in payload):
+        return scope, body
+    method = payload.pop("_method", "POST")
+    method = method.upper() if isinstance(method, str) and method.upper() in METHODS else "POST"
+    headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+    present = {key for key, _ in headers}
+    for field, header in BODY_TO_HEADER.items():
+        value = payload.pop(field, None)
+        if isinstance(value, str) and header not in present:
+            headers.append((header, value.encode("latin-1", "replace")))
+    context = payload.pop("_context", None)
+    if context is not None and b"x-parse-cloud-context" not in present:
+        headers.append((b"x-parse-cloud-context", orjson.dumps(context)))
+    scope = dict(scope)
+    scope["method"] = method
+    if method == "GET":
+        scope["query_string"] = _query_string(payload).encode()
+        new_body = b""
+    else:
+        new_body = orjson.dumps(payload)
+        headers.append((b"content-type", b"application/json"))
+    headers.append((b"content-length", str(len(new_body)).encode()))
+    scope["headers"] = headers
+    return scope, new_body
+
+
+def _query_string(params: dict[str, Any]) -> str:
+    flat = {key: value if isinstance(value, str) else orjson.dumps(value).decode() for key, value in params.items()}
+    return urlencode(flat)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

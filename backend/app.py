@@ -1,0 +1,42 @@
+"""create_app(settings): services, routers, middleware, the one error handler, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from backend.api import handlers
+from backend.api.routes import parse_router
+from backend.api.tunnel import TunnelMiddleware
+from backend.config import Settings
+from backend.services.wiring import Services, build_services
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="Ballast", version="0.1.0", lifespan=lifespan,
+        docs_url=f"{settings.mount_path}/docs", openapi_url=None, redoc_url=None,
+    )
+    app.state.services = services
+    app.include_router(parse_router(), prefix=settings.mount_path)
+    handlers.install(app)
+    app.add_middleware(TunnelMiddleware, max_body=settings.max_upload_size)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
+        expose_headers=["X-Parse-Job-Status-Id", "X-Parse-Push-Status-Id"],
+    )
+    app.add_middleware(handlers.CatchAllMiddleware)
+    return app

@@ -1,0 +1,54 @@
+"""The ``ballast`` command line."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from backend.config import Settings
+
+app = typer.Typer(help="Ballast: a Parse-compatible backend for apps and the agents that work on them.",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1, or BALLAST_HOST)."),
+    port: int = typer.Option(None, help="Port to listen on (default 1337, or PARSE_SERVER_PORT)."),
+    reload: bool = typer.Option(False, help="Restart when code changes (development)."),
+) -> None:
+    """Run the server. With no environment set: SQLite and files under ./data."""
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.embedded import prepare
+
+    overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    settings, generated = prepare(Settings().model_copy(update=overrides))
+    if generated:
+        _announce_key(settings)
+    console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _engine(settings: Settings) -> str:
+    return "PostgreSQL" if settings.database_uri else f"SQLite at {settings.sqlite_path}"
+
+
+def _announce_key(settings: Settings) -> None:
+    snippet = (
+        "import Parse from 'parse/node';\n"
+        f"Parse.initialize('{settings.application_id}');\n"
+        f"Parse.serverURL = '{settings.public_url}';"
+    )
+    console.print(Panel.fit(
+        f"Master key (shown once; kept in {settings.data_dir / 'master.key'}):\n[bold]{settings.master_key}[/]\n\n"
+        f"Use it from the JS SDK:\n{snippet}",
+        title="First start", border_style="yellow",
+    ))
+
+
+def main() -> None:
+    app()

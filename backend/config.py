@@ -1,0 +1,118 @@
+"""Settings: one class, embedded defaults that need no environment at all.
+
+Parse options are read from the variables Parse Server's CLI reads
+(``PARSE_SERVER_<OPTION>``), so an existing deployment's environment carries
+over; Ballast's own options use ``BALLAST_``. Nothing here touches the disk:
+``backend.embedded`` fills in the generated master key.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _parse(name: str, *more: str) -> Any:
+    """Env names for a Parse option: PARSE_SERVER_<NAME>, then BALLAST_<NAME>, then extras."""
+    return AliasChoices(name, f"PARSE_SERVER_{name.upper()}", f"BALLAST_{name.upper()}", *more)
+
+
+def _ballast(name: str, *more: str) -> Any:
+    return AliasChoices(name, f"BALLAST_{name.upper()}", *more)
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def parse_size(value: object) -> int:
+    """'20mb' -> bytes, as parse-server's maxUploadSize."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"not a size: {value!r} (use e.g. 20mb)")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
+
+
+class Settings(BaseSettings):
+    """Every option of a Ballast server. ``Settings()`` alone runs embedded."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    # identity of the app and its keys
+    application_id: str = Field("ballast", validation_alias=_parse("application_id"))
+    master_key: str | None = Field(None, validation_alias=_parse("master_key"), repr=False)
+    read_only_master_key: str | None = Field(None, validation_alias=_parse("read_only_master_key"), repr=False)
+    javascript_key: str | None = Field(None, validation_alias=_parse("javascript_key"), repr=False)
+    rest_api_key: str | None = Field(None, validation_alias=_parse("rest_api_key"), repr=False)
+    client_key: str | None = Field(None, validation_alias=_parse("client_key"), repr=False)
+    master_key_ips: Annotated[list[str], NoDecode] = Field(
+        ["127.0.0.1/32", "::1/128"], validation_alias=_parse("master_key_ips")
+    )
+
+    # data
+    database_uri: str | None = Field(None, validation_alias=_parse("database_uri", "DATABASE_URL"))
+    data_dir: Path = Field(Path("data"), validation_alias=_ballast("data_dir"))
+    allow_client_class_creation: bool = Field(True, validation_alias=_parse("allow_client_class_creation"))
+
+    # http
+    mount_path: str = Field("/parse", validation_alias=_parse("mount_path"))
+    host: str = Field("127.0.0.1", validation_alias=_ballast("host"))
+    port: int = Field(1337, validation_alias=_parse("port"))
+    server_url: str | None = Field(None, validation_alias=_parse("server_url"))
+    max_upload_size: int = Field(20 * 1024**2, validation_alias=_parse("max_upload_size"))
+    batch_limit: int = Field(50, ge=1, le=1000, validation_alias=_ballast("batch_limit"))
+    max_limit: int = Field(10_000, ge=1, validation_alias=_ballast("max_limit"))
+    idempotency_ttl: int = Field(300, ge=0, validation_alias=_ballast("idempotency_ttl"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(["*"], validation_alias=_ballast("cors_origins"))
+
+    @field_validator("master_key_ips", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("max_upload_size", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> int:
+        return parse_size(value)
+
+    @field_validator("mount_path")
+    @classmethod
+    def _mount(cls, value: str) -> str:
+        return "/" + value.strip("/")
+
+    @model_validator(mode="after")
+    def _keys_differ(self) -> Settings:
+        if self.master_key and self.master_key == self.read_only_master_key:
+            raise ValueError("masterKey and readOnlyMasterKey must differ")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "ballast.sqlite3"
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL: PostgreSQL when configured, else the embedded SQLite file."""
+        uri = self.database_uri
+        if not uri:
+            return f"sqlite+aiosqlite:///{self.sqlite_path}"
+        for prefix in ("postgres://", "postgresql://"):
+            if uri.startswith(prefix):
+                return "postgresql+asyncpg://" + uri[len(prefix):]
+        return uri
+
+    @property
+    def public_url(self) -> str:
+        return self.server_url or f"http://{self.host}:{self.port}{self.mount_path}"
+
+    @property
+    def client_keys(self) -> tuple[str, ...]:
+        """Client keys that are configured; with none, any client may call."""
+        keys = (self.javascript_key, self.rest_api_key, self.client_key)
+        return tuple(key for key in keys if key)

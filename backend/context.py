@@ -1,0 +1,67 @@
+"""Who is calling: the Principal and the RequestContext every service call takes.
+
+Permission checks take a Principal and never look at raw headers (DESIGN.md
+rule 2). A Principal is built once per request by ``backend.api.auth``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class PrincipalKind(StrEnum):
+    MASTER = "master"
+    READ_ONLY_MASTER = "readOnlyMaster"
+    USER = "user"
+    ANONYMOUS = "anonymous"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The identity a call runs as: master, a user with roles, anonymous, or an agent."""
+
+    kind: PrincipalKind
+    user_id: str | None = None
+    roles: frozenset[str] = frozenset()
+    agent_id: str | None = None
+    session_token: str | None = field(default=None, repr=False)
+
+    @property
+    def is_master(self) -> bool:
+        return self.kind in (PrincipalKind.MASTER, PrincipalKind.READ_ONLY_MASTER)
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.kind == PrincipalKind.READ_ONLY_MASTER
+
+    def acl_names(self) -> frozenset[str]:
+        """The ACL entries that grant this principal access: '*', its user id, 'role:Name'."""
+        names = {"*", *(f"role:{role}" for role in self.roles)}
+        if self.user_id:
+            names.add(self.user_id)
+        return frozenset(names)
+
+
+MASTER = Principal(PrincipalKind.MASTER)
+READ_ONLY_MASTER = Principal(PrincipalKind.READ_ONLY_MASTER)
+ANONYMOUS = Principal(PrincipalKind.ANONYMOUS)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """A Principal plus what the client said about itself."""
+
+    principal: Principal
+    installation_id: str | None = None
+    client_version: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+    cloud_context: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def system(cls) -> RequestContext:
+        """The context of the server's own work (jobs, migrations): master."""
+        return cls(MASTER)

@@ -1,0 +1,66 @@
+"""FastAPI wiring only: Annotated aliases that hand handlers their services and context."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+
+from backend.api.auth import resolve_context
+from backend.context import RequestContext
+from backend.errors import InvalidJSON, MasterKeyRequired
+from backend.services.config import ConfigService
+from backend.services.objects import ObjectService
+from backend.services.schemas import SchemaService
+from backend.services.wiring import Services
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def request_context(request: Request) -> RequestContext:
+    services = get_services(request)
+    return await resolve_context(request, services.settings, services.sessions)
+
+
+async def master_context(ctx: Annotated[RequestContext, Depends(request_context)]) -> RequestContext:
+    if not ctx.principal.is_master:
+        raise MasterKeyRequired()
+    return ctx
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidJSON("The request body is not valid JSON.") from error
+    if not isinstance(body, dict):
+        raise InvalidJSON("The request body must be a JSON object.")
+    return body
+
+
+def _objects(request: Request) -> ObjectService:
+    return get_services(request).objects
+
+
+def _schemas(request: Request) -> SchemaService:
+    return get_services(request).schemas
+
+
+def _config(request: Request) -> ConfigService:
+    return get_services(request).config
+
+
+Svc = Annotated[Services, Depends(get_services)]
+Ctx = Annotated[RequestContext, Depends(request_context)]
+MasterCtx = Annotated[RequestContext, Depends(master_context)]
+Body = Annotated[dict[str, Any], Depends(json_body)]
+Objects = Annotated[ObjectService, Depends(_objects)]
+Schemas = Annotated[SchemaService, Depends(_schemas)]
+Config = Annotated[ConfigService, Depends(_config)]

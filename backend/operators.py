@@ -1,0 +1,148 @@
+"""What Parse's query operators mean, as pure functions on JSON values.
+
+The in-memory matcher calls these directly; the SQLite adapter registers the
+``sqlite_*`` wrappers as SQL functions, so both answer with the same code.
+PostgreSQL expresses the same rules in SQL (``storage/postgres.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+EARTH_RADIUS_KM = 6371.0
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def json_key(value: Any) -> tuple[str, Any]:
+    """A hashable identity for a JSON value where 1 == 1.0 but True != 1."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", float(value))
+    if isinstance(value, str):
+        return ("s", value)
+    if value is None:
+        return ("z", None)
+    return ("j", json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+
+def contains_any(array: Iterable[Any], values: Iterable[Any]) -> bool:
+    wanted = {json_key(value) for value in values}
+    return any(json_key(item) in wanted for item in array)
+
+
+def contains_all(array: Iterable[Any], values: Iterable[Any]) -> bool:
+    present = {json_key(item) for item in array}
+    return all(json_key(value) in present for value in values)
+
+
+def contained_by(array: Iterable[Any], values: Iterable[Any]) -> bool:
+    allowed = {json_key(value) for value in values}
+    return all(json_key(item) in allowed for item in array)
+
+
+@lru_cache(maxsize=512)
+def compile_regex(pattern: str, ignore_case: bool, multiline: bool) -> re.Pattern[str]:
+    flags = (re.IGNORECASE if ignore_case else 0) | (re.MULTILINE if multiline else 0)
+    return re.compile(pattern, flags)
+
+
+def regex(value: str, pattern: str, ignore_case: bool, multiline: bool) -> bool:
+    return compile_regex(pattern, ignore_case, multiline).search(value) is not None
+
+
+def words(text: str) -> set[str]:
+    return {word.lower() for word in WORD.findall(text)}
+
+
+def text_search(value: str, terms: Iterable[str]) -> bool:
+    """Every search term occurs as a whole word, case-insensitively."""
+    present = words(value)
+    return all(term.lower() in present for term in terms)
+
+
+def geo_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in radians (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def polygon_contains(coordinates: list[list[float]], lat: float, lon: float) -> bool:
+    """Ray casting on (latitude, longitude) pairs; points on an edge count as inside."""
+    inside = False
+    count = len(coordinates)
+    for i in range(count):
+        lat_a, lon_a = coordinates[i]
+        lat_b, lon_b = coordinates[(i + 1) % count]
+        if _on_segment(lat, lon, lat_a, lon_a, lat_b, lon_b):
+            return True
+        if (lon_a > lon) != (lon_b > lon):
+            crossing = lat_a + (lon - lon_a) * (lat_b - lat_a) / (lon_b - lon_a)
+            if lat < crossing:
+                inside = not inside
+    return inside
+
+
+def _on_segment(lat: float, lon: float, lat_a: float, lon_a: float, lat_b: float, lon_b: float) -> bool:
+    cross = (lat - lat_a) * (lon_b - lon_a) - (lon - lon_a) * (lat_b - lat_a)
+    if abs(cross) > 1e-12:
+        return False
+    return min(lat_a, lat_b) <= lat <= max(lat_a, lat_b) and min(lon_a, lon_b) <= lon <= max(lon_a, lon_b)
+
+
+# --- SQLite wrappers: arguments arrive as SQL values / JSON text ----------------------
+
+
+def _array(text: Any) -> list[Any] | None:
+    if not isinstance(text, str):
+        return None
+    parsed = json.loads(text)
+    return parsed if isinstance(parsed, list) else None
+
+
+def sqlite_contains_any(array_json: Any, values_json: str) -> int | None:
+    array = _array(array_json)
+    return None if array is None else int(contains_any(array, json.loads(values_json)))
+
+
+def sqlite_contains_all(array_json: Any, values_json: str) -> int | None:
+    array = _array(array_json)
+    return None if array is None else int(contains_all(array, json.loads(values_json)))
+
+
+def sqlite_contained_by(array_json: Any, values_json: str) -> int | None:
+    array = _array(array_json)
+    return None if array is None else int(contained_by(array, json.loads(values_json)))
+
+
+def sqlite_regex(value: Any, pattern: str, ignore_case: int, multiline: int) -> int | None:
+    if not isinstance(value, str):
+        return None
+    return int(regex(value, pattern, bool(ignore_case), bool(multiline)))
+
+
+def sqlite_text_search(value: Any, terms_json: str) -> int | None:
+    return None if not isinstance(value, str) else int(text_search(value, json.loads(terms_json)))
+
+
+def sqlite_geo_distance(lat1: Any, lon1: Any, lat2: float, lon2: float) -> float | None:
+    if lat1 is None or lon1 is None:
+        return None
+    return geo_distance(float(lat1), float(lon1), lat2, lon2)
+
+
+def sqlite_polygon_contains(polygon_json: Any, lat: Any, lon: Any) -> int | None:
+    if not isinstance(polygon_json, str) or lat is None or lon is None:
+        return None
+    polygon = json.loads(polygon_json)
+    coordinates = polygon.get("coordinates") if isinstance(polygon, dict) else None
+    if not isinstance(coordinates, list):
+        return None
+    return int(polygon_contains(coordinates, float(lat), float(lon)))

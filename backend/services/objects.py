@@ -1,0 +1,288 @@
+"""ObjectService: the one data path (DESIGN.md rule 1).
+
+REST handlers, LiveQuery, cloud code, jobs and agent tools all create, read,
+update and delete objects here. Schema growth, ACL/CLP, update operators,
+relations and change events happen in this module, once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from backend import wire
+from backend import querytree as q
+from backend.context import RequestContext
+from backend.errors import (
+    InvalidJSON,
+    InvalidKeyName,
+    InvalidQuery,
+    MissingObjectId,
+    ObjectNotFound,
+    OperationForbidden,
+)
+from backend.services import access, ops
+from backend.services.events import EventBus, ObjectEvent
+from backend.services.includes import Includer
+from backend.services.query import parse_keys, parse_order, parse_where
+from backend.services.render import FileUrl, project, render
+from backend.services.schemas import SchemaService, check_class_name, check_field_name
+from backend.services.units import Database, Unit
+from backend.storage.protocols import ClassSchema, Row
+
+ID_ALPHABET = string.ascii_letters + string.digits
+RESERVED = frozenset({"objectId", "createdAt", "updatedAt"})
+
+
+def new_object_id() -> str:
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(10))
+
+
+@dataclass(frozen=True)
+class FindOptions:
+    """A query as a client states it (still raw JSON; checked by ``find``)."""
+
+    where: Any = None
+    order: Any = None
+    limit: Any = 100
+    skip: Any = 0
+    keys: Any = None
+    exclude_keys: Any = None
+    include: Any = None
+    count: bool = False
+    redirect_class_name_for_key: Any = None
+
+
+@dataclass(frozen=True)
+class FindResult:
+    results: list[dict[str, Any]]
+    count: int | None = None
+    class_name: str | None = None  # set when redirectClassNameForKey moved the query
+
+
+class ObjectService:
+    def __init__(self, db: Database, schemas: SchemaService, events: EventBus, file_url: FileUrl,
+                 max_limit: int) -> None:
+        self.db = db
+        self.schemas = schemas
+        self.events = events
+        self.file_url = file_url
+        self.max_limit = max_limit
+
+    # --- writes ----------------------------------------------------------------------
+
+    async def create(
+        self, ctx: RequestContext, class_name: str, data: Mapping[str, Any], unit: Unit | None = None
+    ) -> dict[str, Any]:
+        """Create an object; answers ``{objectId, createdAt}`` plus the values of any ops."""
+        check_class_name(class_name)
+        values, perms = _decode_body(data, creating=True)
+        async with self.db.unit(unit) as work:
+            schema = await self.schemas.get(work, class_name)
+            if schema is not None:
+                access.require_class(ctx.principal, schema, "create")
+            schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
+            access.require_class(ctx.principal, schema, "create")
+            now = wire.now()
+            row: Row = {"objectId": new_object_id(), "createdAt": now, "updatedAt": now}
+            row |= _perms_columns(perms)
+            for name, value in values.items():
+                if not ops.is_relation_op(value):
+                    row[name] = ops.apply(name, None, value)
+            await work.session.insert(schema, row)
+            await self._apply_relations(work, schema, row["objectId"], values)
+            self._announce(work, ObjectEvent("create", schema, None, row, ctx))
+        response: dict[str, Any] = {"objectId": row["objectId"], "createdAt": wire.format_iso(now)}
+        return response | _echo(values, row)
+
+    async def update(
+        self, ctx: RequestContext, class_name: str, object_id: str, data: Mapping[str, Any],
+        unit: Unit | None = None,
+    ) -> dict[str, Any]:
+        """Update an object; answers ``{updatedAt}`` plus the values of any ops."""
+        check_class_name(class_name)
+        values, perms = _decode_body(data, creating=False)
+        async with self.db.unit(unit) as work:
+            schema = await self.schemas.get(work, class_name)
+            if schema is None:
+                raise ObjectNotFound("Object not found.")
+            access.require_class(ctx.principal, schema, "update")
+            before = await work.session.fetch_for_update(schema, object_id)
+            if before is None or not access.can_read(ctx.principal, before):
+                raise ObjectNotFound("Object not found.")
+            access.require_write(ctx.principal, before)
+            schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
+            changes: Row = {"updatedAt": wire.now()} | _perms_columns(perms)
+            for name, value in values.items():
+                if not ops.is_relation_op(value):
+                    changes[name] = ops.apply(name, before.get(name), value)
+            await work.session.update(schema, object_id, changes)
+            await self._apply_relations(work, schema, object_id, values)
+            after = {**before, **changes}
+            self._announce(work, ObjectEvent("update", schema, before, after, ctx))
+        return {"updatedAt": wire.format_iso(changes["updatedAt"])} | _echo(values, after)
+
+    async def delete(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None = None) -> None:
+        check_class_name(class_name)
+        async with self.db.unit(unit) as work:
+            schema = await self.schemas.get(work, class_name)
+            if schema is None:
+                raise ObjectNotFound("Object not found.")
+            access.require_class(ctx.principal, schema, "delete")
+            before = await work.session.fetch_for_update(schema, object_id)
+            if before is None or not access.can_read(ctx.principal, before):
+                raise ObjectNotFound("Object not found.")
+            access.require_write(ctx.principal, before)
+            await work.session.delete(schema, object_id)
+            self._announce(work, ObjectEvent("delete", schema, before, None, ctx))
+
+    async def _apply_relations(self, unit: Unit, schema: ClassSchema, object_id: str, values: Row) -> None:
+        for name, value in values.items():
+            added, removed = ops.relation_changes(value)
+            if added:
+                await unit.session.add_relations(schema, name, object_id, [p.object_id for p in added])
+            if removed:
+                await unit.session.remove_relations(schema, name, object_id, [p.object_id for p in removed])
+
+    def _announce(self, unit: Unit, event: ObjectEvent) -> None:
+        unit.after_commit(lambda: self.events.publish(event))
+
+    # --- reads -----------------------------------------------------------------------
+
+    async def get(
+        self, ctx: RequestContext, class_name: str, object_id: str, *, keys: Any = None, include: Any = None,
+        exclude_keys: Any = None, unit: Unit | None = None,
+    ) -> dict[str, Any]:
+        check_class_name(class_name)
+        if not object_id:
+            raise MissingObjectId()
+        async with self.db.unit(unit, read_only=unit is None) as work:
+            schema = await self.schemas.get(work, class_name)
+            if schema is None:
+                raise ObjectNotFound("Object not found.")
+            access.require_class(ctx.principal, schema, "get")
+            where = q.Compare(q.Field(("objectId",), "String"), "eq", object_id)
+            rows = await work.session.find(schema, q.FindSpec(where, limit=1, read_names=access.read_names(ctx.principal)))
+            if not rows:
+                raise ObjectNotFound("Object not found.")
+            results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
+        return results[0]
+
+    async def find(
+        self, ctx: RequestContext, class_name: str, options: FindOptions, unit: Unit | None = None
+    ) -> FindResult:
+        check_class_name(class_name)
+        async with self.db.unit(unit, read_only=unit is None) as work:
+            schema = await self.schemas.get(work, class_name)
+            redirected = None
+            if options.redirect_class_name_for_key is not None and schema is not None:
+                redirected = _relation_target(schema, options.redirect_class_name_for_key)
+                schema = await self.schemas.get(work, redirected)
+            if schema is None:
+                return FindResult([], 0 if options.count else None, redirected)
+            access.require_class(ctx.principal, schema, "count" if options.count and options.limit == 0 else "find")
+            where = parse_where(options.where, schema, self.schemas.cached)
+            names = access.read_names(ctx.principal)
+            count = await work.session.count(schema, where, names) if options.count else None
+            limit = _bounded(options.limit, "limit", self.max_limit)
+            rows: list[Row] = []
+            if limit:
+                spec = q.FindSpec(
+                    where, parse_order(options.order, schema), limit, _bounded(options.skip, "skip", None),
+                    _columns(options.keys), names,
+                )
+                rows = await work.session.find(schema, spec)
+            results = await self._present(work, ctx, schema, rows, options.keys, options.exclude_keys, options.include)
+        return FindResult(results, count, redirected)
+
+    async def count(self, ctx: RequestContext, class_name: str, where: Any = None) -> int:
+        result = await self.find(ctx, class_name, FindOptions(where=where, limit=0, count=True))
+        return result.count or 0
+
+    async def _present(
+        self, unit: Unit, ctx: RequestContext, schema: ClassSchema, rows: list[Row],
+        keys: Any, exclude_keys: Any, include: Any,
+    ) -> list[dict[str, Any]]:
+        objects = [render(schema, row, self.file_url) for row in rows]
+        await Includer(self, unit, ctx).resolve(schema, objects, include, parse_keys(keys))
+        wanted, excluded = parse_keys(keys), parse_keys(exclude_keys)
+        if wanted is None and excluded is None:
+            return objects
+        return [project(obj, wanted, excluded) for obj in objects]
+
+    async def fetch_many(
+        self, unit: Unit, ctx: RequestContext, class_name: str, object_ids: list[str]
+    ) -> tuple[ClassSchema | None, list[Row]]:
+        """Readable rows of ``class_name`` among ``object_ids`` (for include)."""
+        schema = await self.schemas.get(unit, class_name)
+        if schema is None or not object_ids:
+            return schema, []
+        try:
+            access.require_class(ctx.principal, schema, "get")
+        except OperationForbidden:  # Parse leaves such pointers unresolved rather than failing the query
+            return schema, []
+        where = q.In(q.Field(("objectId",), "String"), tuple(object_ids))
+        spec = q.FindSpec(where, limit=len(object_ids), read_names=access.read_names(ctx.principal))
+        return schema, await unit.session.find(schema, spec)
+
+
+def _decode_body(data: Mapping[str, Any], *, creating: bool) -> tuple[dict[str, Any], object]:
+    """Body -> (field values/ops, ACL or a sentinel); names and values checked."""
+    if not isinstance(data, Mapping):
+        raise InvalidJSON("The request body must be a JSON object.")
+    values: dict[str, Any] = {}
+    acl: object = _NO_ACL
+    for name, raw in data.items():
+        if name == "ACL":
+            acl = raw
+            continue
+        if name in RESERVED:
+            if name == "objectId" and creating:
+                raise InvalidKeyName("objectId is an invalid field name.")
+            continue
+        check_field_name(name)
+        values[name] = wire.decode(raw)
+    return values, acl
+
+
+_NO_ACL = object()
+
+
+def _perms_columns(acl: object) -> Row:
+    if acl is _NO_ACL:
+        return {}
+    if acl is None:
+        return {"_rperm": None, "_wperm": None}
+    read, write = access.acl_to_perms(acl)
+    return {"_rperm": read, "_wperm": write}
+
+
+def _echo(values: Mapping[str, Any], row: Row) -> dict[str, Any]:
+    return {name: wire.encode(row.get(name)) for name, value in values.items() if ops.echoes(value)}
+
+
+def _bounded(value: Any, what: str, maximum: int | None) -> int:
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidQuery(f"{what} must be a whole number.")
+    if value < 0:
+        value = 100 if what == "limit" and value == -1 else -1
+    if value < 0:
+        raise InvalidQuery(f"{what} must not be negative.")
+    return min(value, maximum) if maximum is not None else value
+
+
+def _columns(keys: Any) -> tuple[str, ...] | None:
+    names = parse_keys(keys)
+    return None if names is None else tuple({name.split(".")[0] for name in names})
+
+
+def _relation_target(schema: ClassSchema, key: object) -> str:
+    spec = schema.fields.get(key) if isinstance(key, str) else None
+    if spec is None or spec.type != "Relation" or not spec.target_class:
+        raise InvalidQuery(f"redirectClassNameForKey: {str(key)[:64]} is not a relation of {schema.class_name}.")
+    return spec.target_class

@@ -1,0 +1,549 @@
+"""A client's ``where`` -> the query tree, and the in-memory matcher (pure).
+
+``parse_where`` checks every key and operator against the class schema and
+decodes values; ``matches`` decides whether one object satisfies a tree with
+exactly the semantics the SQL adapters give it (LiveQuery uses it; a
+hypothesis test holds SQL and matcher together).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from backend import operators, wire
+from backend import querytree as q
+from backend.errors import InvalidKeyName, InvalidQuery, ParseError
+from backend.storage.protocols import ClassSchema
+
+SchemaLookup = Callable[[str], ClassSchema | None]
+
+KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_$\-]+)*$")
+ORDERED_TYPES = frozenset({"Number", "String", "Date", "Unknown"})
+MILES_PER_RADIAN = 3958.8
+MAX_QUERY_DEPTH = 16
+
+
+def parse_where(where: object, schema: ClassSchema, lookup: SchemaLookup, depth: int = 0) -> q.Node:
+    """A ``where`` object -> tree; InvalidQuery/InvalidKeyName/IncorrectType on anything off."""
+    if where is None:
+        return q.MATCH_ALL
+    if not isinstance(where, dict):
+        raise InvalidQuery("where must be a JSON object.")
+    if depth > MAX_QUERY_DEPTH:
+        raise InvalidQuery("The query is nested too deeply.")
+    nodes: list[q.Node] = []
+    for key, constraint in where.items():
+        if key in ("$or", "$and", "$nor"):
+            nodes.append(_logical(key, constraint, schema, lookup, depth))
+        elif key == "$relatedTo":
+            nodes.append(_related_to(constraint))
+        elif key.startswith("$"):
+            raise InvalidQuery(f"Invalid top-level operator: {key[:32]}")
+        else:
+            nodes.extend(_field_constraints(_field(key, schema), constraint, schema, lookup, depth))
+    return nodes[0] if len(nodes) == 1 else q.And(tuple(nodes))
+
+
+def _logical(op: str, clauses: object, schema: ClassSchema, lookup: SchemaLookup, depth: int) -> q.Node:
+    if not isinstance(clauses, list) or not clauses:
+        raise InvalidQuery(f"{op} must be a non-empty array of queries.")
+    children = tuple(parse_where(clause, schema, lookup, depth + 1) for clause in clauses)
+    return {"$or": q.Or, "$and": q.And, "$nor": q.Nor}[op](children)
+
+
+def _field(key: str, schema: ClassSchema) -> q.Field:
+    if not isinstance(key, str) or not KEY.match(key) or len(key) > 256:
+        raise InvalidKeyName(f"Invalid key name: {str(key)[:64]}")
+    path = tuple(key.split("."))
+    spec = schema.fields.get(path[0])
+    kind = spec.type if spec else "Unknown"
+    if len(path) > 1 and kind not in ("Object", "Unknown"):
+        raise InvalidKeyName(f"Dotted key {key[:64]!r}: only Object fields have nested keys.")
+    return q.Field(path, "Object" if len(path) > 1 and kind == "Unknown" else kind)
+
+
+def _is_operator_dict(value: object) -> bool:
+    return isinstance(value, dict) and bool(value) and all(str(k).startswith("$") for k in value)
+
+
+def _field_constraints(
+    field: q.Field, constraint: object, schema: ClassSchema, lookup: SchemaLookup, depth: int
+) -> list[q.Node]:
+    if not _is_operator_dict(constraint):
+        return [q.Compare(field, "eq", _value(field, constraint))]
+    assert isinstance(constraint, dict)
+    nodes: list[q.Node] = []
+    options = constraint.get("$options")
+    for op, argument in constraint.items():
+        if op in ("$options", "$maxDistance", "$maxDistanceInRadians", "$maxDistanceInKilometers",
+                  "$maxDistanceInMiles"):
+            continue
+        builder = _OPERATORS.get(op)
+        if builder is None:
+            raise InvalidQuery(f"bad constraint: {op[:32]}")
+        nodes.append(builder(field, argument, constraint, options, schema, lookup, depth))
+    if not nodes and "$options" in constraint:
+        raise InvalidQuery("$options needs $regex.")
+    return nodes
+
+
+def _value(field: q.Field, raw: object) -> Any:
+    """Decode a comparison value and check it suits the field's type."""
+    value = wire.decode(raw)
+    if isinstance(value, wire.OP_TYPES):
+        raise InvalidQuery("Update operators are not query values.")
+    if value is None or field.nested or field.type in ("Unknown", "Object", "Array"):
+        return value
+    expected = "Pointer" if field.type == "Relation" else field.type
+    actual = wire.type_name(value)
+    if field.type == "File" and isinstance(value, wire.File):
+        return value
+    if actual != expected:
+        raise InvalidQuery(f"{field.path[0]} is a {field.type} field; cannot compare it with {actual}.")
+    return value
+
+
+def _compare_op(op: q.CompareOp) -> Callable[..., q.Node]:
+    def build(field: q.Field, argument: object, *_: Any) -> q.Node:
+        value = _value(field, argument)
+        if op not in ("eq", "ne") and not field.nested and field.type not in ORDERED_TYPES:
+            raise InvalidQuery(f"${op} needs a Number, String or Date field; {field.path[0]} is {field.type}.")
+        if op not in ("eq", "ne") and (value is None or isinstance(value, bool | dict | list)):
+            raise InvalidQuery(f"${op} needs a number, string or date.")
+        return q.Compare(field, op, value)
+
+    return build
+
+
+def _values(field: q.Field, argument: object, op: str) -> tuple[Any, ...]:
+    if not isinstance(argument, list):
+        raise InvalidQuery(f"{op} must be an array.")
+    element = q.Field(field.path, "Unknown") if field.type == "Array" else field
+    return tuple(_value(element, item) for item in argument)
+
+
+def _in(field: q.Field, argument: object, *_: Any) -> q.Node:
+    return q.In(field, _values(field, argument, "$in"))
+
+
+def _nin(field: q.Field, argument: object, *_: Any) -> q.Node:
+    return q.In(field, _values(field, argument, "$nin"), negate=True)
+
+
+def _all(field: q.Field, argument: object, *_: Any) -> q.Node:
+    _require(field, ("Array", "Unknown"), "$all")
+    return q.ContainsAll(field, _values(field, argument, "$all"))
+
+
+def _contained_by(field: q.Field, argument: object, *_: Any) -> q.Node:
+    _require(field, ("Array", "Unknown"), "$containedBy")
+    return q.ContainedBy(field, _values(field, argument, "$containedBy"))
+
+
+def _exists(field: q.Field, argument: object, *_: Any) -> q.Node:
+    if not isinstance(argument, bool):
+        raise InvalidQuery("$exists must be true or false.")
+    return q.Exists(field, argument)
+
+
+def _regex(field: q.Field, argument: object, _c: Any, options: object, *_: Any) -> q.Node:
+    if not isinstance(argument, str) or len(argument) > 1024:
+        raise InvalidQuery("$regex must be a string of at most 1024 characters.")
+    if options is not None and (not isinstance(options, str) or set(options) - {"i", "m", "x", "s"}):
+        raise InvalidQuery("$options may only contain i, m, x and s.")
+    flags = options or ""
+    pattern = re.sub(r"\s+|#.*", "", argument) if "x" in flags else argument
+    if not field.nested:
+        _require(field, ("String", "Unknown"), "$regex")
+    try:
+        operators.compile_regex(pattern, "i" in flags, "m" in flags)
+    except re.error as error:
+        raise InvalidQuery(f"Invalid $regex: {error}") from error
+    return q.Regex(field, pattern, ignore_case="i" in flags, multiline="m" in flags)
+
+
+def _text(field: q.Field, argument: object, *_: Any) -> q.Node:
+    _require(field, ("String", "Unknown"), "$text")
+    search = argument.get("$search") if isinstance(argument, dict) else None
+    if not isinstance(search, dict) or not isinstance(search.get("$term"), str):
+        raise InvalidQuery("bad $text: $search.$term must be a string.")
+    if search.get("$caseSensitive") or search.get("$diacriticSensitive"):
+        raise InvalidQuery("bad $text: $caseSensitive and $diacriticSensitive are not supported; use $regex.")
+    terms = tuple(sorted(operators.words(search["$term"])))
+    if not terms:
+        raise InvalidQuery("bad $text: $term has no words to search for.")
+    return q.Text(field, terms)
+
+
+def _sub_query(argument: object, lookup: SchemaLookup, depth: int, op: str) -> q.SubQuery:
+    if not isinstance(argument, dict) or not isinstance(argument.get("className"), str):
+        raise InvalidQuery(f"improper usage of {op}: it needs className and where.")
+    class_name = argument["className"]
+    schema = lookup(class_name) or ClassSchema(class_name, {})
+    return q.SubQuery(class_name, parse_where(argument.get("where", {}), schema, lookup, depth + 1))
+
+
+def _in_query(negate: bool) -> Callable[..., q.Node]:
+    def build(field: q.Field, argument: object, _c: Any, _o: Any, _s: Any, lookup: SchemaLookup, depth: int) -> q.Node:
+        _require(field, ("Pointer", "Unknown"), "$inQuery")
+        return q.InQuery(field, _sub_query(argument, lookup, depth, "$inQuery"), negate)
+
+    return build
+
+
+def _select(negate: bool) -> Callable[..., q.Node]:
+    def build(field: q.Field, argument: object, _c: Any, _o: Any, _s: Any, lookup: SchemaLookup, depth: int) -> q.Node:
+        if not isinstance(argument, dict) or not isinstance(argument.get("key"), str):
+            raise InvalidQuery("improper usage of $select: it needs query and key.")
+        sub = _sub_query(argument.get("query"), lookup, depth, "$select")
+        key = _field(argument["key"], lookup(sub.class_name) or ClassSchema(sub.class_name, {}))
+        return q.Select(field, sub, key, negate)
+
+    return build
+
+
+def _related_to(argument: object) -> q.Node:
+    if not isinstance(argument, dict) or not isinstance(argument.get("key"), str):
+        raise InvalidQuery("improper usage of $relatedTo: it needs object and key.")
+    try:
+        owner = wire.decode_pointer(argument.get("object"))
+    except ParseError as error:
+        raise InvalidQuery("$relatedTo.object must be a Pointer.") from error
+    return q.RelatedTo(owner, argument["key"])
+
+
+def _geo_point(value: object, what: str) -> wire.GeoPoint:
+    if isinstance(value, list) and len(value) == 2:  # [longitude, latitude], as MongoDB and Parse take it
+        return wire.geo_point(value[1], value[0])
+    decoded = wire.decode(value) if isinstance(value, dict) else None
+    if not isinstance(decoded, wire.GeoPoint):
+        raise InvalidQuery(f"{what} must be a GeoPoint.")
+    return decoded
+
+
+def _near(field: q.Field, argument: object, constraint: Mapping[str, Any], *_: Any) -> q.Node:
+    _require(field, ("GeoPoint", "Unknown"), "$nearSphere")
+    point = _geo_point(argument, "$nearSphere")
+    limit: float | None = None
+    for key, scale in (("$maxDistance", 1.0), ("$maxDistanceInRadians", 1.0),
+                       ("$maxDistanceInKilometers", 1 / operators.EARTH_RADIUS_KM),
+                       ("$maxDistanceInMiles", 1 / MILES_PER_RADIAN)):
+        if key in constraint:
+            distance = constraint[key]
+            if isinstance(distance, bool) or not isinstance(distance, int | float) or distance < 0:
+                raise InvalidQuery(f"{key} must be a non-negative number.")
+            limit = float(distance) * scale
+    return q.Near(field, point, limit)
+
+
+def _within(field: q.Field, argument: object, *_: Any) -> q.Node:
+    _require(field, ("GeoPoint", "Unknown"), "$within")
+    box = argument.get("$box") if isinstance(argument, dict) else None
+    if not isinstance(box, list) or len(box) != 2:
+        raise InvalidQuery("$within needs $box: [southWest, northEast].")
+    south_west, north_east = _geo_point(box[0], "$box"), _geo_point(box[1], "$box")
+    if south_west.latitude > north_east.latitude:
+        raise InvalidQuery("$box: the south-west corner must be south of the north-east corner.")
+    return q.WithinBox(field, south_west, north_east)
+
+
+def _geo_within(field: q.Field, argument: object, *_: Any) -> q.Node:
+    _require(field, ("GeoPoint", "Unknown"), "$geoWithin")
+    if isinstance(argument, dict) and "$polygon" in argument:
+        raw = argument["$polygon"]
+        if isinstance(raw, dict) and raw.get("__type") == "Polygon":
+            raw = raw.get("coordinates")
+        if not isinstance(raw, list):
+            raise InvalidQuery("$polygon must be an array of GeoPoints or a Polygon.")
+        points = [wire.encode(_geo_point(p, "$polygon")) if isinstance(p, dict) else p for p in raw]
+        coordinates = [[p["latitude"], p["longitude"]] if isinstance(p, dict) else p for p in points]
+        try:
+            polygon = wire.decode({"__type": "Polygon", "coordinates": coordinates})
+        except ParseError as error:
+            raise InvalidQuery(f"bad $geoWithin: {error.message}") from error
+        return q.WithinPolygon(field, polygon)
+    if isinstance(argument, dict) and "$centerSphere" in argument:
+        sphere = argument["$centerSphere"]
+        if not isinstance(sphere, list) or len(sphere) != 2:
+            raise InvalidQuery("$centerSphere must be [center, radiusInRadians].")
+        radius = sphere[1]
+        if isinstance(radius, bool) or not isinstance(radius, int | float) or radius < 0:
+            raise InvalidQuery("$centerSphere radius must be a non-negative number.")
+        return q.WithinSphere(field, _geo_point(sphere[0], "$centerSphere"), float(radius))
+    raise InvalidQuery("$geoWithin needs $polygon or $centerSphere.")
+
+
+def _geo_intersects(field: q.Field, argument: object, *_: Any) -> q.Node:
+    _require(field, ("Polygon", "Unknown"), "$geoIntersects")
+    point = argument.get("$point") if isinstance(argument, dict) else None
+    return q.Intersects(field, _geo_point(point, "$geoIntersects.$point"))
+
+
+def _require(field: q.Field, types: tuple[str, ...], op: str) -> None:
+    if field.nested or field.type not in types:
+        raise InvalidQuery(f"{op} cannot be used on {'.'.join(field.path)} ({field.type}).")
+
+
+_OPERATORS: dict[str, Callable[..., q.Node]] = {
+    "$eq": _compare_op("eq"),
+    "$ne": _compare_op("ne"),
+    "$lt": _compare_op("lt"),
+    "$lte": _compare_op("lte"),
+    "$gt": _compare_op("gt"),
+    "$gte": _compare_op("gte"),
+    "$in": _in,
+    "$nin": _nin,
+    "$all": _all,
+    "$containedBy": _contained_by,
+    "$exists": _exists,
+    "$regex": _regex,
+    "$text": _text,
+    "$inQuery": _in_query(False),
+    "$notInQuery": _in_query(True),
+    "$select": _select(False),
+    "$dontSelect": _select(True),
+    "$nearSphere": _near,
+    "$within": _within,
+    "$geoWithin": _geo_within,
+    "$geoIntersects": _geo_intersects,
+}
+
+
+# --- in-memory matcher -------------------------------------------------------------------
+
+
+def matches(row: Mapping[str, Any], node: q.Node) -> bool:
+    """Whether a stored object (field -> wire value) satisfies the tree."""
+    matcher = _MATCHERS.get(type(node))
+    if matcher is None:
+        raise InvalidQuery(f"{type(node).__name__} cannot be evaluated in memory.")
+    return matcher(row, node)
+
+
+def _lookup(row: Mapping[str, Any], path: q.FieldPath) -> Any:
+    value: Any = row.get(path[0])
+    for key in path[1:]:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A wire value as the JSON it is stored as (pointers compare by objectId at top level)."""
+    return wire.encode(value)
+
+
+def _scalar_key(field: q.Field, value: Any) -> Any:
+    if isinstance(value, wire.Pointer):
+        return value.object_id
+    if isinstance(value, wire.File):
+        return value.name
+    if isinstance(value, wire.Bytes):
+        return value.base64
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _match_compare(row: Mapping[str, Any], node: q.Compare) -> bool:
+    actual = _lookup(row, node.field.path)
+    if node.field.nested or node.field.type == "Object":
+        return _compare_json(actual, node.op, node.value)
+    if node.field.type == "Array":
+        return _compare_array(actual, node.op, node.value)
+    if node.value is None:
+        return (actual is None) == (node.op == "eq")
+    if node.op == "eq":
+        return actual is not None and _scalar_key(node.field, actual) == _scalar_key(node.field, node.value)
+    if node.op == "ne":
+        return actual is None or _scalar_key(node.field, actual) != _scalar_key(node.field, node.value)
+    if actual is None or type(_scalar_key(node.field, actual)) is not type(_scalar_key(node.field, node.value)):
+        return False
+    return _ORDERED[node.op](_scalar_key(node.field, actual), _scalar_key(node.field, node.value))
+
+
+_ORDERED: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+}
+
+
+def _compare_array(actual: Any, op: str, value: Any) -> bool:
+    expected = _plain(value)
+    if isinstance(expected, list):
+        equal = isinstance(actual, list) and operators.json_key(_plain(actual)) == operators.json_key(expected)
+    elif expected is None:
+        equal = actual is None
+    else:
+        equal = isinstance(actual, list) and operators.contains_any(_plain(actual), [expected])
+    if op == "eq":
+        return equal
+    return not equal or (actual is None and expected is not None)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if value is None:
+        return "null"
+    return "object"
+
+
+def _compare_json(actual: Any, op: str, value: Any) -> bool:
+    actual, expected = _plain(actual), _plain(value)
+    if expected is None:
+        return (actual is None) == (op == "eq")
+    if actual is None:
+        return op == "ne"
+    same_kind = _json_kind(actual) == _json_kind(expected)
+    equal = same_kind and operators.json_key(actual) == operators.json_key(expected)
+    if op == "eq":
+        return equal
+    if op == "ne":
+        return not equal
+    return same_kind and _json_kind(expected) in ("number", "string") and _ORDERED[op](actual, expected)
+
+
+def _match_in(row: Mapping[str, Any], node: q.In) -> bool:
+    found = any(_match_compare(row, q.Compare(node.field, "eq", value)) for value in node.values)
+    return found != node.negate
+
+
+def _match_exists(row: Mapping[str, Any], node: q.Exists) -> bool:
+    return (_lookup(row, node.field.path) is not None) == node.exists
+
+
+def _array_of(row: Mapping[str, Any], field: q.Field) -> list[Any] | None:
+    value = _lookup(row, field.path)
+    return _plain(value) if isinstance(value, list) else None
+
+
+def _match_all(row: Mapping[str, Any], node: q.ContainsAll) -> bool:
+    array = _array_of(row, node.field)
+    return array is not None and operators.contains_all(array, [_plain(v) for v in node.values])
+
+
+def _match_contained_by(row: Mapping[str, Any], node: q.ContainedBy) -> bool:
+    array = _array_of(row, node.field)
+    return array is not None and operators.contained_by(array, [_plain(v) for v in node.values])
+
+
+def _match_regex(row: Mapping[str, Any], node: q.Regex) -> bool:
+    value = _lookup(row, node.field.path)
+    return isinstance(value, str) and operators.regex(value, node.pattern, node.ignore_case, node.multiline)
+
+
+def _match_text(row: Mapping[str, Any], node: q.Text) -> bool:
+    value = _lookup(row, node.field.path)
+    return isinstance(value, str) and operators.text_search(value, node.terms)
+
+
+def _point(row: Mapping[str, Any], field: q.Field) -> wire.GeoPoint | None:
+    value = _lookup(row, field.path)
+    return value if isinstance(value, wire.GeoPoint) else None
+
+
+def _distance(a: wire.GeoPoint, b: wire.GeoPoint) -> float:
+    return operators.geo_distance(a.latitude, a.longitude, b.latitude, b.longitude)
+
+
+def _match_near(row: Mapping[str, Any], node: q.Near) -> bool:
+    point = _point(row, node.field)
+    return point is not None and (node.max_distance is None or _distance(point, node.point) <= node.max_distance)
+
+
+def _match_box(row: Mapping[str, Any], node: q.WithinBox) -> bool:
+    point = _point(row, node.field)
+    return (
+        point is not None
+        and node.south_west.latitude <= point.latitude <= node.north_east.latitude
+        and node.south_west.longitude <= point.longitude <= node.north_east.longitude
+    )
+
+
+def _match_polygon(row: Mapping[str, Any], node: q.WithinPolygon) -> bool:
+    point = _point(row, node.field)
+    coordinates = [list(pair) for pair in node.polygon.coordinates]
+    return point is not None and operators.polygon_contains(coordinates, point.latitude, point.longitude)
+
+
+def _match_sphere(row: Mapping[str, Any], node: q.WithinSphere) -> bool:
+    point = _point(row, node.field)
+    return point is not None and _distance(point, node.center) <= node.radius
+
+
+def _match_intersects(row: Mapping[str, Any], node: q.Intersects) -> bool:
+    polygon = _lookup(row, node.field.path)
+    if not isinstance(polygon, wire.Polygon):
+        return False
+    coordinates = [list(pair) for pair in polygon.coordinates]
+    return operators.polygon_contains(coordinates, node.point.latitude, node.point.longitude)
+
+
+_MATCHERS: dict[type, Callable[[Mapping[str, Any], Any], bool]] = {
+    q.Compare: _match_compare,
+    q.In: _match_in,
+    q.Exists: _match_exists,
+    q.ContainsAll: _match_all,
+    q.ContainedBy: _match_contained_by,
+    q.Regex: _match_regex,
+    q.Text: _match_text,
+    q.Near: _match_near,
+    q.WithinBox: _match_box,
+    q.WithinPolygon: _match_polygon,
+    q.WithinSphere: _match_sphere,
+    q.Intersects: _match_intersects,
+    q.And: lambda row, node: all(matches(row, child) for child in node.children),
+    q.Or: lambda row, node: any(matches(row, child) for child in node.children),
+    q.Nor: lambda row, node: not any(matches(row, child) for child in node.children),
+}
+
+
+# --- order and keys ------------------------------------------------------------------------
+
+
+def parse_order(order: object, schema: ClassSchema) -> tuple[q.Order, ...]:
+    if order is None or order == "":
+        return ()
+    if not isinstance(order, str):
+        raise InvalidQuery("order must be a comma-separated string of keys.")
+    orders = []
+    for part in order.split(","):
+        part = part.strip()
+        if not part or part == "$score":
+            continue
+        descending = part.startswith("-")
+        orders.append(q.Order(_field(part.lstrip("-"), schema), descending))
+    return tuple(orders)
+
+
+def parse_keys(keys: object) -> list[str] | None:
+    """``keys``/``excludeKeys``: comma-separated, dotted allowed."""
+    if keys is None:
+        return None
+    if not isinstance(keys, str):
+        raise InvalidQuery("keys must be a comma-separated string.")
+    names = [key.strip() for key in keys.split(",") if key.strip()]
+    for name in names:
+        if not KEY.match(name):
+            raise InvalidKeyName(f"Invalid key name: {name[:64]}")
+    return names
+
+
+def sort_key_for(value: Any) -> Any:
+    """Orderable form of a wire value (used to order in-memory results the way SQL does)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return _scalar_key(q.Field(("",), "Unknown"), value)

@@ -1,0 +1,295 @@
+"""Class schemas: names, types, the cache, and growing a class on first write.
+
+A field is added on its first write with the type of the value; a later write
+of another type is refused with 111, as parse-server does. The cache changes
+only after the transaction that changed the schema commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from backend import wire
+from backend.errors import (
+    ClassNotFound,
+    IncorrectType,
+    InvalidClassName,
+    InvalidKeyName,
+    InvalidSchemaOperation,
+    OperationForbidden,
+)
+from backend.context import RequestContext
+from backend.services.units import Unit
+from backend.storage.protocols import DEFAULT_FIELDS, FIELD_TYPES, ClassSchema, FieldSpec
+
+CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
+
+SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
+    "_User": {
+        "username": FieldSpec("String"), "password": FieldSpec("String"), "email": FieldSpec("String"),
+        "emailVerified": FieldSpec("Boolean"), "authData": FieldSpec("Object"),
+    },
+    "_Installation": {
+        "installationId": FieldSpec("String"), "deviceToken": FieldSpec("String"),
+        "channels": FieldSpec("Array"), "deviceType": FieldSpec("String"), "pushType": FieldSpec("String"),
+        "GCMSenderId": FieldSpec("String"), "timeZone": FieldSpec("String"),
+        "localeIdentifier": FieldSpec("String"), "badge": FieldSpec("Number"),
+        "appVersion": FieldSpec("String"), "appName": FieldSpec("String"),
+        "appIdentifier": FieldSpec("String"), "parseVersion": FieldSpec("String"),
+    },
+    "_Role": {
+        "name": FieldSpec("String"), "users": FieldSpec("Relation", "_User"),
+        "roles": FieldSpec("Relation", "_Role"),
+    },
+    "_Session": {
+        "user": FieldSpec("Pointer", "_User"), "installationId": FieldSpec("String"),
+        "sessionToken": FieldSpec("String"), "expiresAt": FieldSpec("Date"),
+        "createdWith": FieldSpec("Object"),
+    },
+}
+SYSTEM_CLASSES = frozenset(SYSTEM_FIELDS)
+DEFAULT_CLP: Mapping[str, Any] = {
+    op: {"*": True} for op in ("find", "count", "get", "create", "update", "delete", "addField")
+} | {"protectedFields": {"*": []}}
+
+
+def check_class_name(class_name: str) -> None:
+    if class_name in SYSTEM_CLASSES:
+        return
+    if not isinstance(class_name, str) or not CLASS_NAME.match(class_name):
+        raise InvalidClassName(
+            f"Invalid class name: {str(class_name)[:64]!r}. Class names start with a letter and "
+            "contain only letters, digits and underscores."
+        )
+
+
+def check_field_name(name: str) -> None:
+    if not isinstance(name, str) or not FIELD_NAME.match(name):
+        raise InvalidKeyName(f"Invalid field name: {str(name)[:64]}.")
+
+
+def new_schema(class_name: str, fields: Mapping[str, FieldSpec] | None = None) -> ClassSchema:
+    base = {name: FieldSpec(kind) for name, kind in DEFAULT_FIELDS.items()}
+    return ClassSchema(class_name, {**base, **SYSTEM_FIELDS.get(class_name, {}), **(fields or {})}, DEFAULT_CLP)
+
+
+def spec_for_value(value: Any) -> FieldSpec | None:
+    """The field a first write of ``value`` creates (None: nothing to infer from, e.g. null)."""
+    kind = wire.type_name(value)
+    if kind is None or isinstance(value, wire.Delete):
+        return None
+    if isinstance(value, wire.Pointer):
+        return FieldSpec("Pointer", value.class_name)
+    if isinstance(value, wire.AddRelation | wire.RemoveRelation | wire.RelationBatch):
+        pointers = value.pointers if not isinstance(value, wire.RelationBatch) else value.add + value.remove
+        return FieldSpec("Relation", pointers[0].class_name if pointers else None)
+    if isinstance(value, wire.RelationRef):
+        return FieldSpec("Relation", value.class_name)
+    return FieldSpec(kind)
+
+
+def field_spec_from_wire(name: str, raw: object) -> FieldSpec:
+    """A field definition as the schema API takes it: {"type": ..., "targetClass": ...}."""
+    check_field_name(name)
+    if not isinstance(raw, dict) or raw.get("type") not in FIELD_TYPES - {"ACL"}:
+        raise IncorrectType(f"Invalid field type for {name}: use one of {', '.join(sorted(FIELD_TYPES - {'ACL'}))}.")
+    target = raw.get("targetClass")
+    if raw["type"] in ("Pointer", "Relation"):
+        if not isinstance(target, str):
+            raise InvalidSchemaOperation(f"type {raw['type']} needs a class name (targetClass).")
+        check_class_name(target)
+    elif target is not None:
+        raise InvalidSchemaOperation(f"type {raw['type']} takes no targetClass.")
+    return FieldSpec(raw["type"], target, bool(raw.get("required", False)), raw.get("defaultValue"))
+
+
+class SchemaService:
+    """Reads schemas through a cache; changes them inside the caller's unit of work."""
+
+    def __init__(self, allow_client_class_creation: bool) -> None:
+        self.allow_client_class_creation = allow_client_class_creation
+        self._cache: dict[str, ClassSchema] = {}
+        self._loaded = False
+
+    async def load(self, unit: Unit) -> None:
+        self._cache = {schema.class_name: schema for schema in await unit.session.load_schemas()}
+        self._loaded = True
+
+    def cached(self, class_name: str) -> ClassSchema | None:
+        return self._cache.get(class_name)
+
+    def all_cached(self) -> list[ClassSchema]:
+        return sorted(self._cache.values(), key=lambda schema: schema.class_name)
+
+    async def get(self, unit: Unit, class_name: str) -> ClassSchema | None:
+        """The class's schema; a miss reloads once, since another instance may have made it."""
+        if not self._loaded or class_name not in self._cache:
+            await self.load(unit)
+        return self._cache.get(class_name)
+
+    async def require(self, unit: Unit, class_name: str) -> ClassSchema:
+        schema = await self.get(unit, class_name)
+        if schema is None:
+            raise ClassNotFound(f"Class {class_name} does not exist.")
+        return schema
+
+    def _remember(self, unit: Unit, schema: ClassSchema | None, class_name: str) -> None:
+        def apply() -> None:
+            if schema is None:
+                self._cache.pop(class_name, None)
+            else:
+                self._cache[class_name] = schema
+
+        unit.after_commit(apply)
+
+    async def ensure_fields(
+        self, unit: Unit, ctx: RequestContext, class_name: str, values: Mapping[str, Any]
+    ) -> ClassSchema:
+        """The class with a field for every value written; creates class and fields as needed."""
+        check_class_name(class_name)
+        current = await self.get(unit, class_name)
+        if current is None:
+            if not (ctx.principal.is_master or self.allow_client_class_creation):
+                raise OperationForbidden(
+                    f"This user is not allowed to create class {class_name}: client class creation is off."
+                )
+            current = new_schema(class_name)
+            previous = None
+        else:
+            previous = current
+        added: dict[str, FieldSpec] = {}
+        for name, value in values.items():
+            spec = spec_for_value(value)
+            known = current.fields.get(name)
+            if known is not None:
+                _check_type(class_name, name, known, spec)
+            elif spec is not None:
+                check_field_name(name)
+                added[name] = spec
+        if previous is not None and not added:
+            return current
+        if previous is not None and not ctx.principal.is_master:
+            _require_add_field(current, ctx)
+        schema = current.with_fields(added)
+        await unit.session.save_schema(schema, previous)
+        self._cache[class_name] = schema  # the rest of this unit sees it at once
+        unit.on_rollback(lambda: self.forget(class_name))
+        return schema
+
+    def forget(self, class_name: str) -> None:
+        """Drop a class from the cache (after a rollback that may have changed it)."""
+        self._cache.pop(class_name, None)
+        self._loaded = False
+
+    # --- the schema API (master key) ---------------------------------------------------
+
+    async def create_class(self, unit: Unit, class_name: str, body: Mapping[str, Any]) -> ClassSchema:
+        check_class_name(class_name)
+        if await self.get(unit, class_name) is not None:
+            raise InvalidClassName(f"Class {class_name} already exists.")
+        fields = {name: field_spec_from_wire(name, raw) for name, raw in _fields_of(body).items()}
+        schema = new_schema(class_name, fields)
+        schema = _with_options(schema, body)
+        await unit.session.save_schema(schema, None)
+        self._remember(unit, schema, class_name)
+        return schema
+
+    async def update_class(self, unit: Unit, class_name: str, body: Mapping[str, Any]) -> ClassSchema:
+        current = await self.require(unit, class_name)
+        added: dict[str, FieldSpec] = {}
+        removed: set[str] = set()
+        for name, raw in _fields_of(body).items():
+            if isinstance(raw, dict) and raw.get("__op") == "Delete":
+                if name not in current.fields:
+                    raise InvalidSchemaOperation(f"Field {name} does not exist, cannot delete.")
+                if name in DEFAULT_FIELDS or name in SYSTEM_FIELDS.get(class_name, {}):
+                    raise InvalidSchemaOperation(f"Field {name} cannot be deleted: it is a default field.")
+                removed.add(name)
+            elif name in current.fields:
+                raise InvalidSchemaOperation(f"Field {name} exists, cannot update.")
+            else:
+                added[name] = field_spec_from_wire(name, raw)
+        schema = _with_options(current.without_fields(removed).with_fields(added), body)
+        await unit.session.save_schema(schema, current)
+        self._remember(unit, schema, class_name)
+        return schema
+
+    async def delete_class(self, unit: Unit, class_name: str, has_objects: bool) -> None:
+        check_class_name(class_name)
+        if await self.get(unit, class_name) is None:
+            return
+        if has_objects:
+            raise ClassNotEmpty(f"Class {class_name} is not empty, contains objects, cannot drop schema.")
+        await unit.session.drop_class(class_name)
+        self._remember(unit, None, class_name)
+
+
+def _check_type(class_name: str, name: str, known: FieldSpec, written: FieldSpec | None) -> None:
+    if written is None:
+        return
+    same = written.type == known.type and (
+        written.target_class is None or known.target_class is None or written.target_class == known.target_class
+    )
+    if not same:
+        expected = known.type + (f"<{known.target_class}>" if known.target_class else "")
+        got = written.type + (f"<{written.target_class}>" if written.target_class else "")
+        raise IncorrectType(f"schema mismatch for {class_name}.{name}; expected {expected} but got {got}")
+
+
+def _require_add_field(schema: ClassSchema, ctx: RequestContext) -> None:
+    allowed = schema.class_level_permissions.get("addField", {"*": True})
+    names = ctx.principal.acl_names()
+    if not any(allowed.get(name) for name in names):
+        raise OperationForbidden(f"Permission denied for action addField on class {schema.class_name}.")
+
+
+def _fields_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    fields = body.get("fields", {})
+    if not isinstance(fields, dict):
+        raise InvalidSchemaOperation("fields must be an object.")
+    return fields
+
+
+def _with_options(schema: ClassSchema, body: Mapping[str, Any]) -> ClassSchema:
+    clp = body.get("classLevelPermissions")
+    if clp is not None:
+        if not isinstance(clp, dict):
+            raise InvalidSchemaOperation("classLevelPermissions must be an object.")
+        schema = replace(schema, class_level_permissions=clp)
+    indexes = body.get("indexes")
+    if indexes is not None:
+        schema = replace(schema, indexes=_merge_indexes(schema, indexes))
+    return schema
+
+
+def _merge_indexes(schema: ClassSchema, indexes: object) -> dict[str, dict[str, int]]:
+    if not isinstance(indexes, dict):
+        raise InvalidSchemaOperation("indexes must be an object.")
+    merged = {name: dict(keys) for name, keys in schema.indexes.items()}
+    for name, keys in indexes.items():
+        check_field_name(name)
+        if isinstance(keys, dict) and keys.get("__op") == "Delete":
+            if name not in merged:
+                raise InvalidSchemaOperation(f"Index {name} does not exist, cannot delete.")
+            del merged[name]
+            continue
+        if name in merged:
+            raise InvalidSchemaOperation(f"Index {name} exists, cannot update.")
+        if not isinstance(keys, dict) or not keys:
+            raise InvalidSchemaOperation(f"Index {name} must map field names to 1 or -1.")
+        for key, direction in keys.items():
+            if key not in schema.fields:
+                raise InvalidSchemaOperation(f"Field {key} does not exist, cannot add index.")
+            if direction not in (1, -1):
+                raise InvalidSchemaOperation(f"Index {name}: direction of {key} must be 1 or -1.")
+        merged[name] = dict(keys)
+    return merged
+
+
+class ClassNotEmpty(InvalidSchemaOperation):
+    """Parse answers 255 when dropping a class that still holds objects."""
+

@@ -1,0 +1,63 @@
+"""Units of work: one transaction plus what must happen only once it commits.
+
+Schema cache updates and change events are queued on the unit and run after
+the commit, so a rolled-back request leaves no trace anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from backend.storage.protocols import Session, Store
+
+log = logging.getLogger("ballast.units")
+
+Effect = Callable[[], Awaitable[None] | None]
+
+
+@dataclass
+class Unit:
+    session: Session
+    read_only: bool
+    effects: list[Effect] = field(default_factory=list)
+    undo: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, effect: Effect) -> None:
+        self.effects.append(effect)
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Undo in-memory state (caches) the transaction changed, should it roll back."""
+        self.undo.append(undo)
+
+
+class Database:
+    """Opens units of work on a store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @asynccontextmanager
+    async def unit(self, existing: Unit | None = None, *, read_only: bool = False) -> AsyncIterator[Unit]:
+        """A new unit, or ``existing`` when the caller already holds one (batch transactions)."""
+        if existing is not None:
+            yield existing
+            return
+        unit: Unit | None = None
+        try:
+            async with self.store.transaction(read_only=read_only) as session:
+                unit = Unit(session, read_only)
+                yield unit
+        except BaseException:
+            for undo in unit.undo if unit else ():
+                undo()
+            raise
+        for effect in unit.effects:
+            try:
+                result = effect()
+                if result is not None:
+                    await result
+            except Exception:  # an after-commit effect must never fail the committed request
+                log.exception("after-commit effect failed")

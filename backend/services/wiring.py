@@ -1,0 +1,51 @@
+"""Build the services once from settings: the graph every face (HTTP, CLI, jobs, agents) shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.config import Settings
+from backend.services.config import ConfigService
+from backend.services.events import EventBus
+from backend.services.idempotency import IdempotencyService
+from backend.services.objects import ObjectService
+from backend.services.schemas import SchemaService
+from backend.services.sessions import NoSessions, SessionResolver
+from backend.services.units import Database
+from backend.storage import create_store
+from backend.storage.protocols import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    db: Database
+    events: EventBus
+    schemas: SchemaService
+    objects: ObjectService
+    config: ConfigService
+    idempotency: IdempotencyService
+    sessions: SessionResolver
+
+    async def start(self) -> None:
+        await self.store.open()
+        async with self.db.unit() as unit:
+            await self.schemas.load(unit)
+
+    async def stop(self) -> None:
+        await self.store.close()
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    store = store or create_store(settings.database_url)
+    db = Database(store)
+    events = EventBus()
+    schemas = SchemaService(settings.allow_client_class_creation)
+    base = f"{settings.public_url}/files/{settings.application_id}/"
+    objects = ObjectService(db, schemas, events, lambda name: base + name, settings.max_limit)
+    return Services(
+        settings=settings, store=store, db=db, events=events, schemas=schemas, objects=objects,
+        config=ConfigService(db), idempotency=IdempotencyService(db, settings.idempotency_ttl),
+        sessions=NoSessions(),
+    )

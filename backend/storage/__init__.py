@@ -1,0 +1,18 @@
+"""Storage adapters: the only place that knows a database driver or boto3."""
+
+from __future__ import annotations
+
+from backend.storage.protocols import Store
+
+
+def create_store(url: str) -> Store:
+    """The adapter for a SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
+    if url.startswith("sqlite"):
+        from backend.storage.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    if url.startswith("postgresql"):
+        from backend.storage.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} (use sqlite or postgresql)")

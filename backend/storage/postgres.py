@@ -1,0 +1,141 @@
+"""PostgreSQL adapter (asyncpg): JSONB operators, POSIX regex, and two SQL functions for geo.
+
+No PostGIS needed: distances and polygon tests are small SQL functions whose
+arithmetic matches ``backend.operators`` (haversine, ray casting).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from backend import wire
+from backend.storage.sqlquery import Expr
+from backend.storage.sqlstore import SqlStore
+
+_FUNCTIONS = (
+    """
+    CREATE OR REPLACE FUNCTION ballast_geo_distance(lat1 float8, lon1 float8, lat2 float8, lon2 float8)
+    RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT 2 * asin(least(1.0, sqrt(
+        power(sin((radians(lat2) - radians(lat1)) / 2), 2)
+        + cos(radians(lat1)) * cos(radians(lat2)) * power(sin(radians(lon2 - lon1) / 2), 2))))
+    $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION ballast_polygon_contains(polygon jsonb, lat float8, lon float8)
+    RETURNS boolean LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    DECLARE
+      coords jsonb := polygon -> 'coordinates';
+      n int := jsonb_array_length(coords);
+      inside boolean := false;
+      i int; lat_a float8; lon_a float8; lat_b float8; lon_b float8; cross_ float8;
+    BEGIN
+      FOR i IN 0 .. n - 1 LOOP
+        lat_a := (coords -> i ->> 0)::float8; lon_a := (coords -> i ->> 1)::float8;
+        lat_b := (coords -> ((i + 1) % n) ->> 0)::float8; lon_b := (coords -> ((i + 1) % n) ->> 1)::float8;
+        cross_ := (lat - lat_a) * (lon_b - lon_a) - (lon - lon_a) * (lat_b - lat_a);
+        IF abs(cross_) <= 1e-12 AND lat BETWEEN least(lat_a, lat_b) AND greatest(lat_a, lat_b)
+           AND lon BETWEEN least(lon_a, lon_b) AND greatest(lon_a, lon_b) THEN
+          RETURN true;
+        END IF;
+        IF (lon_a > lon) <> (lon_b > lon)
+           AND lat < lat_a + (lon - lon_a) * (lat_b - lat_a) / (lon_b - lon_a) THEN
+          inside := NOT inside;
+        END IF;
+      END LOOP;
+      RETURN inside;
+    END $$
+    """,
+)
+
+
+class PostgresDialect:
+    def json_path(self, column: Expr, path: tuple[str, ...]) -> Expr:
+        return sa.type_coerce(column, JSONB()).op("#>")(sa.literal(list(path), ARRAY(sa.Text())))
+
+    def json_type_is(self, value: Expr, kinds: tuple[str, ...]) -> Expr:
+        return sa.func.jsonb_typeof(value).in_(list(kinds))
+
+    def json_scalar(self, value: Expr, kind: str) -> Expr:
+        text = sa.type_coerce(value, JSONB()).op("#>>")(sa.literal([], ARRAY(sa.Text())))
+        if kind == "number":
+            return sa.cast(text, sa.Float(precision=53))
+        if kind == "boolean":
+            return sa.cast(text, sa.Boolean())
+        return text
+
+    def json_literal(self, value: Any) -> Expr:
+        return sa.cast(sa.literal(json.dumps(value)), JSONB())
+
+    def json_equals(self, value: Expr, literal: Any) -> Expr:
+        return sa.type_coerce(value, JSONB()) == self.json_literal(literal)
+
+    def array_contains_any(self, column: Expr, values: list[Any]) -> Expr:
+        jsonb = sa.type_coerce(column, JSONB())
+        if all(isinstance(value, str) for value in values):
+            return jsonb.op("?|")(sa.literal(values, ARRAY(sa.Text())))
+        return sa.or_(sa.false(), *(jsonb.op("@>")(self.json_literal([value])) for value in values))
+
+    def array_contains_all(self, column: Expr, values: list[Any]) -> Expr:
+        return sa.and_(
+            sa.func.jsonb_typeof(column) == "array",
+            sa.type_coerce(column, JSONB()).op("@>")(self.json_literal(values)),
+        )
+
+    def array_contained_by(self, column: Expr, values: list[Any]) -> Expr:
+        return sa.and_(
+            sa.func.jsonb_typeof(column) == "array",
+            sa.type_coerce(column, JSONB()).op("<@")(self.json_literal(values)),
+        )
+
+    def regex(self, column: Expr, pattern: str, ignore_case: bool, multiline: bool) -> Expr:
+        # (?n) is PostgreSQL's newline-sensitive mode: ^ and $ match at line breaks, as JS's m flag
+        prefix = "(?n)" if multiline else ""
+        return column.op("~*" if ignore_case else "~")(prefix + pattern)
+
+    def text_search(self, column: Expr, terms: tuple[str, ...], case_sensitive: bool) -> Expr:
+        words = sa.func.regexp_split_to_array(sa.func.lower(column), r"\W+")
+        wanted = [term.lower() for term in terms]
+        return words.op("@>")(sa.literal(wanted, ARRAY(sa.Text())))
+
+    def geo_lat_lon(self, column: Expr) -> tuple[Expr, Expr]:
+        jsonb = sa.type_coerce(column, JSONB())
+        return (
+            sa.cast(jsonb.op("->>")("latitude"), sa.Float(precision=53)),
+            sa.cast(jsonb.op("->>")("longitude"), sa.Float(precision=53)),
+        )
+
+    def geo_distance(self, column: Expr, point: wire.GeoPoint) -> Expr:
+        lat, lon = self.geo_lat_lon(column)
+        return sa.func.ballast_geo_distance(lat, lon, point.latitude, point.longitude)
+
+    def polygon_contains(self, polygon: Expr, point_lat: Expr, point_lon: Expr) -> Expr:
+        return sa.func.ballast_polygon_contains(sa.type_coerce(polygon, JSONB()), point_lat, point_lon)
+
+
+class PostgresStore(SqlStore):
+    name = "postgres"
+
+    def __init__(self, url: str, pool_size: int = 20) -> None:
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        super().__init__(engine, PostgresDialect())
+
+    async def install_functions(self, conn: AsyncConnection) -> None:
+        # concurrent instances may race to CREATE OR REPLACE; one advisory lock makes it orderly
+        await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7355608)")
+        for statement in _FUNCTIONS:
+            await conn.exec_driver_sql(statement)
+
+    @asynccontextmanager
+    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            if read_only:
+                await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            yield conn

@@ -1,0 +1,124 @@
+"""The storage seam: what ObjectService needs from a database, and nothing more.
+
+Adapters know Parse field types and rows; they know nothing of users, ACL
+rules, triggers or HTTP. A row is a dict of field name -> ``backend.wire``
+value, plus ``objectId``, ``createdAt``, ``updatedAt``, ``_rperm``, ``_wperm``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol, TypeAlias
+
+from backend.querytree import FindSpec, Node
+
+Row: TypeAlias = dict[str, Any]
+
+FIELD_TYPES = frozenset(
+    {"String", "Number", "Boolean", "Date", "Object", "Array", "Pointer", "Relation",
+     "File", "GeoPoint", "Polygon", "Bytes", "ACL"}
+)
+DEFAULT_FIELDS: Mapping[str, str] = {
+    "objectId": "String", "createdAt": "Date", "updatedAt": "Date", "ACL": "ACL",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    type: str
+    target_class: str | None = None
+    required: bool = False
+    default: Any = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.target_class:
+            out["targetClass"] = self.target_class
+        if self.required:
+            out["required"] = True
+        if self.default is not None:
+            out["defaultValue"] = self.default
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSchema:
+    """A Parse class: its fields (defaults included), permissions and indexes."""
+
+    class_name: str
+    fields: Mapping[str, FieldSpec]
+    class_level_permissions: Mapping[str, Any] = field(default_factory=dict)
+    indexes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def with_fields(self, added: Mapping[str, FieldSpec]) -> ClassSchema:
+        return replace(self, fields={**self.fields, **added})
+
+    def without_fields(self, names: set[str]) -> ClassSchema:
+        return replace(self, fields={k: v for k, v in self.fields.items() if k not in names})
+
+    def column_fields(self) -> dict[str, FieldSpec]:
+        """Fields stored as columns: everything but relations and the ACL pseudo-field."""
+        return {name: spec for name, spec in self.fields.items() if spec.type not in ("Relation", "ACL")}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """An idempotent request's first answer, kept to replay it."""
+
+    status: int
+    body: bytes
+    expires_at: datetime
+
+
+class Session(Protocol):
+    """One database transaction."""
+
+    async def load_schemas(self) -> list[ClassSchema]: ...
+
+    async def save_schema(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
+        """Store the schema and bring the table in line (create it, add or drop columns, indexes)."""
+
+    async def drop_class(self, class_name: str) -> None: ...
+
+    async def insert(self, schema: ClassSchema, row: Row) -> None: ...
+
+    async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
+        """The row, locked until the transaction ends."""
+
+    async def update(self, schema: ClassSchema, object_id: str, values: Row) -> None: ...
+
+    async def delete(self, schema: ClassSchema, object_id: str) -> None: ...
+
+    async def find(self, schema: ClassSchema, spec: FindSpec) -> list[Row]: ...
+
+    async def count(self, schema: ClassSchema, where: Node, read_names: frozenset[str] | None) -> int: ...
+
+    async def add_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None: ...
+
+    async def remove_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None: ...
+
+    async def purge(self, schema: ClassSchema) -> None: ...
+
+    async def get_config(self) -> tuple[dict[str, Any], dict[str, bool]]: ...
+
+    async def put_config(self, params: dict[str, Any], master_key_only: dict[str, bool]) -> None: ...
+
+    async def get_response(self, key: str, now: datetime) -> StoredResponse | None: ...
+
+    async def put_response(self, key: str, response: StoredResponse) -> None: ...
+
+
+class Store(Protocol):
+    """A database: opens transactions."""
+
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self, *, read_only: bool = False) -> AbstractAsyncContextManager[Session]:
+        """A transaction; a read-only one cannot write, whatever the caller does."""

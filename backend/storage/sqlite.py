@@ -1,0 +1,144 @@
+"""Embedded SQLite adapter: one file, WAL, writes serialised, Python functions for the rest.
+
+Where SQLite's SQL cannot say what a Parse operator means (regex, geo, JSON
+array membership of non-strings), a Python function registered on each
+connection does it, with the very code the in-memory matcher uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from backend import operators, wire
+from backend.storage.sqlquery import Expr
+from backend.storage.sqlstore import SqlStore
+
+_SQLITE_KINDS = {
+    "null": ("null",), "string": ("text",), "number": ("integer", "real"),
+    "boolean": ("true", "false"), "array": ("array",), "object": ("object",),
+}
+
+
+def _path(path: tuple[str, ...]) -> str:
+    return "$" + "".join(f'."{key}"' for key in path)
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class SqliteDialect:
+    def json_path(self, column: Expr, path: tuple[str, ...]) -> Expr:
+        return sa.type_coerce(column, sa.Text()).op("->")(sa.literal(_path(path)))
+
+    def json_type_is(self, value: Expr, kinds: tuple[str, ...]) -> Expr:
+        names = [name for kind in kinds for name in _SQLITE_KINDS[kind]]
+        return sa.func.json_type(value).in_(names)
+
+    def json_scalar(self, value: Expr, kind: str) -> Expr:
+        return sa.type_coerce(value, sa.Text()).op("->>")(sa.literal("$"))
+
+    def json_literal(self, value: Any) -> Expr:
+        return sa.func.json(sa.literal(_as_json(value)))
+
+    def json_equals(self, value: Expr, literal: Any) -> Expr:
+        return sa.func.json(value) == self.json_literal(literal)
+
+    def array_contains_any(self, column: Expr, values: list[Any]) -> Expr:
+        if all(isinstance(value, str) for value in values):
+            each = sa.func.json_each(column).table_valued("value", "type").alias("each")
+            return sa.exists(sa.select(1).select_from(each).where(each.c.type == "text", each.c.value.in_(values)))
+        return sa.func.ballast_array_contains_any(column, _as_json(values)) == 1
+
+    def array_contains_all(self, column: Expr, values: list[Any]) -> Expr:
+        return sa.func.ballast_array_contains_all(column, _as_json(values)) == 1
+
+    def array_contained_by(self, column: Expr, values: list[Any]) -> Expr:
+        return sa.func.ballast_array_contained_by(column, _as_json(values)) == 1
+
+    def regex(self, column: Expr, pattern: str, ignore_case: bool, multiline: bool) -> Expr:
+        return sa.func.ballast_regex(column, pattern, int(ignore_case), int(multiline)) == 1
+
+    def text_search(self, column: Expr, terms: tuple[str, ...], case_sensitive: bool) -> Expr:
+        return sa.func.ballast_text_search(column, _as_json(list(terms))) == 1
+
+    def geo_lat_lon(self, column: Expr) -> tuple[Expr, Expr]:
+        return sa.func.json_extract(column, "$.latitude"), sa.func.json_extract(column, "$.longitude")
+
+    def geo_distance(self, column: Expr, point: wire.GeoPoint) -> Expr:
+        lat, lon = self.geo_lat_lon(column)
+        return sa.func.ballast_geo_distance(lat, lon, point.latitude, point.longitude)
+
+    def polygon_contains(self, polygon: Expr, point_lat: Expr, point_lon: Expr) -> Expr:
+        return sa.func.ballast_polygon_contains(polygon, point_lat, point_lon) == 1
+
+
+def _register_functions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("ballast_regex", 4, operators.sqlite_regex, deterministic=True)
+    dbapi_connection.create_function("ballast_text_search", 2, operators.sqlite_text_search, deterministic=True)
+    dbapi_connection.create_function(
+        "ballast_array_contains_any", 2, operators.sqlite_contains_any, deterministic=True
+    )
+    dbapi_connection.create_function(
+        "ballast_array_contains_all", 2, operators.sqlite_contains_all, deterministic=True
+    )
+    dbapi_connection.create_function(
+        "ballast_array_contained_by", 2, operators.sqlite_contained_by, deterministic=True
+    )
+    dbapi_connection.create_function("ballast_geo_distance", 4, operators.sqlite_geo_distance, deterministic=True)
+    dbapi_connection.create_function(
+        "ballast_polygon_contains", 3, operators.sqlite_polygon_contains, deterministic=True
+    )
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+    # we issue BEGIN ourselves (see _begin) so SQLite's own transaction handling stays out of the way
+    dbapi_connection.isolation_level = None
+
+
+class SqliteStore(SqlStore):
+    """SQLite file store; in-process writes take one lock, so they queue instead of failing busy."""
+
+    name = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        database = sa.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        event.listen(engine.sync_engine, "connect", _register_functions)
+        event.listen(engine.sync_engine, "begin", _begin)
+        super().__init__(engine, SqliteDialect())
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
+        if read_only:
+            async with self.engine.connect() as conn:
+                try:
+                    async with conn.begin():
+                        await conn.exec_driver_sql("PRAGMA query_only=ON")
+                        yield conn
+                finally:
+                    async with conn.begin():
+                        await conn.exec_driver_sql("PRAGMA query_only=OFF")
+            return
+        async with self._write_lock, self.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+            async with conn.begin():
+                yield conn
+
+
+def _begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,333 @@
+"""The SQL storage adapter shared by SQLite and PostgreSQL (SQLAlchemy Core, async).
+
+``SqlStore`` owns the engine and the table cache; ``SqlSession`` is one
+transaction implementing ``protocols.Session``. Engine specifics (pragmas,
+functions, locking) live in ``sqlite.py`` and ``postgres.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from backend.errors import DuplicateValue
+from backend.querytree import FindSpec, Node
+from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse
+from backend.storage.sqlquery import Compiler, SqlDialect, acl_filter, order_by
+from backend.storage.sqltables import (
+    JSON_TYPE,
+    UTCDateTime,
+    build_join_table,
+    build_table,
+    column_type,
+    columns_to_row,
+    row_to_columns,
+)
+
+_meta = sa.MetaData()
+SCHEMA_TABLE = sa.Table(
+    "_SCHEMA", _meta,
+    sa.Column("className", sa.Text(), primary_key=True),
+    sa.Column("schema", JSON_TYPE, nullable=False),
+    sa.Column("isParseClass", sa.Boolean(), nullable=False, default=True),
+)
+CONFIG_TABLE = sa.Table(
+    "_GlobalConfig", _meta,
+    sa.Column("objectId", sa.Text(), primary_key=True),
+    sa.Column("params", JSON_TYPE, nullable=False),
+    sa.Column("masterKeyOnly", JSON_TYPE, nullable=False),
+)
+IDEMPOTENCY_TABLE = sa.Table(
+    "_Idempotency", _meta,
+    sa.Column("reqId", sa.Text(), primary_key=True),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("body", sa.LargeBinary(), nullable=False),
+    sa.Column("expire", UTCDateTime(), nullable=False, index=True),
+)
+
+
+def schema_to_json(schema: ClassSchema) -> dict[str, Any]:
+    return {
+        "fields": {name: spec.to_wire() for name, spec in schema.fields.items()},
+        "classLevelPermissions": dict(schema.class_level_permissions),
+        "indexes": {name: dict(keys) for name, keys in schema.indexes.items()},
+    }
+
+
+def schema_from_json(class_name: str, data: dict[str, Any]) -> ClassSchema:
+    fields = {
+        name: FieldSpec(spec["type"], spec.get("targetClass"), spec.get("required", False), spec.get("defaultValue"))
+        for name, spec in data.get("fields", {}).items()
+    }
+    return ClassSchema(class_name, fields, data.get("classLevelPermissions", {}), data.get("indexes", {}))
+
+
+class SqlStore:
+    """An async SQLAlchemy engine plus Parse's tables on it."""
+
+    name = "sql"
+
+    def __init__(self, engine: AsyncEngine, dialect: SqlDialect) -> None:
+        self.engine = engine
+        self.dialect = dialect
+        self._tables: dict[tuple[str, tuple[tuple[str, str], ...]], sa.Table] = {}
+        self._join_tables: dict[tuple[str, str], sa.Table] = {}
+
+    async def open(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_meta.create_all)
+            await self.install_functions(conn)
+
+    async def install_functions(self, conn: AsyncConnection) -> None:
+        """Engine-specific SQL functions the dialect relies on (geo, text)."""
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def table(self, schema: ClassSchema) -> sa.Table:
+        key = (schema.class_name, tuple((n, s.type) for n, s in schema.column_fields().items()))
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = build_table(schema, sa.MetaData())
+        return table
+
+    def join_table(self, class_name: str, key: str) -> sa.Table:
+        table = self._join_tables.get((class_name, key))
+        if table is None:
+            table = self._join_tables[(class_name, key)] = build_join_table(class_name, key, sa.MetaData())
+        return table
+
+    @asynccontextmanager
+    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction; engines override to add locking or read-only mode."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[SqlSession]:
+        async with self.connect(read_only=read_only) as conn:
+            yield SqlSession(self, conn)
+
+    def is_unique_violation(self, error: IntegrityError) -> bool:
+        return True
+
+
+class _Schemas:
+    """Resolves class names inside one transaction's query compilation."""
+
+    def __init__(self, store: SqlStore, schemas: dict[str, ClassSchema]) -> None:
+        self.store = store
+        self.schemas = schemas
+
+    def table(self, schema: ClassSchema) -> sa.Table:
+        return self.store.table(schema)
+
+    def join_table(self, class_name: str, key: str) -> sa.Table:
+        return self.store.join_table(class_name, key)
+
+    def schema(self, class_name: str) -> ClassSchema:
+        return self.schemas.get(class_name) or ClassSchema(class_name, {"objectId": FieldSpec("String")})
+
+
+class SqlSession:
+    """One transaction on a SQL store."""
+
+    def __init__(self, store: SqlStore, conn: AsyncConnection) -> None:
+        self.store = store
+        self.conn = conn
+        self.known: dict[str, ClassSchema] = {}
+
+    # --- schemas -------------------------------------------------------------------
+
+    async def load_schemas(self) -> list[ClassSchema]:
+        result = await self.conn.execute(sa.select(SCHEMA_TABLE.c.className, SCHEMA_TABLE.c.schema))
+        schemas = [schema_from_json(name, data) for name, data in result]
+        self.known = {schema.class_name: schema for schema in schemas}
+        return schemas
+
+    async def save_schema(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
+        values = {"className": schema.class_name, "schema": schema_to_json(schema), "isParseClass": True}
+        if previous is None:
+            await self.conn.execute(sa.insert(SCHEMA_TABLE).values(**values))
+            await self.conn.run_sync(lambda sync: self.store.table(schema).create(sync, checkfirst=True))
+        else:
+            await self.conn.execute(
+                sa.update(SCHEMA_TABLE).where(SCHEMA_TABLE.c.className == schema.class_name).values(**values)
+            )
+            await self._alter_columns(schema, previous)
+        await self._sync_relations(schema, previous)
+        await self._sync_indexes(schema, previous)
+        self.known[schema.class_name] = schema
+
+    async def _alter_columns(self, schema: ClassSchema, previous: ClassSchema) -> None:
+        table = _quote(self.conn, schema.class_name)
+        old, new = previous.column_fields(), schema.column_fields()
+        for name, spec in new.items():
+            if name not in old:
+                column_ddl = column_type(spec).compile(dialect=self.conn.dialect)
+                await self.conn.exec_driver_sql(
+                    f"ALTER TABLE {table} ADD COLUMN {_quote(self.conn, name)} {column_ddl}"
+                )
+        for name in old.keys() - new.keys():
+            await self.conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {_quote(self.conn, name)}")
+
+    async def _sync_relations(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
+        before = {n for n, s in (previous.fields if previous else {}).items() if s.type == "Relation"}
+        after = {n for n, s in schema.fields.items() if s.type == "Relation"}
+        for key in after - before:
+            join = self.store.join_table(schema.class_name, key)
+            await self.conn.run_sync(lambda sync, join=join: join.create(sync, checkfirst=True))
+        for key in before - after:
+            join = self.store.join_table(schema.class_name, key)
+            await self.conn.run_sync(lambda sync, join=join: join.drop(sync, checkfirst=True))
+
+    async def _sync_indexes(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
+        before = dict(previous.indexes) if previous else {}
+        table = _quote(self.conn, schema.class_name)
+        for name in before.keys() - schema.indexes.keys():
+            await self.conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_quote(self.conn, _index_name(schema, name))}")
+        for name, keys in schema.indexes.items():
+            if name in before:
+                continue
+            columns = ", ".join(
+                _quote(self.conn, key) + (" DESC" if direction == -1 else "") for key, direction in keys.items()
+            )
+            index = _quote(self.conn, _index_name(schema, name))
+            await self.conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({columns})")
+
+    async def drop_class(self, class_name: str) -> None:
+        schema = self.known.get(class_name)
+        await self.conn.execute(sa.delete(SCHEMA_TABLE).where(SCHEMA_TABLE.c.className == class_name))
+        await self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(self.conn, class_name)}")
+        for key, spec in (schema.fields if schema else {}).items():
+            if spec.type == "Relation":
+                join = self.store.join_table(class_name, key)
+                await self.conn.run_sync(lambda sync, join=join: join.drop(sync, checkfirst=True))
+        self.known.pop(class_name, None)
+
+    # --- rows ------------------------------------------------------------------------
+
+    async def insert(self, schema: ClassSchema, row: Row) -> None:
+        table = self.store.table(schema)
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(sa.insert(table).values(**row_to_columns(schema, row)))
+        except IntegrityError as error:
+            raise DuplicateValue() from error
+
+    async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
+        table = self.store.table(schema)
+        statement = sa.select(table).where(table.c.objectId == object_id).with_for_update()
+        found = (await self.conn.execute(statement)).mappings().first()
+        return columns_to_row(schema, found) if found is not None else None
+
+    async def update(self, schema: ClassSchema, object_id: str, values: Row) -> None:
+        table = self.store.table(schema)
+        columns = row_to_columns(schema, values)
+        if not columns:
+            return
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(sa.update(table).where(table.c.objectId == object_id).values(**columns))
+        except IntegrityError as error:
+            raise DuplicateValue() from error
+
+    async def delete(self, schema: ClassSchema, object_id: str) -> None:
+        table = self.store.table(schema)
+        await self.conn.execute(sa.delete(table).where(table.c.objectId == object_id))
+        for key, spec in schema.fields.items():
+            if spec.type == "Relation":
+                join = self.store.join_table(schema.class_name, key)
+                await self.conn.execute(sa.delete(join).where(join.c.owningId == object_id))
+
+    def _compiler(self, schema: ClassSchema) -> Compiler:
+        return Compiler(schema, _Schemas(self.store, self.known), self.store.dialect)
+
+    async def find(self, schema: ClassSchema, spec: FindSpec) -> list[Row]:
+        compiler = self._compiler(schema)
+        table = compiler.table
+        if spec.columns is None:
+            selected: list[Any] = list(table.c)
+        else:
+            wanted = {"objectId", "createdAt", "updatedAt", "_rperm", "_wperm", *spec.columns}
+            selected = [column for column in table.c if column.name in wanted]
+        statement = (
+            sa.select(*selected)
+            .where(compiler.compile(spec.where), acl_filter(compiler, spec.read_names))
+            .order_by(*order_by(compiler, spec))
+            .offset(spec.skip or None)
+            .limit(spec.limit)
+        )
+        result = await self.conn.execute(statement)
+        return [columns_to_row(schema, mapping) for mapping in result.mappings()]
+
+    async def count(self, schema: ClassSchema, where: Node, read_names: frozenset[str] | None) -> int:
+        compiler = self._compiler(schema)
+        statement = (
+            sa.select(sa.func.count()).select_from(compiler.table)
+            .where(compiler.compile(where), acl_filter(compiler, read_names))
+        )
+        return int((await self.conn.execute(statement)).scalar_one())
+
+    async def add_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None:
+        join = self.store.join_table(schema.class_name, key)
+        existing = await self.conn.execute(
+            sa.select(join.c.relatedId).where(join.c.owningId == owning_id, join.c.relatedId.in_(related))
+        )
+        present = {row[0] for row in existing}
+        fresh = [{"relatedId": rid, "owningId": owning_id} for rid in dict.fromkeys(related) if rid not in present]
+        if fresh:
+            await self.conn.execute(sa.insert(join), fresh)
+
+    async def remove_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None:
+        join = self.store.join_table(schema.class_name, key)
+        await self.conn.execute(sa.delete(join).where(join.c.owningId == owning_id, join.c.relatedId.in_(related)))
+
+    async def purge(self, schema: ClassSchema) -> None:
+        await self.conn.execute(sa.delete(self.store.table(schema)))
+        for key, spec in schema.fields.items():
+            if spec.type == "Relation":
+                await self.conn.execute(sa.delete(self.store.join_table(schema.class_name, key)))
+
+    # --- config and idempotency ----------------------------------------------------------
+
+    async def get_config(self) -> tuple[dict[str, Any], dict[str, bool]]:
+        found = (await self.conn.execute(sa.select(CONFIG_TABLE).where(CONFIG_TABLE.c.objectId == "1"))).first()
+        if found is None:
+            return {}, {}
+        return dict(found.params), dict(found.masterKeyOnly)
+
+    async def put_config(self, params: dict[str, Any], master_key_only: dict[str, bool]) -> None:
+        await self.conn.execute(sa.delete(CONFIG_TABLE).where(CONFIG_TABLE.c.objectId == "1"))
+        await self.conn.execute(
+            sa.insert(CONFIG_TABLE).values(objectId="1", params=params, masterKeyOnly=master_key_only)
+        )
+
+    async def get_response(self, key: str, now: datetime) -> StoredResponse | None:
+        statement = sa.select(IDEMPOTENCY_TABLE).where(
+            IDEMPOTENCY_TABLE.c.reqId == key, IDEMPOTENCY_TABLE.c.expire > now
+        )
+        found = (await self.conn.execute(statement)).first()
+        return StoredResponse(found.status, found.body, found.expire) if found is not None else None
+
+    async def put_response(self, key: str, response: StoredResponse) -> None:
+        await self.conn.execute(sa.delete(IDEMPOTENCY_TABLE).where(IDEMPOTENCY_TABLE.c.reqId == key))
+        await self.conn.execute(
+            sa.insert(IDEMPOTENCY_TABLE).values(
+                reqId=key, status=response.status, body=response.body, expire=response.expires_at
+            )
+        )
+
+
+def _quote(conn: AsyncConnection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote_identifier(name)
+
+
+def _index_name(schema: ClassSchema, name: str) -> str:
+    return f"{schema.class_name}_{name}"[:63]

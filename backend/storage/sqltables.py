@@ -1,0 +1,129 @@
+"""Parse classes as SQL tables: column types and value conversion (SQLAlchemy Core).
+
+Each class is a table named after it with one typed column per field, as
+parse-server's PostgreSQL adapter lays them out; relations are join tables
+``_Join:<field>:<class>``; the ACL is kept as ``_rperm``/``_wperm`` arrays.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+from backend import wire
+from backend.storage.protocols import ClassSchema, FieldSpec, Row
+
+JSON_TYPE = sa.JSON().with_variant(JSONB(), "postgresql")
+SYSTEM_COLUMNS = ("_rperm", "_wperm")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every engine (SQLite keeps naive text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def column_type(spec: FieldSpec) -> sa.types.TypeEngine[Any]:
+    if spec.type in ("String", "Pointer", "File", "Bytes"):
+        return sa.Text()
+    if spec.type == "Number":
+        return sa.Float(precision=53)
+    if spec.type == "Boolean":
+        return sa.Boolean()
+    if spec.type == "Date":
+        return UTCDateTime()
+    return JSON_TYPE  # Object, Array, GeoPoint, Polygon
+
+
+def build_table(schema: ClassSchema, metadata: sa.MetaData) -> sa.Table:
+    columns = [sa.Column("objectId", sa.Text(), primary_key=True)]
+    for name, spec in schema.column_fields().items():
+        if name != "objectId":
+            columns.append(sa.Column(name, column_type(spec)))
+    columns += [sa.Column(name, JSON_TYPE) for name in SYSTEM_COLUMNS]
+    return sa.Table(schema.class_name, metadata, *columns)
+
+
+def join_table_name(class_name: str, key: str) -> str:
+    return f"_Join:{key}:{class_name}"
+
+
+def build_join_table(class_name: str, key: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        join_table_name(class_name, key), metadata,
+        sa.Column("relatedId", sa.Text(), primary_key=True),
+        sa.Column("owningId", sa.Text(), primary_key=True),
+    )
+
+
+def to_column(spec: FieldSpec, value: Any) -> Any:
+    """A wire value -> what the column stores."""
+    if value is None:
+        return None
+    kind = spec.type
+    if kind == "Pointer":
+        return value.object_id
+    if kind == "File":
+        return value.name
+    if kind == "Bytes":
+        return value.base64
+    if kind in ("Object", "Array", "GeoPoint", "Polygon"):
+        return wire.encode(value)
+    return value
+
+
+def from_column(spec: FieldSpec, value: Any) -> Any:
+    """What a column stores -> the wire value."""
+    if value is None:
+        return None
+    kind = spec.type
+    if kind == "Pointer":
+        return wire.Pointer(spec.target_class or "", value)
+    if kind == "File":
+        return wire.File(value)
+    if kind == "Bytes":
+        return wire.Bytes(value)
+    if kind in ("Object", "Array", "GeoPoint", "Polygon"):
+        return wire.decode(value)
+    if kind == "Number" and isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def row_to_columns(schema: ClassSchema, row: Row) -> dict[str, Any]:
+    fields = schema.column_fields()
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in SYSTEM_COLUMNS:
+            out[name] = value
+        elif name in fields:
+            out[name] = to_column(fields[name], value)
+    return out
+
+
+def columns_to_row(schema: ClassSchema, mapping: Any) -> Row:
+    fields = schema.column_fields()
+    row: Row = {}
+    for key, value in mapping.items():
+        name = str(key)  # SQLAlchemy hands out quoted_name, a str subclass JSON encoders refuse as a key
+        if name in SYSTEM_COLUMNS:
+            row[name] = value
+        elif value is not None and name in fields:
+            row[name] = from_column(fields[name], value)
+    return row
