@@ -97,7 +97,7 @@ def error_for_code(code: int, message: str) -> ParseError:
     if known is not None:
         return known(message)
     error = ParseError(message)
-    error.code = code  # type: ignore[misc]  # instance override of the class default
+    error.code = code  # type: ignore[misc,assignment]  # an instance may carry any app-defined code
     return error
 
 

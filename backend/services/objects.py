@@ -10,11 +10,11 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from backend import wire
 from backend import querytree as q
+from backend import wire
 from backend.context import RequestContext
 from backend.errors import (
     InvalidJSON,
@@ -30,6 +30,7 @@ from backend.services.includes import Includer
 from backend.services.query import parse_keys, parse_order, parse_where
 from backend.services.render import FileUrl, project, render
 from backend.services.schemas import SchemaService, check_class_name, check_field_name
+from backend.services.triggers import FindRequest, NoTriggers, SaveRequest, Triggers
 from backend.services.units import Database, Unit
 from backend.storage.protocols import ClassSchema, Row
 
@@ -65,12 +66,13 @@ class FindResult:
 
 class ObjectService:
     def __init__(self, db: Database, schemas: SchemaService, events: EventBus, file_url: FileUrl,
-                 max_limit: int) -> None:
+                 max_limit: int, triggers: Triggers | None = None) -> None:
         self.db = db
         self.schemas = schemas
         self.events = events
         self.file_url = file_url
         self.max_limit = max_limit
+        self.triggers: Triggers = triggers or NoTriggers()
 
     # --- writes ----------------------------------------------------------------------
 
@@ -79,6 +81,7 @@ class ObjectService:
     ) -> dict[str, Any]:
         """Create an object; answers ``{objectId, createdAt}`` plus the values of any ops."""
         check_class_name(class_name)
+        data = await self._before_save(ctx, class_name, data, None, None)
         values, perms = _decode_body(data, creating=True)
         async with self.db.unit(unit) as work:
             schema = await self.schemas.get(work, class_name)
@@ -95,6 +98,7 @@ class ObjectService:
             await work.session.insert(schema, row)
             await self._apply_relations(work, schema, row["objectId"], values)
             self._announce(work, ObjectEvent("create", schema, None, row, ctx))
+            self._after_save(work, ctx, schema, row, None)
         response: dict[str, Any] = {"objectId": row["objectId"], "createdAt": wire.format_iso(now)}
         return response | _echo(values, row)
 
@@ -104,6 +108,9 @@ class ObjectService:
     ) -> dict[str, Any]:
         """Update an object; answers ``{updatedAt}`` plus the values of any ops."""
         check_class_name(class_name)
+        if self.triggers.handles("beforeSave", class_name):
+            original = await self._current(ctx, class_name, object_id, unit)
+            data = await self._before_save(ctx, class_name, data, original, object_id)
         values, perms = _decode_body(data, creating=False)
         async with self.db.unit(unit) as work:
             schema = await self.schemas.get(work, class_name)
@@ -123,10 +130,13 @@ class ObjectService:
             await self._apply_relations(work, schema, object_id, values)
             after = {**before, **changes}
             self._announce(work, ObjectEvent("update", schema, before, after, ctx))
+            self._after_save(work, ctx, schema, after, before)
         return {"updatedAt": wire.format_iso(changes["updatedAt"])} | _echo(values, after)
 
     async def delete(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None = None) -> None:
         check_class_name(class_name)
+        if self.triggers.handles("beforeDelete", class_name):
+            await self.triggers.before_delete(ctx, class_name, await self._current(ctx, class_name, object_id, unit))
         async with self.db.unit(unit) as work:
             schema = await self.schemas.get(work, class_name)
             if schema is None:
@@ -138,6 +148,32 @@ class ObjectService:
             access.require_write(ctx.principal, before)
             await work.session.delete(schema, object_id)
             self._announce(work, ObjectEvent("delete", schema, before, None, ctx))
+            if self.triggers.handles("afterDelete", class_name):
+                gone = render(schema, before, self.file_url)
+                work.after_commit(lambda: self.triggers.after_delete(ctx, class_name, gone))
+
+    async def _current(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None) -> dict[str, Any]:
+        """The object as the caller may see it now (what before* triggers are shown)."""
+        return await self.get(ctx, class_name, object_id, unit=unit)
+
+    async def _before_save(
+        self, ctx: RequestContext, class_name: str, data: Mapping[str, Any], original: dict[str, Any] | None,
+        object_id: str | None,
+    ) -> Mapping[str, Any]:
+        if not self.triggers.handles("beforeSave", class_name):
+            return data
+        if not isinstance(data, Mapping):
+            raise InvalidJSON("The request body must be a JSON object.")
+        request = SaveRequest(ctx, class_name, dict(data), original, object_id)
+        await self.triggers.before_save(request)
+        return request.data
+
+    def _after_save(self, unit: Unit, ctx: RequestContext, schema: ClassSchema, row: Row, before: Row | None) -> None:
+        if not self.triggers.handles("afterSave", schema.class_name):
+            return
+        saved = render(schema, row, self.file_url)
+        original = render(schema, before, self.file_url) if before is not None else None
+        unit.after_commit(lambda: self.triggers.after_save(ctx, schema.class_name, saved, original))
 
     async def _apply_relations(self, unit: Unit, schema: ClassSchema, object_id: str, values: Row) -> None:
         for name, value in values.items():
@@ -165,7 +201,8 @@ class ObjectService:
                 raise ObjectNotFound("Object not found.")
             access.require_class(ctx.principal, schema, "get")
             where = q.Compare(q.Field(("objectId",), "String"), "eq", object_id)
-            rows = await work.session.find(schema, q.FindSpec(where, limit=1, read_names=access.read_names(ctx.principal)))
+            spec = q.FindSpec(where, limit=1, read_names=access.read_names(ctx.principal))
+            rows = await work.session.find(schema, spec)
             if not rows:
                 raise ObjectNotFound("Object not found.")
             results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
@@ -175,6 +212,10 @@ class ObjectService:
         self, ctx: RequestContext, class_name: str, options: FindOptions, unit: Unit | None = None
     ) -> FindResult:
         check_class_name(class_name)
+        if self.triggers.handles("beforeFind", class_name):
+            request = FindRequest(ctx, class_name, options.where, {})
+            await self.triggers.before_find(request)
+            options = replace(options, where=request.where, **request.options)
         async with self.db.unit(unit, read_only=unit is None) as work:
             schema = await self.schemas.get(work, class_name)
             redirected = None
@@ -196,6 +237,8 @@ class ObjectService:
                 )
                 rows = await work.session.find(schema, spec)
             results = await self._present(work, ctx, schema, rows, options.keys, options.exclude_keys, options.include)
+        if self.triggers.handles("afterFind", schema.class_name):
+            results = await self.triggers.after_find(ctx, schema.class_name, results)
         return FindResult(results, count, redirected)
 
     async def count(self, ctx: RequestContext, class_name: str, where: Any = None) -> int:
@@ -269,11 +312,11 @@ def _bounded(value: Any, what: str, maximum: int | None) -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidQuery(f"{what} must be a whole number.")
-    if value < 0:
-        value = 100 if what == "limit" and value == -1 else -1
+    if value == -1 and what == "limit":  # the SDKs send -1 for "no limit given"
+        value = 100
     if value < 0:
         raise InvalidQuery(f"{what} must not be negative.")
-    return min(value, maximum) if maximum is not None else value
+    return int(min(value, maximum) if maximum is not None else value)
 
 
 def _columns(keys: Any) -> tuple[str, ...] | None:

@@ -51,7 +51,9 @@ def _logical(op: str, clauses: object, schema: ClassSchema, lookup: SchemaLookup
     if not isinstance(clauses, list) or not clauses:
         raise InvalidQuery(f"{op} must be a non-empty array of queries.")
     children = tuple(parse_where(clause, schema, lookup, depth + 1) for clause in clauses)
-    return {"$or": q.Or, "$and": q.And, "$nor": q.Nor}[op](children)
+    if op == "$or":
+        return q.Or(children)
+    return q.And(children) if op == "$and" else q.Nor(children)
 
 
 def _field(key: str, schema: ClassSchema) -> q.Field:

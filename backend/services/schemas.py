@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from backend import wire
+from backend.context import RequestContext
 from backend.errors import (
     ClassNotFound,
     IncorrectType,
@@ -21,7 +22,6 @@ from backend.errors import (
     InvalidSchemaOperation,
     OperationForbidden,
 )
-from backend.context import RequestContext
 from backend.services.units import Unit
 from backend.storage.protocols import DEFAULT_FIELDS, FIELD_TYPES, ClassSchema, FieldSpec
 

@@ -117,7 +117,8 @@ def _compare(c: Compiler, node: q.Compare) -> Expr:
         return column.is_(None) if node.op == "eq" else column.is_not(None)
     value = c.scalar(node.field, node.value)
     if node.op == "eq":
-        return column == value
+        equal: Expr = column == value
+        return equal
     if node.op == "ne":
         return sa.or_(column != value, column.is_(None))
     return _ORDERED[node.op](column, value)

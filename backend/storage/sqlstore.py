@@ -155,7 +155,7 @@ class SqlSession:
         values = {"className": schema.class_name, "schema": schema_to_json(schema), "isParseClass": True}
         if previous is None:
             await self.conn.execute(sa.insert(SCHEMA_TABLE).values(**values))
-            await self.conn.run_sync(lambda sync: self.store.table(schema).create(sync, checkfirst=True))
+            await self.conn.run_sync(_create, self.store.table(schema))
         else:
             await self.conn.execute(
                 sa.update(SCHEMA_TABLE).where(SCHEMA_TABLE.c.className == schema.class_name).values(**values)
@@ -182,10 +182,10 @@ class SqlSession:
         after = {n for n, s in schema.fields.items() if s.type == "Relation"}
         for key in after - before:
             join = self.store.join_table(schema.class_name, key)
-            await self.conn.run_sync(lambda sync, join=join: join.create(sync, checkfirst=True))
+            await self.conn.run_sync(_create, join)
         for key in before - after:
             join = self.store.join_table(schema.class_name, key)
-            await self.conn.run_sync(lambda sync, join=join: join.drop(sync, checkfirst=True))
+            await self.conn.run_sync(_drop, join)
 
     async def _sync_indexes(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
         before = dict(previous.indexes) if previous else {}
@@ -208,7 +208,7 @@ class SqlSession:
         for key, spec in (schema.fields if schema else {}).items():
             if spec.type == "Relation":
                 join = self.store.join_table(class_name, key)
-                await self.conn.run_sync(lambda sync, join=join: join.drop(sync, checkfirst=True))
+                await self.conn.run_sync(_drop, join)
         self.known.pop(class_name, None)
 
     # --- rows ------------------------------------------------------------------------
@@ -331,3 +331,11 @@ def _quote(conn: AsyncConnection, name: str) -> str:
 
 def _index_name(schema: ClassSchema, name: str) -> str:
     return f"{schema.class_name}_{name}"[:63]
+
+
+def _create(sync: sa.Connection, table: sa.Table) -> None:
+    table.create(sync, checkfirst=True)
+
+
+def _drop(sync: sa.Connection, table: sa.Table) -> None:
+    table.drop(sync, checkfirst=True)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from backend import wire
 from backend.storage.protocols import ClassSchema, FieldSpec, Row
 
-JSON_TYPE = sa.JSON().with_variant(JSONB(), "postgresql")
+JSON_TYPE: Any = sa.JSON().with_variant(JSONB(), "postgresql")
 SYSTEM_COLUMNS = ("_rperm", "_wperm")
 
 
@@ -39,7 +39,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def column_type(spec: FieldSpec) -> sa.types.TypeEngine[Any]:
+def column_type(spec: FieldSpec) -> Any:
     if spec.type in ("String", "Pointer", "File", "Bytes"):
         return sa.Text()
     if spec.type == "Number":

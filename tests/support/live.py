@@ -1,0 +1,39 @@
+"""A real Ballast server on a loopback port, in a thread of the test process."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from types import TracebackType
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from tests.support.postgres import free_port
+
+
+class LiveServer:
+    def __init__(self, app: FastAPI, port: int | None = None, mount_path: str = "/parse") -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}{mount_path}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+                                ws="websockets-sansio")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("the live server did not come up within 30 s")
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
