@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     idempotency_ttl: int = Field(300, ge=0, validation_alias=_ballast("idempotency_ttl"))
     cors_origins: Annotated[list[str], NoDecode] = Field(["*"], validation_alias=_ballast("cors_origins"))
 
+    # jobs: every instance runs a scheduler; fires are claimed once across instances
+    jobs_enabled: bool = Field(True, validation_alias=_ballast("jobs_enabled"))
+    job_retention_days: int = Field(30, ge=1, validation_alias=_ballast("job_retention_days"))
+    job_lease_seconds: float = Field(30.0, gt=0, validation_alias=_ballast("job_lease_seconds"))
+    job_refresh_seconds: float = Field(5.0, gt=0, validation_alias=_ballast("job_refresh_seconds"))
+
     @field_validator("master_key_ips", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:

@@ -50,6 +50,15 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
         "sessionToken": FieldSpec("String"), "expiresAt": FieldSpec("Date"),
         "createdWith": FieldSpec("Object"),
     },
+    "_JobStatus": {
+        "jobName": FieldSpec("String"), "source": FieldSpec("String"), "status": FieldSpec("String"),
+        "message": FieldSpec("String"), "params": FieldSpec("Object"), "finishedAt": FieldSpec("Date"),
+    },
+    "_JobSchedule": {
+        "jobName": FieldSpec("String"), "description": FieldSpec("String"), "params": FieldSpec("String"),
+        "startAfter": FieldSpec("String"), "daysOfWeek": FieldSpec("Array"), "timeOfDay": FieldSpec("String"),
+        "lastRun": FieldSpec("Number"), "repeatMinutes": FieldSpec("Number"),
+    },
 }
 SYSTEM_CLASSES = frozenset(SYSTEM_FIELDS)
 DEFAULT_CLP: Mapping[str, Any] = {
@@ -136,6 +145,14 @@ class SchemaService:
         if schema is None:
             raise ClassNotFound(f"Class {class_name} does not exist.")
         return schema
+
+    async def ensure_unique(self, unit: Unit, class_name: str, fields: tuple[str, ...]) -> None:
+        """A unique index over existing fields: a later duplicate write fails with DuplicateValue (137)."""
+        schema = await self.require(unit, class_name)
+        missing = [name for name in fields if name not in schema.column_fields()]
+        if missing or not fields:
+            raise InvalidSchemaOperation(f"Cannot index {class_name}: no such field(s) {', '.join(missing)}.")
+        await unit.session.ensure_unique(schema, fields)
 
     def _remember(self, unit: Unit, schema: ClassSchema | None, class_name: str) -> None:
         def apply() -> None:

@@ -102,6 +102,12 @@ class Session(Protocol):
 
     async def purge(self, schema: ClassSchema) -> None: ...
 
+    async def ensure_unique(self, schema: ClassSchema, fields: tuple[str, ...]) -> None:
+        """A unique index over ``fields`` (idempotent); a later duplicate insert/update raises DuplicateValue.
+
+        Rows where any of the fields is null never collide (SQL semantics on both engines).
+        """
+
     async def get_config(self) -> tuple[dict[str, Any], dict[str, bool]]: ...
 
     async def put_config(self, params: dict[str, Any], master_key_only: dict[str, bool]) -> None: ...

@@ -295,6 +295,12 @@ class SqlSession:
             if spec.type == "Relation":
                 await self.conn.execute(sa.delete(self.store.join_table(schema.class_name, key)))
 
+    async def ensure_unique(self, schema: ClassSchema, fields: tuple[str, ...]) -> None:
+        table = _quote(self.conn, schema.class_name)
+        columns = ", ".join(_quote(self.conn, name) for name in fields)
+        index = _quote(self.conn, _index_name(schema, "unique_" + "_".join(fields)))
+        await self.conn.exec_driver_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} ({columns})")
+
     # --- config and idempotency ----------------------------------------------------------
 
     async def get_config(self) -> tuple[dict[str, Any], dict[str, bool]]:
