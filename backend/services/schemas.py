@@ -59,6 +59,16 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
         "startAfter": FieldSpec("String"), "daysOfWeek": FieldSpec("Array"), "timeOfDay": FieldSpec("String"),
         "lastRun": FieldSpec("Number"), "repeatMinutes": FieldSpec("Number"),
     },
+    # agent_tools' own records (agents, approvals, audit chain, policy versions); master-only CLPs
+    "_Agent": {"name": FieldSpec("String"), "status": FieldSpec("String"), "roles": FieldSpec("Array"),
+               "grants": FieldSpec("Array"), "tokenHashes": FieldSpec("Array"), "tokens": FieldSpec("Array")},
+    "_Approval": {"status": FieldSpec("String"), "agentId": FieldSpec("String"), "tool": FieldSpec("String"),
+                  "input": FieldSpec("Object"), "preview": FieldSpec("Object"), "binding": FieldSpec("String")},
+    "_ToolCall": {"seq": FieldSpec("Number"), "body": FieldSpec("String"), "hash": FieldSpec("String"),
+                  "agentId": FieldSpec("String"), "runId": FieldSpec("String"), "tool": FieldSpec("String"),
+                  "decision": FieldSpec("String"), "idempotencyKey": FieldSpec("String")},
+    "_AuditHead": {"seq": FieldSpec("Number"), "hash": FieldSpec("String")},
+    "_AgentPolicy": {"version": FieldSpec("Number"), "config": FieldSpec("Object")},
 }
 SYSTEM_CLASSES = frozenset(SYSTEM_FIELDS)
 DEFAULT_CLP: Mapping[str, Any] = {
