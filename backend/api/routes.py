@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api import classes, health
+from backend.api import aggregate, batch, classes, config, health, installations, schemas
+from backend.api import files as files_api
+from backend.api import functions as functions_api
 
 
 def parse_router() -> APIRouter:
     router = APIRouter()
     router.include_router(health.router)
     router.include_router(classes.router)
+    router.include_router(batch.router)
+    router.include_router(schemas.router)
+    router.include_router(config.router)
+    router.include_router(installations.router)
+    router.include_router(aggregate.router)
+    router.include_router(files_api.router)
+    router.include_router(functions_api.router)
     return router

@@ -19,6 +19,7 @@ from backend.errors import (
     IncorrectType,
     InvalidClassName,
     InvalidKeyName,
+    InvalidQuery,
     InvalidSchemaOperation,
     OperationForbidden,
 )
@@ -237,7 +238,9 @@ class SchemaService:
                     raise InvalidSchemaOperation(f"Field {name} cannot be deleted: it is a default field.")
                 removed.add(name)
             elif name in current.fields:
-                raise InvalidSchemaOperation(f"Field {name} exists, cannot update.")
+                if not isinstance(raw, dict) or raw.get("type") != current.fields[name].type:
+                    raise InvalidSchemaOperation(f"Field {name} exists, cannot update.")
+                # the same type again changes nothing, as in parse-server
             else:
                 added[name] = field_spec_from_wire(name, raw)
         schema = _with_options(current.without_fields(removed).with_fields(added), body)
@@ -301,16 +304,16 @@ def _merge_indexes(schema: ClassSchema, indexes: object) -> dict[str, dict[str, 
         check_field_name(name)
         if isinstance(keys, dict) and keys.get("__op") == "Delete":
             if name not in merged:
-                raise InvalidSchemaOperation(f"Index {name} does not exist, cannot delete.")
+                raise InvalidQuery(f"Index {name} does not exist, cannot delete.")
             del merged[name]
             continue
         if name in merged:
-            raise InvalidSchemaOperation(f"Index {name} exists, cannot update.")
+            raise InvalidQuery(f"Index {name} exists, cannot update.")
         if not isinstance(keys, dict) or not keys:
             raise InvalidSchemaOperation(f"Index {name} must map field names to 1 or -1.")
         for key, direction in keys.items():
             if key not in schema.fields:
-                raise InvalidSchemaOperation(f"Field {key} does not exist, cannot add index.")
+                raise InvalidQuery(f"Field {key} does not exist, cannot add index.")
             if direction not in (1, -1):
                 raise InvalidSchemaOperation(f"Index {name}: direction of {key} must be 1 or -1.")
         merged[name] = dict(keys)

@@ -1,0 +1,34 @@
+"""/batch: many calls in one request (the JS SDK's saveAll / destroyAll), dispatched to the services."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Request
+
+from backend.api.installations import installation_routes
+from backend.api.responses import ParseJSON
+from backend.deps import Body, Ctx
+from backend.services.batch import BatchService, class_routes
+from backend.services.wiring import Services
+
+router = APIRouter(tags=["batch"])
+
+
+def batch_service(request: Request) -> BatchService:
+    """One per app: the route table is built once, from the app's services."""
+    service: BatchService | None = getattr(request.app.state, "batch_service", None)
+    if service is None:
+        services: Services = request.app.state.services
+        routes = class_routes(services.objects)
+        installation_routes(routes, services)
+        settings = services.settings
+        prefixes = [settings.mount_path, urlparse(settings.public_url).path or settings.mount_path]
+        service = BatchService(services.db, routes, settings.batch_limit, prefixes)
+        request.app.state.batch_service = service
+    return service
+
+
+@router.post("/batch")
+async def run_batch(request: Request, body: Body, ctx: Ctx) -> ParseJSON:
+    return ParseJSON(await batch_service(request).run(ctx, body))

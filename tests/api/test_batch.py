@@ -1,0 +1,81 @@
+"""/batch on both engines: per-request answers, transactions that roll back, and envelope errors."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+
+def _create(cls: str, body: dict[str, object]) -> dict[str, object]:
+    return {"method": "POST", "path": f"/parse/classes/{cls}", "body": body}
+
+
+async def _keys(client: httpx.AsyncClient, headers: dict[str, str], cls: str) -> list[object]:
+    response = await client.get(f"/classes/{cls}", params={"order": "key"}, headers=headers)
+    return [row.get("key") for row in response.json()["results"]]
+
+
+async def test_batch_answers_each_sub_request_in_order(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    first = (await client.post("/classes/B", json={"key": "a"}, headers=headers)).json()
+    requests = [
+        _create("B", {"key": "b"}),
+        {"method": "PUT", "path": f"/parse/classes/B/{first['objectId']}",
+         "body": {"n": {"__op": "Increment", "amount": 2}}},
+        {"method": "GET", "path": "/parse/classes/B", "body": {"where": {"key": "a"}}},
+        {"method": "DELETE", "path": "/parse/classes/B/nosuchid00"},
+        {"method": "PATCH", "path": "/parse/classes/B"},
+    ]
+    response = await client.post("/batch", json={"requests": requests}, headers=headers)
+    assert response.status_code == 200
+    results = response.json()
+    assert set(results[0]["success"]) == {"objectId", "createdAt"}
+    assert results[1]["success"]["n"] == 2
+    assert [row["key"] for row in results[2]["success"]["results"]] == ["a"]
+    assert results[3] == {"error": {"code": 101, "error": "Object not found."}}
+    assert results[4]["error"]["code"] == 107
+    assert await _keys(client, headers, "B") == ["a", "b"]
+
+
+async def test_transaction_failure_rolls_back_every_write(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    await client.post("/classes/T", json={"key": "seed"}, headers=headers)
+    requests = [_create("T", {"key": "one"}), _create("T", {"key": 10}), _create("T", {"key": "three"})]
+    response = await client.post("/batch", json={"requests": requests, "transaction": True}, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["code"] == 111
+    assert await _keys(client, headers, "T") == ["seed"]
+
+
+async def test_transaction_success_commits_all(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    requests = [_create("Tx", {"key": "a"}), _create("Tx", {"key": "b"})]
+    response = await client.post("/batch", json={"requests": requests, "transaction": True}, headers=headers)
+    assert response.status_code == 200
+    assert all("success" in result for result in response.json())
+    assert await _keys(client, headers, "Tx") == ["a", "b"]
+
+
+async def test_transaction_that_created_a_class_leaves_no_class(client: httpx.AsyncClient, headers: dict[str, str],
+                                                                master_headers: dict[str, str]) -> None:
+    requests = [_create("Fresh", {"key": "a"}), {"method": "DELETE", "path": "/parse/classes/Fresh/missing000"}]
+    response = await client.post("/batch", json={"requests": requests, "transaction": True}, headers=headers)
+    assert response.status_code == 404
+    assert (await client.get("/schemas/Fresh", headers=master_headers)).json()["code"] == 103
+    assert (await client.get("/classes/Fresh", headers=headers)).json() == {"results": []}
+
+
+async def test_envelope_errors_are_107(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    nested = {"method": "POST", "path": "/parse/batch", "body": {}}
+    elsewhere = {"method": "GET", "path": "/elsewhere/classes/X"}
+    cases = [
+        ({"requests": "nope"}, "requests must be an array"),
+        ({"requests": [{"method": "GET"}]}, "batch request path must be a string"),
+        ({"requests": [_create("X", {})] * 51},
+         "Batch request contains 51 sub-requests, which exceeds the limit of 50."),
+        ({"requests": [nested]}, "nested batch requests are not allowed"),
+        ({"requests": [elsewhere]}, "cannot route batch path /elsewhere/classes/X"),
+    ]
+    for body, message in cases:
+        response = await client.post("/batch", content=json.dumps(body), headers=headers)
+        assert response.status_code == 400, body
+        assert response.json() == {"code": 107, "error": message}
+    assert (await client.get("/classes/X", headers=headers)).json() == {"results": []}
