@@ -1,0 +1,65 @@
+"""The benchmark's table: each operation x each server, with the Ballast / Parse Server ratios."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+from benchmarks.load import Summary
+
+Results = dict[str, dict[str, Summary]]  # op -> target name -> medians
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(a) and not math.isnan(b) else float("nan")
+
+
+def ratios(results: Results, op: str, name: str, reference: str = "parse") -> tuple[float, float, float] | None:
+    """(throughput ratio, p50 ratio, p99 ratio) of ``name`` against ``reference``; >1, <1, <1 is better."""
+    row = results.get(op, {})
+    if name not in row or reference not in row:
+        return None
+    ours, theirs = row[name], row[reference]
+    return _ratio(ours.rps, theirs.rps), _ratio(ours.p50, theirs.p50), _ratio(ours.p99, theirs.p99)
+
+
+def rich_table(results: Results, labels: dict[str, str]) -> Table:
+    table = Table(title="CRUD benchmark (medians)", show_lines=True)
+    table.add_column("operation")
+    for label in labels.values():
+        table.add_column(f"{label}\nreq/s · p50 · p99 (ms)", justify="right")
+    compared = [name for name in labels if name != "parse"]
+    for name in compared:
+        table.add_column(f"{labels[name]} / Parse\nthroughput · p50 · p99", justify="right")
+    for op, row in results.items():
+        cells = [f"{s.rps:,.0f} · {s.p50:.1f} · {s.p99:.1f}" + (f" ({s.errors} err)" if s.errors else "")
+                 if (s := row.get(name)) else "-" for name in labels]
+        for name in compared:
+            r = ratios(results, op, name)
+            cells.append(f"{r[0]:.2f}x · {r[1]:.2f} · {r[2]:.2f}" if r else "-")
+        table.add_row(op, *cells)
+    return table
+
+
+def markdown(results: Results, labels: dict[str, str]) -> str:
+    """The same table as Markdown, for an issue note."""
+    head = ["operation"] + [f"{label} req/s, p50, p99 (ms)" for label in labels.values()]
+    compared = [name for name in labels if name != "parse"]
+    head += [f"{labels[name]} / Parse: throughput, p50, p99" for name in compared]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for op, row in results.items():
+        cells = [op] + [f"{s.rps:,.0f}, {s.p50:.1f}, {s.p99:.1f}" if (s := row.get(name)) else "-" for name in labels]
+        for name in compared:
+            r = ratios(results, op, name)
+            cells.append(f"{r[0]:.2f}x, {r[1]:.2f}, {r[2]:.2f}" if r else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def as_json(results: Results, raw: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, Any]:
+    return {
+        "medians": {op: {name: vars(s) for name, s in row.items()} for op, row in results.items()},
+        "runs": raw,
+    }

@@ -1,0 +1,142 @@
+"""The servers a benchmark runs against: Ballast as a real uvicorn process, the anchor Parse Server.
+
+Ballast runs as a uvicorn process (``benchmarks.ballast_app``: the app
+``ballast serve`` builds; uvloop and httptools, no access log) with Parse Server's own environment variables, so
+both servers get the same app id and keys. Its PostgreSQL database lives in the
+anchor's cluster (fsync off there too), so both engines run on equal terms.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import asyncpg
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+ANCHOR_START = REPO.parent / "shared" / "anchors" / "parse-server" / "start.sh"
+
+
+@dataclass(frozen=True)
+class Keys:
+    app_id: str = "integration"
+    master_key: str = "notsosecret"
+    rest_key: str = "restkey"
+    javascript_key: str = "jskey"
+
+
+@dataclass
+class Target:
+    """One server under load: its /parse URL and the headers its clients send."""
+
+    name: str
+    label: str
+    url: str
+    keys: Keys
+    master: bool = False
+    sql_url: str | None = None  # where its tables live, to check (or, lacking the schema API, make) the index
+    sqlite_path: Path | None = None
+    pid: int | None = None
+
+    def headers(self, *, master: bool | None = None) -> dict[str, str]:
+        headers = {"X-Parse-Application-Id": self.keys.app_id, "Content-Type": "application/json"}
+        if self.master if master is None else master:
+            headers["X-Parse-Master-Key"] = self.keys.master_key
+        else:
+            headers["X-Parse-REST-API-Key"] = self.keys.rest_key
+        return headers
+
+
+def wait_healthy(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before it was healthy")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}/health did not answer within {timeout:.0f} s")
+
+
+def ensure_anchor(url: str, start_script: Path = ANCHOR_START) -> None:
+    """The anchor Parse Server, started by its own idempotent script when it is not up (never stopped here)."""
+    try:
+        if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+            return
+    except httpx.HTTPError:
+        pass
+    subprocess.run(["bash", str(start_script)], check=True, timeout=900, stdout=subprocess.DEVNULL)
+    wait_healthy(url, 60)
+
+
+async def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and re-create ``name`` in the cluster of ``admin_url``; the URL of the new database."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+@dataclass
+class BallastServer:
+    """``python -m backend serve`` in its own process, on a loopback port."""
+
+    port: int
+    keys: Keys
+    database_uri: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ballast-bench-")))
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/parse"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PARSE_SERVER_", "BALLAST_"))}
+        env |= {
+            "PARSE_SERVER_APPLICATION_ID": self.keys.app_id, "PARSE_SERVER_MASTER_KEY": self.keys.master_key,
+            "PARSE_SERVER_REST_API_KEY": self.keys.rest_key, "PARSE_SERVER_JAVASCRIPT_KEY": self.keys.javascript_key,
+            "BALLAST_DATA_DIR": str(self.data_dir), "PARSE_SERVER_SERVER_URL": self.url,
+        }
+        if self.database_uri:
+            env["PARSE_SERVER_DATABASE_URI"] = self.database_uri
+        return env
+
+    def __enter__(self) -> BallastServer:
+        log = open(self.data_dir / "server.log", "wb")  # noqa: SIM115 - the child process keeps it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.ballast_app:app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log", "--log-level", "warning"],
+            cwd=REPO, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_healthy(self.url, 60, self.process)
+        except BaseException as error:
+            tail = (self.data_dir / "server.log").read_text(errors="replace")[-2000:]
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"Ballast did not start: {error}\n{tail}") from error
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
