@@ -10,6 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from backend.api import handlers
 from backend.api.routes import parse_router
+from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.tunnel import TunnelMiddleware
 from backend.config import Settings
 from backend.services.wiring import Services, build_services
@@ -33,6 +34,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = services
     app.include_router(parse_router(), prefix=settings.mount_path)
     handlers.install(app)
+    # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests
+    app.add_middleware(IdempotencyMiddleware, service=lambda: services.idempotency, mount_path=settings.mount_path)
     app.add_middleware(TunnelMiddleware, max_body=settings.max_upload_size)
     app.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],

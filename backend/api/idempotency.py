@@ -1,0 +1,96 @@
+"""ASGI middleware: a write repeated with the same ``X-Parse-Request-Id`` gets its first answer back, not run again.
+
+It sits inside the tunnel middleware, so the JS SDK's tunnelled POSTs are seen
+with their real method (a tunnelled query is a GET and is never stored). The
+first answer of a POST, PUT or DELETE (status below 500: a server error is
+worth retrying) is kept for ``idempotency_ttl`` seconds by IdempotencyService.
+The stored key is a hash of the request id with the method, path and the
+caller's keys, so another caller reusing an id can never read someone else's
+answer; requests with the same key in flight at once in this process wait for
+each other, so only one of them runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.services.idempotency import IdempotencyService
+
+WRITES = frozenset({"POST", "PUT", "DELETE"})
+IDENTITY_HEADERS = (b"x-parse-application-id", b"x-parse-master-key", b"x-parse-session-token",
+                    b"x-parse-javascript-key", b"x-parse-rest-api-key", b"x-parse-client-key")
+MAX_STORED_BODY = 4 * 1024 * 1024
+REPLAY_HEADER = (b"x-parse-idempotent-replay", b"true")
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, service: Callable[[], IdempotencyService], mount_path: str) -> None:
+        self.app = app
+        self.service = service  # resolved per call: the app's services are built before its middleware runs
+        self.mount_path = mount_path.rstrip("/") + "/"
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = _request_id(scope)
+        service = self.service()
+        if (request_id is None or scope["type"] != "http" or scope["method"] not in WRITES
+                or not scope["path"].startswith(self.mount_path) or not service.enabled):
+            await self.app(scope, receive, send)
+            return
+        key = _key(scope, request_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                stored = await service.recall(key)
+                if stored is not None:
+                    await _replay(send, stored.status, stored.body)
+                    return
+                await self._run_and_keep(scope, receive, send, service, key)
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)
+
+    async def _run_and_keep(self, scope: Scope, receive: Receive, send: Send, service: IdempotencyService,
+                            key: str) -> None:
+        """Run the request, holding its answer back until it is stored (a retry must find it)."""
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, keep)
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        if start is not None and start["status"] < 500 and len(body) <= MAX_STORED_BODY:
+            await service.remember(key, start["status"], body)
+        for message in messages:
+            await send(message)
+
+
+def _request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-parse-request-id":
+            text = value.decode("latin-1").strip()
+            return text or None
+    return None
+
+
+def _key(scope: Scope, request_id: str) -> str:
+    digest = hashlib.sha256()
+    for part in (request_id, scope["method"], scope["path"]):
+        digest.update(part.encode("utf-8", "replace") + b"\0")
+    headers = dict(scope.get("headers", ()))
+    for name in IDENTITY_HEADERS:
+        digest.update(headers.get(name, b"") + b"\0")
+    return digest.hexdigest()
+
+
+async def _replay(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json; charset=utf-8"),
+               (b"content-length", str(len(body)).encode()), REPLAY_HEADER]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
