@@ -12,6 +12,7 @@ from backend.api import handlers
 from backend.api.routes import parse_router
 from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.tunnel import TunnelMiddleware
+from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
 from backend.services.wiring import Services, build_services
 
@@ -37,6 +38,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests
     app.add_middleware(IdempotencyMiddleware, service=lambda: services.idempotency, mount_path=settings.mount_path)
     app.add_middleware(TunnelMiddleware, max_body=settings.max_upload_size)
+    app.add_middleware(UploadMiddleware, files_prefix=f"{settings.mount_path}/files/",
+                       max_body=settings.max_upload_size)  # outside the tunnel: file bodies stream
     app.add_middleware(
         CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
         expose_headers=["X-Parse-Job-Status-Id", "X-Parse-Push-Status-Id"],

@@ -71,13 +71,39 @@ class Settings(BaseSettings):
     idempotency_ttl: int = Field(300, ge=0, validation_alias=_ballast("idempotency_ttl"))
     cors_origins: Annotated[list[str], NoDecode] = Field(["*"], validation_alias=_ballast("cors_origins"))
 
+    # files (issue 7): local disk under data_dir/files unless an S3 bucket is set
+    file_upload_enable_for_public: bool = Field(False, validation_alias=_ballast("file_upload_enable_for_public"))
+    file_upload_enable_for_anonymous_user: bool = Field(
+        False, validation_alias=_ballast("file_upload_enable_for_anonymous_user"))
+    file_upload_enable_for_authenticated_user: bool = Field(
+        True, validation_alias=_ballast("file_upload_enable_for_authenticated_user"))
+    file_extensions: Annotated[list[str], NoDecode] = Field(  # Parse's default refuses HTML, which could run scripts
+        ["^(?![xXsS]?[hH][tT][mM][lL]?$)"], validation_alias=_ballast("file_extensions"))
+    files_cache_control: str = Field("public, max-age=86400", validation_alias=_ballast("files_cache_control"))
+    files_base_url: str | None = Field(None, validation_alias=_ballast("files_base_url", "BALLAST_S3_BASE_URL"))
+    s3_bucket: str | None = Field(None, validation_alias=_ballast("s3_bucket", "S3_BUCKET"))
+    s3_prefix: str = Field("", validation_alias=_ballast("s3_prefix"))
+    s3_region: str | None = Field(None, validation_alias=_ballast("s3_region", "AWS_REGION"))
+    s3_endpoint: str | None = Field(None, validation_alias=_ballast("s3_endpoint", "S3_ENDPOINT"))
+    s3_access_key_id: str | None = Field(None, validation_alias=_ballast("s3_access_key_id"), repr=False)
+    s3_secret_access_key: str | None = Field(None, validation_alias=_ballast("s3_secret_access_key"), repr=False)
+    s3_server_side_encryption: str | None = Field(None, validation_alias=_ballast("s3_server_side_encryption"))
+    s3_presigned_urls: bool = Field(False, validation_alias=_ballast("s3_presigned_urls"))
+    s3_presigned_url_expires: int = Field(900, ge=1, le=604_800, validation_alias=_ballast("s3_presigned_url_expires"))
+
+    # cloud code (issue 7)
+    cloud_code_dir: Path | None = Field(
+        Path("cloud_functions"), validation_alias=_ballast("cloud_code_dir", "PARSE_SERVER_CLOUD"))
+    cloud_timeout: float = Field(30.0, gt=0, validation_alias=_ballast("cloud_timeout"))
+    cloud_reload: bool = Field(False, validation_alias=_ballast("cloud_reload"))
+
     # jobs: every instance runs a scheduler; fires are claimed once across instances
     jobs_enabled: bool = Field(True, validation_alias=_ballast("jobs_enabled"))
     job_retention_days: int = Field(30, ge=1, validation_alias=_ballast("job_retention_days"))
     job_lease_seconds: float = Field(30.0, gt=0, validation_alias=_ballast("job_lease_seconds"))
     job_refresh_seconds: float = Field(5.0, gt=0, validation_alias=_ballast("job_refresh_seconds"))
 
-    @field_validator("master_key_ips", "cors_origins", mode="before")
+    @field_validator("master_key_ips", "cors_origins", "file_extensions", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value

@@ -19,6 +19,7 @@ from tests.support.postgres import PostgresCluster, free_port
 APP_ID = "test-app"
 MASTER_KEY = "test-master-key"
 ENGINES = ["sqlite", "postgres"]
+SAMPLE_CLOUD_CODE = Path(__file__).parent / "sample_cloud_functions"  # loaded like Datasette plugins
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +50,7 @@ def database_uri(engine: str, request: pytest.FixtureRequest) -> str | None:
 def settings(database_uri: str | None, tmp_path: Path) -> Settings:
     return Settings(
         application_id=APP_ID, master_key=MASTER_KEY, data_dir=tmp_path / "data", database_uri=database_uri,
+        cloud_code_dir=SAMPLE_CLOUD_CODE,
     )
 
 

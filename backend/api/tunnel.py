@@ -40,6 +40,9 @@ class TunnelMiddleware:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "DELETE"):
             await self.app(scope, receive, send)
             return
+        if scope.get("ballast.streamed_upload"):  # file uploads stream; the files route enforces the size
+            await self.app(scope, receive, send)
+            return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             await _too_large(self.max_body)(scope, receive, send)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.config import Settings
+from backend.services.cloud import CloudService
 from backend.services.config import ConfigService
 from backend.services.events import EventBus
+from backend.services.files import FileService
+from backend.services.files_config import build_file_service
 from backend.services.idempotency import IdempotencyService
 from backend.services.objects import ObjectService
 from backend.services.schemas import SchemaService
@@ -24,6 +27,8 @@ class Services:
     events: EventBus
     schemas: SchemaService
     objects: ObjectService
+    files: FileService
+    cloud: CloudService
     config: ConfigService
     idempotency: IdempotencyService
     sessions: SessionResolver
@@ -32,8 +37,11 @@ class Services:
         await self.store.open()
         async with self.db.unit() as unit:
             await self.schemas.load(unit)
+        await self.cloud.start()
 
     async def stop(self) -> None:
+        await self.cloud.stop()
+        await self.files.close()
         await self.store.close()
 
 
@@ -42,10 +50,14 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     db = Database(store)
     events = EventBus()
     schemas = SchemaService(settings.allow_client_class_creation)
-    base = f"{settings.public_url}/files/{settings.application_id}/"
-    objects = ObjectService(db, schemas, events, lambda name: base + name, settings.max_limit)
+    cloud = CloudService(settings.cloud_code_dir, settings.cloud_timeout, settings.cloud_reload)
+    files = build_file_service(settings)
+    files.hooks = cloud
+    objects = ObjectService(db, schemas, events, files.url, settings.max_limit, triggers=cloud)
+    cloud.bind(objects)
     return Services(
         settings=settings, store=store, db=db, events=events, schemas=schemas, objects=objects,
+        files=files, cloud=cloud,
         config=ConfigService(db), idempotency=IdempotencyService(db, settings.idempotency_ttl),
         sessions=NoSessions(),
     )

@@ -1,0 +1,49 @@
+"""The files seam: where uploaded bytes live (local disk, S3), and nothing about who may upload.
+
+An adapter stores a stream of chunks under a name the service chose, reads a
+byte range back as a stream, deletes and lists. A failed or interrupted save
+leaves nothing behind: adapters write to a temporary place (a ``.part`` file,
+an S3 multipart upload) and publish only once the stream ended cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+CHUNK = 256 * 1024  # read size when streaming a file back out
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What an adapter knows of a stored file."""
+
+    name: str
+    size: int
+    etag: str | None = None
+    modified: datetime | None = None
+
+
+class FilesAdapter(Protocol):
+    async def save(self, name: str, chunks: AsyncIterator[bytes], content_type: str | None) -> int:
+        """Store the stream under ``name``; return its size. On any error nothing is left behind."""
+
+    async def stat(self, name: str) -> FileInfo | None:
+        """The stored file, or None when there is none."""
+
+    def read(self, name: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive) of a stored file, in chunks."""
+
+    async def delete(self, name: str) -> bool:
+        """Remove a file; False when there was none."""
+
+    def names(self) -> AsyncIterator[str]:
+        """Every stored file name."""
+
+    def direct_url(self, name: str) -> str | None:
+        """A URL clients may fetch the file from without Ballast (presigned / public), or None."""
+
+    async def close(self) -> None:
+        """Release clients and pools."""
