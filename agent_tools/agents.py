@@ -1,0 +1,170 @@
+"""Agent principals: who an agent is, what it holds, and its tokens.
+
+A token is shown once; only its sha256 is stored. Revoked and expired tokens
+stay on the agent (flagged) so a call that presents one is still attributed,
+and audited, as that agent's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from agent_tools.records import AGENT, Records
+from backend import wire
+from backend.context import Principal, PrincipalKind
+from backend.errors import InvalidValue, ObjectNotFound
+
+TOKEN_PREFIX = "bal_"
+STATUSES = ("active", "suspended")
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    status: str
+    roles: frozenset[str]
+    grants: frozenset[str]
+    owner: str | None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(PrincipalKind.AGENT, agent_id=self.id, roles=self.roles)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "status": self.status, "roles": sorted(self.roles),
+                "grants": sorted(self.grants), "owner": self.owner}
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What a presented token turned out to be: its agent (if any) and why it fails (if it does)."""
+
+    agent: Agent | None
+    token_id: str | None
+    problem: str | None  # token.unknown | token.revoked | token.expired
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def agent_from(obj: dict[str, Any]) -> Agent:
+    return Agent(obj["objectId"], obj.get("name", ""), obj.get("status", "active"),
+                 frozenset(obj.get("roles") or ()), frozenset(obj.get("grants") or ()), obj.get("owner"))
+
+
+class AgentStore:
+    """Create, look up, suspend and resume agents; issue, rotate and revoke their tokens."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+
+    async def create(self, name: str, roles: list[str], grants: list[str], owner: str | None = None,
+                     token_days: int | None = None) -> tuple[Agent, str]:
+        """A new agent and its first token (the only time the token is shown)."""
+        if not name or not name.strip():
+            raise InvalidValue("An agent needs a name.")
+        if await self.records.first(AGENT, {"name": name}):
+            raise InvalidValue(f"An agent named {name!r} exists already.")
+        created = await self.records.create(AGENT, {
+            "name": name, "status": "active", "roles": sorted(set(roles)), "grants": sorted(set(grants)),
+            "owner": owner, "tokens": [], "tokenHashes": [],
+        })
+        token = await self.issue_token(created["objectId"], token_days)
+        return await self.get(created["objectId"]), token
+
+    async def get(self, agent_id: str) -> Agent:
+        return agent_from(await self._raw(agent_id))
+
+    async def find(self, name_or_id: str) -> Agent:
+        found = await self.records.first(AGENT, {"$or": [{"name": name_or_id}, {"objectId": name_or_id}]})
+        if found is None:
+            raise ObjectNotFound(f"No agent {name_or_id!r}.")
+        return agent_from(found)
+
+    async def list(self) -> list[Agent]:
+        return [agent_from(obj) for obj in await self.records.find(AGENT, order="name", limit=1000)]
+
+    async def set_status(self, agent_id: str, status: str) -> Agent:
+        if status not in STATUSES:
+            raise InvalidValue(f"status must be one of {', '.join(STATUSES)}.")
+        await self._raw(agent_id)
+        await self.records.update(AGENT, agent_id, {"status": status})
+        return await self.get(agent_id)
+
+    async def set_grants(self, agent_id: str, roles: list[str] | None, grants: list[str] | None) -> Agent:
+        changes: dict[str, Any] = {}
+        if roles is not None:
+            changes["roles"] = sorted(set(roles))
+        if grants is not None:
+            changes["grants"] = sorted(set(grants))
+        await self._raw(agent_id)
+        await self.records.update(AGENT, agent_id, changes)
+        return await self.get(agent_id)
+
+    async def issue_token(self, agent_id: str, days: int | None = None, *, revoke_others: bool = False) -> str:
+        """A new token for the agent (rotation revokes the others)."""
+        raw = await self._raw(agent_id)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        digest = hash_token(token)
+        tokens = [dict(entry) for entry in raw.get("tokens") or []]
+        if revoke_others:
+            for entry in tokens:
+                entry.setdefault("revokedAt", wire.format_iso(wire.now()))
+        expires = wire.format_iso(wire.now() + timedelta(days=days)) if days else None
+        tokens.append({"id": digest[:12], "hash": digest, "createdAt": wire.format_iso(wire.now()),
+                       "expiresAt": expires})
+        hashes = [*(raw.get("tokenHashes") or []), digest]
+        await self.records.update(AGENT, agent_id, {"tokens": tokens, "tokenHashes": hashes})
+        return token
+
+    async def revoke_token(self, agent_id: str, token_id: str | None = None) -> int:
+        """Revoke one token (by id) or all of them; answers how many were revoked."""
+        raw = await self._raw(agent_id)
+        tokens = [dict(entry) for entry in raw.get("tokens") or []]
+        revoked = 0
+        for entry in tokens:
+            if (token_id is None or entry.get("id") == token_id) and not entry.get("revokedAt"):
+                entry["revokedAt"] = wire.format_iso(wire.now())
+                revoked += 1
+        await self.records.update(AGENT, agent_id, {"tokens": tokens})
+        return revoked
+
+    def tokens_of(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{key: value for key, value in entry.items() if key != "hash"} for entry in raw.get("tokens") or []]
+
+    async def check(self, token: str | None, unit: Any = None) -> TokenCheck:
+        """Resolve a presented bearer token; never says more than 'unknown' about a stranger."""
+        if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+            return TokenCheck(None, None, "token.unknown")
+        digest = hash_token(token)
+        found = await self.records.first(AGENT, {"tokenHashes": digest}, unit=unit)
+        entry = _entry_for(found, digest) if found else None
+        if found is None or entry is None:
+            return TokenCheck(None, None, "token.unknown")
+        agent = agent_from(found)
+        if entry.get("revokedAt"):
+            return TokenCheck(agent, entry.get("id"), "token.revoked")
+        expires = entry.get("expiresAt")
+        if expires and wire.parse_iso(expires) <= wire.now():
+            return TokenCheck(agent, entry.get("id"), "token.expired")
+        return TokenCheck(agent, entry.get("id"), None)
+
+    async def _raw(self, agent_id: str) -> dict[str, Any]:
+        try:
+            return await self.records.get(AGENT, agent_id)
+        except ObjectNotFound:
+            raise ObjectNotFound(f"No agent {agent_id!r}.") from None
+
+
+def _entry_for(raw: dict[str, Any], digest: str) -> dict[str, Any] | None:
+    for entry in raw.get("tokens") or []:
+        if hmac.compare_digest(str(entry.get("hash", "")), digest):
+            return dict(entry)
+    return None

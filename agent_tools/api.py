@@ -1,0 +1,91 @@
+"""The REST face of the gateway: ``/agent/v1/tools``, ``/agent/v1/read/{tool}``, ``/agent/v1/write/{tool}``.
+
+Thin on purpose: headers and body become a ``CallRequest``, the gateway's
+``CallResult`` becomes the response. The MCP face does the same translation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from agent_tools.gateway import CallRequest, CallResult
+from agent_tools.service import AgentTools
+from backend.api.responses import ParseJSON
+from backend.services.wiring import Services
+
+PREFIX = "/agent/v1"
+MAX_BODY = 1024 * 1024
+
+
+def agent_tools_of(request: Request) -> AgentTools:
+    tools: AgentTools = request.app.state.agent_tools
+    return tools
+
+
+Tools = Annotated[AgentTools, Depends(agent_tools_of)]
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def input_of(request: Request) -> Any:
+    raw = await request.body()
+    # anything but a JSON object reaches the gateway as a string it refuses (and audits) as invalid input
+    if len(raw) > MAX_BODY:
+        return "<invalid: body too large>"
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "<invalid: not JSON>"
+
+
+def respond(result: CallResult) -> ParseJSON:
+    return ParseJSON(result.body, status_code=result.status, headers={"X-Ballast-Run-Id": result.body["runId"]})
+
+
+async def _call(request: Request, tools: AgentTools, kind: str, tool: str) -> ParseJSON:
+    call = CallRequest(
+        token=bearer(request), tool=tool, kind=kind, input=await input_of(request),
+        run_id=(request.headers.get("x-ballast-run-id") or None),
+        idempotency_key=(request.headers.get("idempotency-key") or None) if kind == "write" else None,
+        user_id=None,
+    )
+    return respond(await tools.gateway.call(call))
+
+
+router = APIRouter(prefix=PREFIX, tags=["agent tools"])
+
+
+@router.get("/tools")
+async def list_tools(request: Request, tools: Tools) -> ParseJSON:
+    listed = await tools.gateway.list_tools(bearer(request))
+    return ParseJSON(listed.body, status_code=listed.status)
+
+
+@router.post("/read/{tool}")
+async def call_read_tool(tool: str, request: Request, tools: Tools) -> ParseJSON:
+    return await _call(request, tools, "read", tool)
+
+
+@router.post("/write/{tool}")
+async def call_write_tool(tool: str, request: Request, tools: Tools) -> ParseJSON:
+    return await _call(request, tools, "write", tool)
+
+
+def mount(app: FastAPI, services: Services, jobs: Any = None) -> AgentTools:
+    """Attach the gateway to an app: its state, the agent routes and the admin routes."""
+    from agent_tools.admin_api import router as admin_router
+
+    tools = AgentTools(services, jobs=jobs)
+    app.state.agent_tools = tools
+    app.include_router(router)
+    app.include_router(admin_router)
+    return tools

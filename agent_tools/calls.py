@@ -1,0 +1,171 @@
+"""What a running tool holds: its ToolContext, and the record of what it read, changed and set off.
+
+Tools write only through the context's ``create``/``update``/``delete`` and
+declare side effects through ``effect``, so the gateway can count a write's
+blast radius, preview it before anything is kept, and bind an approval to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from agent_tools.redaction import check_class, redact
+from agent_tools.registry import Tool
+from backend.context import RequestContext
+from backend.services.objects import FindOptions, FindResult, ObjectService
+from backend.services.units import Unit
+
+if TYPE_CHECKING:
+    from backend.services.wiring import Services
+
+
+class Mode(StrEnum):
+    LIVE = "live"  # do it; stop as soon as the cap is passed
+    PREVIEW = "preview"  # do it inside a transaction that is rolled back, noting before/after
+    EXECUTE = "execute"  # an approved preview: do it for real, noting before/after to prove it is the same
+
+
+class NeedsApproval(Exception):
+    """A live write found it needs a human (e.g. a high-risk cloud function); its unit rolls back."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(reason)
+        self.rule, self.reason = rule, reason
+
+
+class OverCap(NeedsApproval):
+    """A live write passed its blast-radius cap; its transaction rolls back and a preview is made."""
+
+    def __init__(self) -> None:
+        super().__init__("blast_radius", "over the cap")
+
+
+class Rollback(Exception):
+    """Ends a preview: everything the tool did is undone."""
+
+
+@dataclass
+class Change:
+    class_name: str
+    object_id: str | None
+    op: str  # create | update | delete
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"className": self.class_name, "objectId": self.object_id, "op": self.op,
+                "before": self.before, "after": self.after}
+
+    def ref(self) -> dict[str, Any]:
+        """What the audit keeps of a change: the object and its updatedAt after it."""
+        updated = (self.after or {}).get("updatedAt") or (self.before or {}).get("updatedAt")
+        return {"className": self.class_name, "objectId": self.object_id, "op": self.op, "updatedAt": updated}
+
+
+class UnitObjects:
+    """ObjectService bound to the call's unit: a read tool's every statement runs in its read-only transaction."""
+
+    def __init__(self, objects: ObjectService, unit: Unit) -> None:
+        self._objects = objects
+        self._unit = unit
+
+    async def get(self, ctx: RequestContext, class_name: str, object_id: str, **options: Any) -> dict[str, Any]:
+        return await self._objects.get(ctx, class_name, object_id, unit=self._unit, **options)
+
+    async def find(self, ctx: RequestContext, class_name: str, options: FindOptions) -> FindResult:
+        return await self._objects.find(ctx, class_name, options, unit=self._unit)
+
+    async def create(self, ctx: RequestContext, class_name: str, data: dict[str, Any]) -> dict[str, Any]:
+        return await self._objects.create(ctx, class_name, data, unit=self._unit)
+
+    async def update(self, ctx: RequestContext, class_name: str, object_id: str,
+                     data: dict[str, Any]) -> dict[str, Any]:
+        return await self._objects.update(ctx, class_name, object_id, data, unit=self._unit)
+
+    async def delete(self, ctx: RequestContext, class_name: str, object_id: str) -> None:
+        await self._objects.delete(ctx, class_name, object_id, unit=self._unit)
+
+
+@dataclass
+class ToolContext:
+    """Handed to every tool: the agent's RequestContext, the services, the unit, and the call's records."""
+
+    request: RequestContext
+    services: Services
+    unit: Unit
+    tool: Tool
+    mode: Mode = Mode.LIVE
+    jobs: Any = None  # the job service, when there is one
+    refs: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    effects: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def objects(self) -> UnitObjects:
+        """The one way a tool reads (and, through create/update/delete below, writes) app data."""
+        return UnitObjects(self.services.objects, self.unit)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode == Mode.PREVIEW
+
+    @property
+    def capturing(self) -> bool:
+        return self.mode != Mode.LIVE
+
+    def show(self, class_name: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """The object as this tool may return it; its reference goes to the audit."""
+        check_class(class_name, self.tool.scope)
+        self.refs.append({"className": class_name, "objectId": obj.get("objectId"),
+                          "updatedAt": obj.get("updatedAt")})
+        return redact(obj, class_name, self.tool.scope)
+
+    async def create(self, class_name: str, data: dict[str, Any]) -> dict[str, Any]:
+        check_class(class_name, self.tool.scope)
+        result = await self.objects.create(self.request, class_name, data)
+        after = None
+        if self.capturing:
+            after = await self._current(class_name, result["objectId"])
+        self._record(Change(class_name, result["objectId"], "create", None, after or dict(result)))
+        return result
+
+    async def update(self, class_name: str, object_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        check_class(class_name, self.tool.scope)
+        before = await self._current(class_name, object_id) if self.capturing else None
+        result = await self.objects.update(self.request, class_name, object_id, data)
+        after = await self._current(class_name, object_id) if self.capturing else dict(result)
+        self._record(Change(class_name, object_id, "update", before, after))
+        return result
+
+    async def delete(self, class_name: str, object_id: str) -> None:
+        check_class(class_name, self.tool.scope)
+        before = await self._current(class_name, object_id) if self.capturing else None
+        await self.objects.delete(self.request, class_name, object_id)
+        self._record(Change(class_name, object_id, "delete", before, None))
+
+    def effect(self, kind: str, detail: dict[str, Any], run: Callable[[], Awaitable[None] | None]) -> bool:
+        """A side effect (a job started, a file deleted...): held back in a preview, after commit otherwise."""
+        self.effects.append({"kind": kind, **detail})
+        if self.dry_run:
+            return False
+        self.unit.after_commit(run)
+        return True
+
+    async def _current(self, class_name: str, object_id: str) -> dict[str, Any]:
+        obj = await self.objects.get(self.request, class_name, object_id)
+        return redact(obj, class_name, self.tool.scope)
+
+    def _record(self, change: Change) -> None:
+        self.changes.append(change)
+        if self.mode == Mode.LIVE and len(self.changes) > self.tool.cap:
+            raise OverCap()
+
+    def side_effect_counts(self) -> dict[str, int]:
+        """What the call would set off: one LiveQuery event per change, plus declared effects."""
+        counts: dict[str, int] = {"liveQueryEvents": len(self.changes)}
+        for item in self.effects:
+            counts[item["kind"]] = counts.get(item["kind"], 0) + 1
+        return counts

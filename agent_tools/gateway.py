@@ -1,0 +1,272 @@
+"""The gateway: one code path for every tool call, whichever face (REST, MCP) it came through.
+
+token -> agent -> tool -> input -> idempotency -> policy -> run (read-only
+unit for reads; for writes a live unit, or a rolled-back preview that becomes
+an approval) -> exactly one audit record. Faces only translate ``CallRequest``
+and ``CallResult``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from agent_tools.agents import Agent
+from agent_tools.approvals import binding_for, preview_of
+from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
+from agent_tools.policy import Decision, Policy, decide, granted, over_cap
+from agent_tools.registry import Tool
+from backend.errors import ParseError, status_for
+
+if TYPE_CHECKING:
+    from agent_tools.service import AgentTools
+
+log = logging.getLogger("ballast.agent_tools")
+STATUS_BY_RULE = {"token.unknown": 401, "token.revoked": 401, "token.expired": 401, "tool.unknown": 404,
+                  "input.invalid": 400, "rate.agent": 429, "rate.tool": 429}
+CODE_BY_STATUS = {401: 209, 404: 101, 400: 142, 429: 155}
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    token: str | None
+    tool: str
+    kind: str  # the router it came in on: read | write
+    input: Any
+    run_id: str | None = None
+    idempotency_key: str | None = None
+    user_id: str | None = None  # delegation: the user the agent acts for
+
+
+@dataclass
+class CallResult:
+    status: int
+    body: dict[str, Any]
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+class Blocked(Exception):
+    """The call stops here; ``entry`` says why (decision, rule) for the audit."""
+
+    def __init__(self, rule: str, message: str, decision: str = "deny", status: int | None = None,
+                 code: int | None = None) -> None:
+        super().__init__(message)
+        self.rule, self.message, self.decision = rule, message, decision
+        self.status = status or STATUS_BY_RULE.get(rule, 403)
+        self.code = code or CODE_BY_STATUS.get(self.status, 119)
+
+
+@dataclass
+class Call:
+    """One call in flight: what is known so far, and what the audit will say."""
+
+    request: CallRequest
+    run_id: str
+    started: float
+    agent: Agent | None = None
+    tool: Tool | None = None
+    policy: Policy | None = None
+    input: BaseModel | None = None
+
+    def entry(self, **more: Any) -> dict[str, Any]:
+        base = {"agentId": self.agent.id if self.agent else None, "runId": self.run_id,
+                "userId": self.request.user_id, "tool": self.request.tool, "kind": self.request.kind,
+                "toolVersion": self.tool.version if self.tool else None,
+                "policyVersion": self.policy.version if self.policy else None,
+                "input": self.input.model_dump(mode="json") if self.input else self.request.input,
+                "idempotencyKey": self.request.idempotency_key,
+                "durationMs": round((time.perf_counter() - self.started) * 1000, 3)}
+        return base | more
+
+
+class Gateway:
+    def __init__(self, tools: AgentTools) -> None:
+        self.tools = tools
+
+    async def call(self, request: CallRequest) -> CallResult:
+        """Run one tool call and write its one audit record."""
+        await self.tools.ready()
+        call = Call(request, request.run_id or "run_" + secrets.token_hex(8), time.perf_counter())
+        try:
+            decision = await self._admit(call)
+            assert call.tool is not None
+            if call.tool.kind == "read":
+                return await self._read(call, decision)
+            if decision.kind == "needs_approval":
+                return await self._propose(call, decision)
+            return await self._write(call, decision)
+        except Blocked as blocked:
+            record = await self.tools.audit.record(call.entry(decision=blocked.decision, rule=blocked.rule,
+                                                              outcome="blocked", error=blocked.message))
+            return _error(call, blocked.status, blocked.code, blocked.message, blocked.rule, record)
+
+    async def list_tools(self, token: str | None) -> CallResult:
+        """The tools this token's agent may call, as a model should see them."""
+        await self.tools.ready()
+        check = await self.tools.agents.check(token)
+        if check.problem or check.agent is None:
+            return CallResult(401, {"code": 209, "error": "Invalid or unknown agent token.", "rule": check.problem})
+        agent = check.agent
+        shown = [tool.describe() for tool in self.tools.registry if granted(agent, tool) and tool.roles <= agent.roles]
+        return CallResult(200, {"agent": agent.to_wire(), "tools": shown})
+
+    async def _admit(self, call: Call) -> Decision:
+        """Everything before the tool runs: who, which tool, what input, and the policy's word."""
+        check = await self.tools.agents.check(call.request.token)
+        call.agent = check.agent
+        if check.problem:
+            raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
+                          else f"This token is {check.problem.split('.')[1]}.")
+        tool = self.tools.registry.get(call.request.tool)
+        if tool is None or tool.kind != call.request.kind:
+            raise Blocked("tool.unknown", f"No {call.request.kind} tool named {call.request.tool!r}.")
+        call.tool = tool
+        call.policy = await self.tools.policies.current()
+        call.input = _validated(tool, call.request.input)
+        assert call.agent is not None
+        run = self.tools.budgets.state(call.run_id)
+        decision = await decide(call.agent, tool, call.policy, run, self.tools.limits)
+        if decision.kind == "deny":
+            raise Blocked(decision.rule, decision.reason)
+        run.calls += 1
+        return decision
+
+    async def _read(self, call: Call, decision: Decision) -> CallResult:
+        assert call.tool is not None and call.agent is not None
+        try:
+            async with self.tools.services.db.unit(read_only=True) as unit:
+                context = self._context(call, unit, Mode.LIVE)
+                output = await call.tool.handler(context, call.input)
+        except Exception as error:  # noqa: BLE001 - every failure is audited, then answered
+            return await self._failed(call, decision, error)
+        run = self.tools.budgets.state(call.run_id)
+        run.objects.update((ref["className"], str(ref["objectId"])) for ref in context.refs)
+        if len(run.objects) > call.policy.config.run_objects_read if call.policy else False:
+            raise Blocked("budget.objects", "This run has been shown as many objects as its budget allows.")
+        result = _dump(output)
+        record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
+                                                          context=context.refs, outcome="ok"))
+        return _ok(call, result, record)
+
+    async def _write(self, call: Call, decision: Decision) -> CallResult:
+        assert call.tool is not None and call.agent is not None
+        key = call.request.idempotency_key
+        if key and (first := await self.tools.audit.find_key(call.agent.id, key)):
+            return await self._replay(call, first)
+        try:
+            if call.tool.transactional:
+                async with self.tools.services.db.unit() as unit:
+                    context = self._context(call, unit, Mode.LIVE)
+                    result = _dump(await call.tool.handler(context, call.input))
+                    record = await self.tools.audit.append(unit, _written(call, decision, context, result))
+            else:  # its writes are its own transactions: it gets a read-only unit, the record follows
+                async with self.tools.services.db.unit(read_only=True) as unit:
+                    context = self._context(call, unit, Mode.LIVE)
+                    result = _dump(await call.tool.handler(context, call.input))
+                record = await self.tools.audit.record(_written(call, decision, context, result))
+        except OverCap:
+            assert call.policy is not None
+            return await self._propose(call, over_cap(call.tool, call.tool.cap + 1, call.policy))
+        except NeedsApproval as needed:
+            assert call.policy is not None
+            return await self._propose(call, Decision("needs_approval", needed.rule, needed.reason,
+                                                      call.policy.version))
+        except Exception as error:  # noqa: BLE001
+            return await self._failed(call, decision, error)
+        self.tools.budgets.state(call.run_id).writes += 1
+        return _ok(call, result, record)
+
+    async def _propose(self, call: Call, decision: Decision) -> CallResult:
+        """Dry-run the write in a unit that rolls back; store the preview as a pending approval."""
+        assert call.tool is not None and call.agent is not None and call.policy is not None
+        try:
+            async with self.tools.services.db.unit() as unit:
+                context = self._context(call, unit, Mode.PREVIEW)
+                await call.tool.handler(context, call.input)
+                raise Rollback()
+        except Rollback:
+            pass
+        except Exception as error:  # noqa: BLE001
+            return await self._failed(call, decision, error)
+        if decision.rule == "blast_radius":  # the live run stopped at the cap: now the real count is known
+            decision = over_cap(call.tool, len(context.changes), call.policy)
+        preview = preview_of(context.changes, context.side_effect_counts(), context.effects)
+        if decision.kind == "deny":
+            raise Blocked(decision.rule, decision.reason)
+        normalised = call.input.model_dump(mode="json") if call.input else None
+        binding = binding_for(call.tool.name, call.tool.version, normalised, context.changes, context.effects,
+                              call.policy.version)
+        async with self.tools.services.db.unit() as unit:
+            approval = await self.tools.approvals.create(unit, {
+                "agentId": call.agent.id, "runId": call.run_id, "userId": call.request.user_id,
+                "tool": call.tool.name, "toolVersion": call.tool.version, "input": normalised,
+                "preview": preview, "binding": binding.digest, "policyVersion": call.policy.version,
+                "reason": decision.reason, "rule": decision.rule,
+            }, call.policy.config.approval_ttl)
+            record = await self.tools.audit.append(unit, call.entry(
+                decision=decision.kind, rule=decision.rule, approvalId=approval["objectId"], outcome="pending"))
+        body = {"status": "pending", "runId": call.run_id, "tool": call.tool.name, "reason": decision.reason,
+                "rule": decision.rule, "approval": {"id": approval["objectId"], "status": "pending",
+                                                    "expiresAt": approval["expiresAt"]["iso"], "preview": preview}}
+        return CallResult(202, body, record)
+
+    async def _replay(self, call: Call, first: dict[str, Any]) -> CallResult:
+        record = await self.tools.audit.record(call.entry(decision="allow", rule="idempotent.replay",
+                                                          outcome="replayed", replayOf=first["seq"]))
+        return _ok(call, first.get("result") or {}, record, replayed=True)
+
+    async def _failed(self, call: Call, decision: Decision, error: Exception) -> CallResult:
+        """A tool that raised: nothing it did was kept (its unit rolled back); the failure is audited."""
+        if isinstance(error, ParseError):
+            status, code, message = status_for(error), int(error.code), error.message
+        else:
+            log.exception("tool %s failed", call.request.tool, exc_info=error)
+            status, code = 500, 1
+            message = f"Tool {call.request.tool} failed; nothing was changed."
+        record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
+                                                          outcome="error", error=message, code=code))
+        return _error(call, status, code, message, "tool.error", record)
+
+    def _context(self, call: Call, unit: Any, mode: Mode) -> ToolContext:
+        assert call.agent is not None and call.tool is not None
+        request = self.tools.request_context(call.agent, call.request.user_id)
+        return ToolContext(request, self.tools.services, unit, call.tool, mode, self.tools.jobs)
+
+
+def _written(call: Call, decision: Decision, context: ToolContext, result: dict[str, Any]) -> dict[str, Any]:
+    return call.entry(decision=decision.kind, rule=decision.rule, context=context.refs,
+                      changed=[change.ref() for change in context.changes], effects=context.effects or None,
+                      outcome="ok", result=result if call.request.idempotency_key else None)
+
+
+def _validated(tool: Tool, raw: Any) -> BaseModel:
+    try:
+        if not isinstance(raw, dict):
+            raise Blocked("input.invalid", "The input must be a JSON object.")
+        return tool.input_model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "input"
+        raise Blocked("input.invalid", f"Invalid input {where}: {first.get('msg', 'malformed')}.") from None
+
+
+def _dump(output: BaseModel) -> dict[str, Any]:
+    return output.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _ok(call: Call, result: dict[str, Any], record: dict[str, Any], replayed: bool = False) -> CallResult:
+    body = {"result": result, "runId": call.run_id, "tool": call.request.tool,
+            "version": call.tool.version if call.tool else None, "audit": record.get("seq")}
+    if replayed:
+        body["replayed"] = True
+    return CallResult(200, body, record)
+
+
+def _error(call: Call, status: int, code: int, message: str, rule: str, record: dict[str, Any]) -> CallResult:
+    body = {"code": code, "error": message, "rule": rule, "runId": call.run_id, "audit": record.get("seq")}
+    return CallResult(status, body, record)

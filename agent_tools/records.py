@@ -1,0 +1,68 @@
+"""agent_tools' own records, kept as master-only Parse classes through ObjectService.
+
+Agents, approvals, the audit chain and policy versions are ordinary objects
+of system classes, so they live on both engines with no storage code of ours;
+their class-level permissions admit the master key only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.context import RequestContext
+from backend.services.objects import FindOptions, ObjectService
+from backend.services.schemas import SchemaService
+from backend.services.units import Database, Unit
+
+AGENT = "_Agent"
+APPROVAL = "_Approval"
+TOOL_CALL = "_ToolCall"
+AUDIT_HEAD = "_AuditHead"
+POLICY = "_AgentPolicy"
+CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY)
+UNIQUE: dict[str, tuple[str, ...]] = {TOOL_CALL: ("seq",), POLICY: ("version",)}
+
+SYSTEM = RequestContext.system()
+MASTER_ONLY_CLP: dict[str, Any] = {
+    op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")
+} | {"protectedFields": {}}
+
+
+class Records:
+    """Master-context reads and writes of agent_tools' classes (optionally inside a unit)."""
+
+    def __init__(self, db: Database, objects: ObjectService, schemas: SchemaService) -> None:
+        self.db = db
+        self.objects = objects
+        self.schemas = schemas
+
+    async def ensure_classes(self) -> None:
+        """Create the classes (master-only) and their unique indexes, once."""
+        async with self.db.unit() as unit:
+            for name in CLASSES:
+                schema = await self.schemas.get(unit, name)
+                if schema is None:
+                    await self.schemas.create_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP})
+        async with self.db.unit() as unit:
+            for name, fields in UNIQUE.items():
+                await self.schemas.ensure_unique(unit, name, fields)
+
+    async def create(self, class_name: str, data: dict[str, Any], unit: Unit | None = None) -> dict[str, Any]:
+        return await self.objects.create(SYSTEM, class_name, data, unit=unit)
+
+    async def update(self, class_name: str, object_id: str, data: dict[str, Any],
+                     unit: Unit | None = None) -> dict[str, Any]:
+        return await self.objects.update(SYSTEM, class_name, object_id, data, unit=unit)
+
+    async def get(self, class_name: str, object_id: str, unit: Unit | None = None) -> dict[str, Any]:
+        return await self.objects.get(SYSTEM, class_name, object_id, unit=unit)
+
+    async def find(self, class_name: str, where: dict[str, Any] | None = None, *, order: str | None = None,
+                   limit: int = 100, skip: int = 0, unit: Unit | None = None) -> list[dict[str, Any]]:
+        options = FindOptions(where=where or {}, order=order, limit=limit, skip=skip)
+        return (await self.objects.find(SYSTEM, class_name, options, unit=unit)).results
+
+    async def first(self, class_name: str, where: dict[str, Any], *, order: str | None = None,
+                    unit: Unit | None = None) -> dict[str, Any] | None:
+        found = await self.find(class_name, where, order=order, limit=1, unit=unit)
+        return found[0] if found else None

@@ -1,0 +1,128 @@
+"""The tool registry: the ``@tool`` decorator and what every tool declares.
+
+A tool is a narrow, typed function an agent may call. It declares its kind
+(read or write), the roles it needs, its risk, its blast-radius cap, its rate
+limit and the context it may return. Its description, schemas and those
+declarations are hashed into a version, so the audit says exactly which tool ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from agent_tools.calls import ToolContext
+
+Kind = Literal["read", "write"]
+Risk = Literal["low", "high"]
+Handler = Callable[["ToolContext", Any], Awaitable[BaseModel]]
+
+# fields no tool ever returns, whatever its scope says (emails only when the scope grants them)
+ALWAYS_REDACTED = frozenset({"sessionToken", "password", "_hashed_password", "authData", "_auth_data"})
+
+
+@dataclass(frozen=True)
+class ContextScope:
+    """What a tool may return: classes (None = any the agent may read) and fields per class."""
+
+    classes: frozenset[str] | None = None
+    fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    emails: bool = False  # the email field of _User is shown only when granted
+
+    def allows_class(self, class_name: str) -> bool:
+        return self.classes is None or class_name in self.classes
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "classes": sorted(self.classes) if self.classes is not None else None,
+            "fields": {name: sorted(names) for name, names in sorted(self.fields.items())},
+            "emails": self.emails,
+        }
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A registered tool: its declaration plus the handler that runs it."""
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    handler: Handler
+    kind: Kind = "read"
+    roles: frozenset[str] = frozenset()
+    risk: Risk = "low"
+    cap: int = 1  # most objects one call may change before it needs a human (writes)
+    rate: str = "60/minute"  # per agent, the `limits` notation
+    scope: ContextScope = field(default_factory=ContextScope)
+    # False: the tool's writes happen in their own transactions (cloud functions); its audit record follows them
+    transactional: bool = True
+
+    def declaration(self) -> dict[str, Any]:
+        """Everything a model (and the audit) sees of this tool, without its version."""
+        return {
+            "name": self.name, "description": self.description, "kind": self.kind,
+            "inputSchema": self.input_model.model_json_schema(),
+            "outputSchema": self.output_model.model_json_schema(),
+            "roles": sorted(self.roles), "risk": self.risk, "cap": self.cap, "rate": self.rate,
+            "scope": self.scope.to_wire(), "transactional": self.transactional,
+        }
+
+    @property
+    def version(self) -> str:
+        """A content hash of the declaration: a changed tool is a new version."""
+        return _version_of(self)
+
+    def describe(self) -> dict[str, Any]:
+        return self.declaration() | {"version": self.version}
+
+
+_VERSIONS: dict[int, str] = {}
+
+
+def _version_of(tool: Tool) -> str:
+    key = id(tool)
+    cached = _VERSIONS.get(key)
+    if cached is None:
+        digest = hashlib.sha256(orjson.dumps(tool.declaration(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+        cached = _VERSIONS[key] = digest[:16]
+    return cached
+
+
+class ToolRegistry:
+    """Tools by name; built-ins and an app's own tools register here."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def add(self, tool: Tool) -> Tool:
+        if tool.name in self._tools:
+            raise ValueError(f"tool {tool.name!r} is already registered")
+        self._tools[tool.name] = tool
+        return tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(sorted(self._tools.values(), key=lambda tool: tool.name))
+
+    def tool(
+        self, name: str, *, description: str, input: type[BaseModel], output: type[BaseModel],
+        kind: Kind = "read", roles: frozenset[str] | set[str] = frozenset(), risk: Risk = "low",
+        cap: int = 1, rate: str = "60/minute", scope: ContextScope | None = None, transactional: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated coroutine ``(ctx, input) -> output`` as a tool."""
+
+        def register(handler: Handler) -> Handler:
+            self.add(Tool(name, description, input, output, handler, kind, frozenset(roles), risk, cap, rate,
+                          scope or ContextScope(), transactional))
+            return handler
+
+        return register

@@ -1,0 +1,53 @@
+"""AgentTools: the gateway's parts built once over the app's Services (faces and the CLI share it)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agent_tools.agents import Agent, AgentStore
+from agent_tools.approvals import ApprovalStore
+from agent_tools.audit import AuditLog
+from agent_tools.policy import PolicyStore, RateLimits, RunBudgets
+from agent_tools.records import Records
+from agent_tools.registry import ToolRegistry
+from backend.context import RequestContext
+from backend.services.wiring import Services
+
+
+class AgentTools:
+    """Registry, agents, policy, limits, audit, approvals and the gateway over one set of services."""
+
+    def __init__(self, services: Services, registry: ToolRegistry | None = None, jobs: Any = None) -> None:
+        from agent_tools.approving import Approver
+        from agent_tools.gateway import Gateway
+        from agent_tools.tools import builtin_registry
+
+        self.services = services
+        self.jobs = jobs  # the JobService, when the app runs jobs (tools/operations.py: JobsPort)
+        self.records = Records(services.db, services.objects, services.schemas)
+        self.registry = registry or builtin_registry()
+        self.agents = AgentStore(self.records)
+        self.policies = PolicyStore(self.records)
+        self.audit = AuditLog(services.db, self.records)
+        self.approvals = ApprovalStore(self.records)
+        self.limits = RateLimits(getattr(services.settings, "redis_url", None))
+        self.budgets = RunBudgets()
+        self.gateway = Gateway(self)
+        self.approver = Approver(self)
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> None:
+        """Create agent_tools' classes and the audit chain head, once per process."""
+        if self._ready:
+            return
+        async with self._lock:
+            if not self._ready:
+                await self.records.ensure_classes()
+                await self.audit.ensure_head()
+                self._ready = True
+
+    def request_context(self, agent: Agent, user_id: str | None = None) -> RequestContext:
+        """The context a tool runs as: the agent's principal (its roles reach ACLs and CLPs)."""
+        return RequestContext(agent.principal)

@@ -1,0 +1,77 @@
+"""Agent gateway fixtures: agents made through the admin API, calls over REST, audit lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from agent_tools.service import AgentTools
+
+AGENT = "http://127.0.0.1/agent/v1"
+
+
+class Gateway:
+    """A REST client for the gateway, as an agent and as an admin."""
+
+    def __init__(self, client: httpx.AsyncClient, master_headers: dict[str, str], tools: AgentTools) -> None:
+        self.http = client
+        self.admin_headers = master_headers
+        self.tools = tools
+
+    async def agent(self, name: str, roles: list[str] | None = None, grants: list[str] | None = None,
+                    **more: Any) -> tuple[str, str]:
+        """(agent id, token) of a new agent."""
+        body = {"name": name, "roles": roles or [], "grants": grants or ["read:*"], **more}
+        answer = await self.http.post(f"{AGENT}/admin/agents", json=body, headers=self.admin_headers)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["agent"]["id"], answer.json()["token"]
+
+    async def call(self, token: str | None, kind: str, tool: str, body: Any = None,
+                   headers: dict[str, str] | None = None) -> httpx.Response:
+        sent = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post(f"{AGENT}/{kind}/{tool}", json=body if body is not None else {},
+                                    headers=sent | (headers or {}))
+
+    async def admin(self, method: str, path: str, **options: Any) -> httpx.Response:
+        return await self.http.request(method, f"{AGENT}/admin{path}", headers=self.admin_headers, **options)
+
+    async def records(self, **filters: str) -> list[dict[str, Any]]:
+        answer = await self.admin("GET", "/audit", params={**filters, "limit": 1000})
+        assert answer.status_code == 200, answer.text
+        results: list[dict[str, Any]] = answer.json()["results"]
+        return results
+
+    async def last_record(self) -> dict[str, Any]:
+        found = await self.records()
+        assert found, "no audit records"
+        return found[-1]
+
+    async def verify(self) -> dict[str, Any]:
+        answer = await self.admin("POST", "/audit/verify")
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+
+@pytest.fixture
+async def gateway(app: FastAPI, client: httpx.AsyncClient, master_headers: dict[str, str]) -> Gateway:
+    return Gateway(client, master_headers, app.state.agent_tools)
+
+
+Seed = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def seed(client: httpx.AsyncClient, master_headers: dict[str, str]) -> Seed:
+    """Create an object through the plain Parse REST API (master key)."""
+
+    async def create(class_name: str, **fields: Any) -> dict[str, Any]:
+        answer = await client.post(f"/classes/{class_name}", json=fields, headers=master_headers)
+        assert answer.status_code == 201, answer.text
+        return {"objectId": answer.json()["objectId"], **fields}
+
+    return create
