@@ -103,6 +103,31 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, gt=0, validation_alias=_ballast("job_lease_seconds"))
     job_refresh_seconds: float = Field(5.0, gt=0, validation_alias=_ballast("job_refresh_seconds"))
 
+    # identity: users, sessions, policies, social logins, email (issue 3)
+    app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
+    session_length: int = Field(31_536_000, ge=1, validation_alias=_parse("session_length"))
+    bcrypt_rounds: int = Field(10, ge=4, le=15, validation_alias=_ballast("bcrypt_rounds"))
+    verify_user_emails: bool = Field(False, validation_alias=_parse("verify_user_emails"))
+    prevent_login_with_unverified_email: bool = Field(
+        False, validation_alias=_parse("prevent_login_with_unverified_email"))
+    email_verify_token_validity_duration: int | None = Field(
+        None, ge=1, validation_alias=_parse("email_verify_token_validity_duration"))
+    revoke_session_on_password_reset: bool = Field(True, validation_alias=_parse("revoke_session_on_password_reset"))
+    password_policy_pattern: str | None = Field(None, validation_alias=_ballast("password_policy_pattern"))
+    password_policy_message: str | None = Field(None, validation_alias=_ballast("password_policy_message"))
+    password_history: int = Field(0, ge=0, le=20, validation_alias=_ballast("password_history"))
+    password_reset_token_validity_duration: int | None = Field(
+        None, ge=1, validation_alias=_ballast("password_reset_token_validity_duration"))
+    account_lockout_threshold: int = Field(0, ge=0, validation_alias=_ballast("account_lockout_threshold"))
+    account_lockout_duration: int = Field(5, ge=1, le=99_999, validation_alias=_ballast("account_lockout_duration"))
+    auth: dict[str, dict[str, Any]] = Field({}, validation_alias=_parse("auth"))
+    smtp_host: str | None = Field(None, validation_alias=_ballast("smtp_host"))
+    smtp_port: int = Field(25, validation_alias=_ballast("smtp_port"))
+    smtp_user: str | None = Field(None, validation_alias=_ballast("smtp_user"))
+    smtp_password: str | None = Field(None, validation_alias=_ballast("smtp_password"), repr=False)
+    smtp_starttls: bool = Field(False, validation_alias=_ballast("smtp_starttls"))
+    mail_from: str = Field("no-reply@localhost", validation_alias=_ballast("mail_from"))
+
     @field_validator("master_key_ips", "cors_origins", "file_extensions", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:

@@ -170,6 +170,7 @@ class InvalidACL(ParseError):
 class DuplicateValue(ParseError):
     code = ParseCode.DUPLICATE_VALUE
     default_message = "A duplicate value for a field with unique values was provided."
+    field: str | None = None  # the unique field broken, when storage can tell
 
 
 class ScriptFailed(ParseError):

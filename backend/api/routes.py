@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api import aggregate, batch, classes, config, health, installations, schemas
+from backend.api import account_pages, aggregate, batch, classes, config, health, installations, roles, schemas
 from backend.api import files as files_api
 from backend.api import functions as functions_api
+from backend.api import sessions as sessions_api
+from backend.api import users as users_api
 
 
 def parse_router() -> APIRouter:
@@ -20,4 +22,8 @@ def parse_router() -> APIRouter:
     router.include_router(aggregate.router)
     router.include_router(files_api.router)
     router.include_router(functions_api.router)
+    router.include_router(users_api.router)
+    router.include_router(sessions_api.router)
+    router.include_router(roles.router)
+    router.include_router(account_pages.router)
     return router

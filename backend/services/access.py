@@ -73,23 +73,173 @@ def require_write(principal: Principal, row: Row) -> None:
         raise ObjectNotFound("Object not found.")
 
 
+READ_OPERATIONS = ("get", "find", "count")
+
+
 def require_class(principal: Principal, schema: ClassSchema, operation: Operation) -> None:
-    """The class-level permission for ``operation``; master passes, read-only master only reads."""
+    """The class-level permission for ``operation``; master passes, read-only master only reads.
+
+    Mirrors parse-server's SchemaController.validatePermission: a matching name passes;
+    ``requiresAuthentication`` passes any logged-in user (101 otherwise); pointer permissions
+    pass here and become a row filter (``user_fields``); anything else is 119.
+    """
     if principal.is_master:
         if principal.is_read_only and operation in ("create", "update", "delete", "addField"):
             raise OperationForbidden("read-only masterKey isn't allowed to perform the " + operation + " operation.")
         return
-    rule = schema.class_level_permissions.get(operation)
-    if rule is None or _clp_allows(rule, principal):
+    clp = schema.class_level_permissions
+    rule = clp.get(operation)
+    if not isinstance(rule, Mapping) or _names_allow(rule, principal):
+        return
+    if rule.get("requiresAuthentication"):
+        if principal.user_id is None:
+            raise ObjectNotFound("Permission denied, user needs to be authenticated.")
+        return
+    if operation != "create" and _pointer_fields(clp, rule, operation):
         return
     raise OperationForbidden(f"Permission denied for action {operation} on class {schema.class_name}.")
 
 
-def _clp_allows(rule: Mapping[str, Any], principal: Principal) -> bool:
-    if rule.get("requiresAuthentication") and principal.user_id is None:
+def _names_allow(rule: Mapping[str, Any], principal: Principal) -> bool:
+    return any(rule.get(name) is True for name in principal.acl_names())
+
+
+def _pointer_fields(clp: Mapping[str, Any], rule: Mapping[str, Any], operation: str) -> tuple[str, ...]:
+    group = clp.get("readUserFields" if operation in READ_OPERATIONS else "writeUserFields")
+    fields = [*(rule.get("pointerFields") or []), *(group if isinstance(group, list) else [])]
+    return tuple(dict.fromkeys(name for name in fields if isinstance(name, str)))
+
+
+def user_fields(principal: Principal, schema: ClassSchema, operation: Operation) -> tuple[str, ...] | None:
+    """Pointer permissions that apply: rows must have one of these fields pointing to the user.
+
+    None when the class-level permission already grants the operation outright. An anonymous
+    principal subject to pointer permissions gets an empty tuple: it matches no row.
+    """
+    if principal.is_master:
+        return None
+    clp = schema.class_level_permissions
+    rule = clp.get(operation)
+    if not isinstance(rule, Mapping) or _names_allow(rule, principal):
+        return None
+    if rule.get("requiresAuthentication") and principal.user_id is not None:
+        return None
+    fields = _pointer_fields(clp, rule, operation)
+    if not fields:
+        return None
+    return fields if principal.user_id is not None else ()
+
+
+def user_fields_where(fields: tuple[str, ...], user_id: str | None) -> dict[str, Any]:
+    """The ``where`` (wire JSON) a pointer-permission row filter adds: one of the fields is the user."""
+    if not fields or user_id is None:
+        return {"objectId": {"$in": []}}
+    pointer = {"__type": "Pointer", "className": "_User", "objectId": user_id}
+    clauses = [{name: pointer} for name in fields]
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def row_points_to(row: Mapping[str, Any], fields: tuple[str, ...], user_id: str | None) -> bool:
+    """True when one of ``fields`` of the row (a Pointer, or an array of them) is the user."""
+    if user_id is None:
         return False
-    names = principal.acl_names()
-    if any(rule.get(name) for name in names):
-        return True
-    # 'pointerFields' grant access per object; the row filter is applied by the identity layer
-    return bool(rule.get("pointerFields")) or (bool(rule.get("requiresAuthentication")) and len(rule) == 1)
+    return any(_is_user(row.get(name), user_id) for name in fields)
+
+
+def _is_user(value: Any, user_id: str) -> bool:
+    if isinstance(value, list):
+        return any(_is_user(item, user_id) for item in value)
+    if isinstance(value, Mapping):
+        return value.get("objectId") == user_id and value.get("className", "_User") == "_User"
+    return getattr(value, "object_id", None) == user_id and getattr(value, "class_name", "_User") == "_User"
+
+
+def require_row(principal: Principal, schema: ClassSchema, operation: Operation, row: Row) -> None:
+    """A fetched row under the pointer permissions of ``operation``: absent (101) when they exclude it."""
+    fields = user_fields(principal, schema, operation)
+    if fields is not None and not row_points_to(row, fields, principal.user_id):
+        raise ObjectNotFound("Object not found.")
+
+
+def can_see(principal: Principal, schema: ClassSchema, row: Row) -> bool:
+    """May ``principal`` read this row (class ``find`` permission, pointer permissions, ACL)?
+
+    The one question LiveQuery asks per event and subscriber; pure, so it is cheap.
+    """
+    try:
+        require_class(principal, schema, "find")
+    except (OperationForbidden, ObjectNotFound):
+        return False
+    fields = user_fields(principal, schema, "find")
+    if fields is not None and not row_points_to(row, fields, principal.user_id):
+        return False
+    return can_read(principal, row)
+
+
+# Parse Server's default: other users never see a user's email (options.protectedFields)
+DEFAULT_PROTECTED: Mapping[str, Mapping[str, list[str]]] = {"_User": {"*": ["email"]}}
+
+
+def protected_fields(principal: Principal, schema: ClassSchema, row: Mapping[str, Any]) -> frozenset[str]:
+    """Fields of ``row`` this principal must not see, after parse-server's addProtectedFields and
+    filterSensitiveData: the lists of every group the principal is in are intersected.
+    """
+    if principal.is_master:
+        return frozenset()
+    own_user = schema.class_name == "_User" and principal.user_id is not None and row.get("objectId") == (
+        principal.user_id)
+    if own_user:
+        return frozenset()
+    rules = _protected_rules(schema)
+    sets: list[frozenset[str]] = []
+    for key, names in rules.items():
+        if key == "*" or (principal.user_id is not None and (
+                key == "authenticated" or key in principal.acl_names())):
+            sets.append(frozenset(names))
+    base = frozenset.intersection(*sets) if sets else None
+    pointer_sets = [
+        frozenset(names) for key, names in rules.items()
+        if key.startswith("userField:") and row_points_to(row, (key[len("userField:"):],), principal.user_id)
+    ]
+    if pointer_sets:
+        hidden = frozenset.intersection(*pointer_sets, *([base] if base is not None else []))
+    else:
+        hidden = base or frozenset()
+    if schema.class_name == "_User":
+        hidden |= {"authData"}  # parse-server removes other users' authData whatever the CLP says
+    return hidden
+
+
+def _protected_rules(schema: ClassSchema) -> dict[str, list[str]]:
+    rules: dict[str, list[str]] = {k: list(v) for k, v in DEFAULT_PROTECTED.get(schema.class_name, {}).items()}
+    configured = schema.class_level_permissions.get("protectedFields")
+    if isinstance(configured, Mapping):
+        for key, names in configured.items():
+            if isinstance(key, str) and isinstance(names, list):
+                merged = rules.get(key, [])
+                rules[key] = merged + [n for n in names if isinstance(n, str) and n not in merged]
+    return rules
+
+
+def strip_protected(principal: Principal, schema: ClassSchema, obj: dict[str, Any]) -> dict[str, Any]:
+    """Remove the protected fields from a rendered object (or a row); returns it."""
+    for name in protected_fields(principal, schema, obj):
+        obj.pop(name, None)
+    return obj
+
+
+def forbidden_query_keys(principal: Principal, schema: ClassSchema, where: object) -> str | None:
+    """A key of ``where`` the principal may not filter on: an internal ``_`` field (non-master) or a
+    field protected from it for every object (parse-server: 'This user is not allowed to query')."""
+    if principal.is_master or not isinstance(where, Mapping):
+        return None
+    always_hidden = protected_fields(principal, schema, {})
+    for key, value in where.items():
+        if key in ("$or", "$and", "$nor") and isinstance(value, list):
+            for clause in value:
+                found = forbidden_query_keys(principal, schema, clause)
+                if found:
+                    return found
+        elif isinstance(key, str) and (key.startswith("_") or key.split(".")[0] in always_hidden):
+            return key
+    return None

@@ -11,7 +11,7 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from backend import querytree as q
 from backend import wire
@@ -64,6 +64,18 @@ class FindResult:
     class_name: str | None = None  # set when redirectClassNameForKey moved the query
 
 
+class WriteGuard(Protocol):
+    """A system class's own write rules (``_User`` hashes passwords, ``_Role`` checks names...).
+
+    Called inside the unit before the row is written, with the decoded values (it may remove
+    some, e.g. ``password``) and the row or changes about to be stored (it may add hidden
+    ``_``-columns, e.g. ``_hashed_password``). ``before`` is None on create.
+    """
+
+    async def __call__(self, unit: Unit, ctx: RequestContext, values: dict[str, Any], row: Row,
+                       before: Row | None) -> None: ...
+
+
 class ObjectService:
     def __init__(self, db: Database, schemas: SchemaService, events: EventBus, file_url: FileUrl,
                  max_limit: int, triggers: Triggers | None = None) -> None:
@@ -73,6 +85,7 @@ class ObjectService:
         self.file_url = file_url
         self.max_limit = max_limit
         self.triggers: Triggers = triggers or NoTriggers()
+        self.guards: dict[str, WriteGuard] = {}  # class name -> its write rules (identity layer)
 
     # --- writes ----------------------------------------------------------------------
 
@@ -92,6 +105,7 @@ class ObjectService:
             now = wire.now()
             row: Row = {"objectId": new_object_id(), "createdAt": now, "updatedAt": now}
             row |= _perms_columns(perms)
+            await self._guard(work, ctx, class_name, values, row, None)
             for name, value in values.items():
                 if not ops.is_relation_op(value):
                     row[name] = ops.apply(name, None, value)
@@ -121,8 +135,10 @@ class ObjectService:
             if before is None or not access.can_read(ctx.principal, before):
                 raise ObjectNotFound("Object not found.")
             access.require_write(ctx.principal, before)
-            schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
+            access.require_row(ctx.principal, schema, "update", before)
             changes: Row = {"updatedAt": wire.now()} | _perms_columns(perms)
+            await self._guard(work, ctx, class_name, values, changes, before)
+            schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
             for name, value in values.items():
                 if not ops.is_relation_op(value):
                     changes[name] = ops.apply(name, before.get(name), value)
@@ -146,11 +162,21 @@ class ObjectService:
             if before is None or not access.can_read(ctx.principal, before):
                 raise ObjectNotFound("Object not found.")
             access.require_write(ctx.principal, before)
+            access.require_row(ctx.principal, schema, "delete", before)
+            await self._guard(work, ctx, class_name, None, {}, before)
             await work.session.delete(schema, object_id)
             self._announce(work, ObjectEvent("delete", schema, before, None, ctx))
             if self.triggers.handles("afterDelete", class_name):
                 gone = render(schema, before, self.file_url)
                 work.after_commit(lambda: self.triggers.after_delete(ctx, class_name, gone))
+
+    async def _guard(
+        self, unit: Unit, ctx: RequestContext, class_name: str, values: dict[str, Any] | None, row: Row,
+        before: Row | None,
+    ) -> None:
+        guard = self.guards.get(class_name)
+        if guard is not None:  # values None: a delete
+            await guard(unit, ctx, values if values is not None else {"__delete__": True}, row, before)
 
     async def _current(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None) -> dict[str, Any]:
         """The object as the caller may see it now (what before* triggers are shown)."""
@@ -205,6 +231,7 @@ class ObjectService:
             rows = await work.session.find(schema, spec)
             if not rows:
                 raise ObjectNotFound("Object not found.")
+            access.require_row(ctx.principal, schema, "get", rows[0])
             results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
         return results[0]
 
@@ -225,7 +252,8 @@ class ObjectService:
             if schema is None:
                 return FindResult([], 0 if options.count else None, redirected)
             access.require_class(ctx.principal, schema, "count" if options.count and options.limit == 0 else "find")
-            where = parse_where(options.where, schema, self.schemas.cached)
+            operation: access.Operation = "count" if options.count and options.limit == 0 else "find"
+            where = self._readable_where(ctx, schema, options, operation)
             names = access.read_names(ctx.principal)
             count = await work.session.count(schema, where, names) if options.count else None
             limit = _bounded(options.limit, "limit", self.max_limit)
@@ -241,6 +269,21 @@ class ObjectService:
             results = await self.triggers.after_find(ctx, schema.class_name, results)
         return FindResult(results, count, redirected)
 
+    def _readable_where(self, ctx: RequestContext, schema: ClassSchema, options: FindOptions,
+                        operation: access.Operation) -> q.Node:
+        """The client's ``where``, refused on keys it may not filter by, narrowed by pointer permissions."""
+        forbidden = access.forbidden_query_keys(ctx.principal, schema, options.where)
+        if forbidden is not None:
+            if forbidden.startswith("_"):
+                raise InvalidKeyName(f"Invalid key name: {forbidden[:64]}")
+            raise OperationForbidden(f"This user is not allowed to query {forbidden[:64]} on class {schema.class_name}")
+        where = parse_where(options.where, schema, self.schemas.cached)
+        fields = access.user_fields(ctx.principal, schema, operation)
+        if fields is None:
+            return where
+        narrowed = parse_where(access.user_fields_where(fields, ctx.principal.user_id), schema, self.schemas.cached)
+        return q.And((where, narrowed))
+
     async def count(self, ctx: RequestContext, class_name: str, where: Any = None) -> int:
         result = await self.find(ctx, class_name, FindOptions(where=where, limit=0, count=True))
         return result.count or 0
@@ -249,7 +292,7 @@ class ObjectService:
         self, unit: Unit, ctx: RequestContext, schema: ClassSchema, rows: list[Row],
         keys: Any, exclude_keys: Any, include: Any,
     ) -> list[dict[str, Any]]:
-        objects = [render(schema, row, self.file_url) for row in rows]
+        objects = [access.strip_protected(ctx.principal, schema, render(schema, row, self.file_url)) for row in rows]
         await Includer(self, unit, ctx).resolve(schema, objects, include, parse_keys(keys))
         wanted, excluded = parse_keys(keys), parse_keys(exclude_keys)
         if wanted is None and excluded is None:
@@ -269,7 +312,11 @@ class ObjectService:
             return schema, []
         where = q.In(q.Field(("objectId",), "String"), tuple(object_ids))
         spec = q.FindSpec(where, limit=len(object_ids), read_names=access.read_names(ctx.principal))
-        return schema, await unit.session.find(schema, spec)
+        rows = await unit.session.find(schema, spec)
+        fields = access.user_fields(ctx.principal, schema, "get")
+        if fields is not None:
+            rows = [row for row in rows if access.row_points_to(row, fields, ctx.principal.user_id)]
+        return schema, [access.strip_protected(ctx.principal, schema, row) for row in rows]
 
 
 def _decode_body(data: Mapping[str, Any], *, creating: bool) -> tuple[dict[str, Any], object]:

@@ -33,6 +33,12 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
     "_User": {
         "username": FieldSpec("String"), "password": FieldSpec("String"), "email": FieldSpec("String"),
         "emailVerified": FieldSpec("Boolean"), "authData": FieldSpec("Object"),
+        # hidden columns of the identity layer (never rendered: names start with '_')
+        "_hashed_password": FieldSpec("String"), "_password_history": FieldSpec("Array"),
+        "_password_changed_at": FieldSpec("Date"), "_failed_login_count": FieldSpec("Number"),
+        "_account_lockout_expires_at": FieldSpec("Date"), "_email_verify_token": FieldSpec("String"),
+        "_email_verify_token_expires_at": FieldSpec("Date"), "_perishable_token": FieldSpec("String"),
+        "_perishable_token_expires_at": FieldSpec("Date"),
     },
     "_Installation": {
         "installationId": FieldSpec("String"), "deviceToken": FieldSpec("String"),
@@ -70,6 +76,9 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
                   "decision": FieldSpec("String"), "idempotencyKey": FieldSpec("String")},
     "_AuditHead": {"seq": FieldSpec("Number"), "hash": FieldSpec("String")},
     "_AgentPolicy": {"version": FieldSpec("Number"), "config": FieldSpec("Object")},
+    # the identity layer's append-only security trail (logins, sign-ups, revocations, role changes)
+    "_SecurityEvent": {"event": FieldSpec("String"), "actor": FieldSpec("String"), "ip": FieldSpec("String"),
+                       "target": FieldSpec("String"), "ok": FieldSpec("Boolean"), "details": FieldSpec("Object")},
 }
 SYSTEM_CLASSES = frozenset(SYSTEM_FIELDS)
 DEFAULT_CLP: Mapping[str, Any] = {

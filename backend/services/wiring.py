@@ -11,9 +11,10 @@ from backend.services.events import EventBus
 from backend.services.files import FileService
 from backend.services.files_config import build_file_service
 from backend.services.idempotency import IdempotencyService
+from backend.services.identity import Identity, build_identity
 from backend.services.objects import ObjectService
 from backend.services.schemas import SchemaService
-from backend.services.sessions import NoSessions, SessionResolver
+from backend.services.sessions import SessionResolver
 from backend.services.units import Database
 from backend.storage import create_store
 from backend.storage.protocols import Store
@@ -32,11 +33,13 @@ class Services:
     config: ConfigService
     idempotency: IdempotencyService
     sessions: SessionResolver
+    identity: Identity
 
     async def start(self) -> None:
         await self.store.open()
         async with self.db.unit() as unit:
             await self.schemas.load(unit)
+        await self.identity.install()
         await self.cloud.start()
 
     async def stop(self) -> None:
@@ -55,9 +58,10 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     files.hooks = cloud
     objects = ObjectService(db, schemas, events, files.url, settings.max_limit, triggers=cloud)
     cloud.bind(objects)
+    identity = build_identity(settings, db, objects, events)
     return Services(
         settings=settings, store=store, db=db, events=events, schemas=schemas, objects=objects,
         files=files, cloud=cloud,
         config=ConfigService(db), idempotency=IdempotencyService(db, settings.idempotency_ttl),
-        sessions=NoSessions(),
+        sessions=identity.sessions, identity=identity,
     )

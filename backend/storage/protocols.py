@@ -102,6 +102,15 @@ class Session(Protocol):
 
     async def purge(self, schema: ClassSchema) -> None: ...
 
+    async def ensure_unique_folded(self, class_name: str, field: str) -> None:
+        """A case-insensitive unique index on the field (on its lower-cased value), as Parse keeps
+        usernames and emails; a later insert or update that breaks it raises DuplicateValue with
+        ``field`` set."""
+
+    async def find_reachable(self, schema: ClassSchema, seed_key: str, walk_key: str, related_id: str) -> list[Row]:
+        """In ONE query: objects whose ``seed_key`` relation holds ``related_id``, then objects whose
+        ``walk_key`` relation holds one already found, to a fixed point (cycles end)."""
+
     async def ensure_unique(self, schema: ClassSchema, fields: tuple[str, ...]) -> None:
         """A unique index over ``fields`` (idempotent); a later duplicate insert/update raises DuplicateValue.
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from backend.errors import DuplicateValue
 from backend.querytree import FindSpec, Node
 from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse
+from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
 from backend.storage.sqlquery import Compiler, SqlDialect, acl_filter, order_by
 from backend.storage.sqltables import (
     JSON_TYPE,
@@ -219,7 +220,7 @@ class SqlSession:
             async with self.conn.begin_nested():
                 await self.conn.execute(sa.insert(table).values(**row_to_columns(schema, row)))
         except IntegrityError as error:
-            raise DuplicateValue() from error
+            raise _duplicate(error, schema) from error
 
     async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
         table = self.store.table(schema)
@@ -236,7 +237,7 @@ class SqlSession:
             async with self.conn.begin_nested():
                 await self.conn.execute(sa.update(table).where(table.c.objectId == object_id).values(**columns))
         except IntegrityError as error:
-            raise DuplicateValue() from error
+            raise _duplicate(error, schema) from error
 
     async def delete(self, schema: ClassSchema, object_id: str) -> None:
         table = self.store.table(schema)
@@ -301,6 +302,16 @@ class SqlSession:
         index = _quote(self.conn, _index_name(schema, "unique_" + "_".join(fields)))
         await self.conn.exec_driver_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} ({columns})")
 
+    async def ensure_unique_folded(self, class_name: str, field: str) -> None:
+        await create_unique_index(self.conn, class_name, field, case_insensitive=True)
+
+    async def find_reachable(self, schema: ClassSchema, seed_key: str, walk_key: str, related_id: str) -> list[Row]:
+        table = self.store.table(schema)
+        seed = self.store.join_table(schema.class_name, seed_key)
+        walk = self.store.join_table(schema.class_name, walk_key)
+        result = await self.conn.execute(reachable_statement(table, seed, walk, related_id))
+        return [columns_to_row(schema, mapping) for mapping in result.mappings()]
+
     # --- config and idempotency ----------------------------------------------------------
 
     async def get_config(self) -> tuple[dict[str, Any], dict[str, bool]]:
@@ -329,6 +340,12 @@ class SqlSession:
                 reqId=key, status=response.status, body=response.body, expire=response.expires_at
             )
         )
+
+
+def _duplicate(error: IntegrityError, schema: ClassSchema) -> DuplicateValue:
+    duplicate = DuplicateValue()
+    duplicate.field = duplicate_field(error, schema.class_name)
+    return duplicate
 
 
 def _quote(conn: AsyncConnection, name: str) -> str:

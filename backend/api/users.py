@@ -1,0 +1,87 @@
+"""/users, /login, /logout, /users/me, /requestPasswordReset, /verificationEmailRequest,
+/upgradeToRevocableSession: Parse's user routes (HTTP only; the rules are in services)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from backend.api.params import find_options, find_response
+from backend.api.responses import ParseJSON, created
+from backend.deps import Body, Ctx, Objects, Svc
+
+router = APIRouter(tags=["users"])
+USERS = "_User"
+
+
+@router.post("/users")
+async def sign_up(body: Body, ctx: Ctx, svc: Svc) -> ParseJSON:
+    login = await svc.identity.accounts.sign_up(ctx, body)
+    if not login.created:
+        return ParseJSON(login.user)
+    return created(login.user, f"{svc.settings.public_url}/users/{login.user['objectId']}")
+
+
+@router.get("/users/me")
+async def me(ctx: Ctx, svc: Svc) -> ParseJSON:
+    return ParseJSON(await svc.identity.accounts.me(ctx))
+
+
+@router.get("/users")
+async def find_users(request: Request, ctx: Ctx, objects: Objects) -> ParseJSON:
+    found = await objects.find(ctx, USERS, find_options(request))
+    return ParseJSON(find_response(found.results, found.count, found.class_name))
+
+
+@router.get("/users/{object_id}")
+async def get_user(object_id: str, request: Request, ctx: Ctx, objects: Objects) -> ParseJSON:
+    params = request.query_params
+    return ParseJSON(await objects.get(ctx, USERS, object_id, keys=params.get("keys"),
+                                       include=params.get("include"), exclude_keys=params.get("excludeKeys")))
+
+
+@router.put("/users/{object_id}")
+async def update_user(object_id: str, body: Body, ctx: Ctx, svc: Svc) -> ParseJSON:
+    return ParseJSON(await svc.identity.accounts.update(ctx, object_id, body))
+
+
+@router.delete("/users/{object_id}")
+async def delete_user(object_id: str, ctx: Ctx, objects: Objects) -> ParseJSON:
+    await objects.delete(ctx, USERS, object_id)
+    return ParseJSON({})
+
+
+@router.get("/login")
+async def log_in_get(request: Request, ctx: Ctx, svc: Svc) -> ParseJSON:
+    params = request.query_params
+    login = await svc.identity.accounts.log_in(ctx, params.get("username"), params.get("email"),
+                                               params.get("password"))
+    return ParseJSON(login.user)
+
+
+@router.post("/login")
+async def log_in_post(body: Body, ctx: Ctx, svc: Svc) -> ParseJSON:
+    login = await svc.identity.accounts.log_in(ctx, body.get("username"), body.get("email"), body.get("password"))
+    return ParseJSON(login.user)
+
+
+@router.post("/logout")
+async def log_out(ctx: Ctx, svc: Svc) -> ParseJSON:
+    await svc.identity.accounts.log_out(ctx)
+    return ParseJSON({})
+
+
+@router.post("/requestPasswordReset")
+async def request_password_reset(body: Body, ctx: Ctx, svc: Svc) -> ParseJSON:
+    await svc.identity.accounts.request_password_reset(ctx, body.get("email"))
+    return ParseJSON({})
+
+
+@router.post("/verificationEmailRequest")
+async def verification_email_request(body: Body, ctx: Ctx, svc: Svc) -> ParseJSON:
+    await svc.identity.accounts.request_verification(ctx, body.get("email"))
+    return ParseJSON({})
+
+
+@router.post("/upgradeToRevocableSession")
+async def upgrade_session(ctx: Ctx, svc: Svc) -> ParseJSON:
+    return ParseJSON(await svc.identity.accounts.upgrade_session(ctx))
