@@ -228,8 +228,13 @@ class Gateway:
             log.exception("tool %s failed", call.request.tool, exc_info=error)
             status, code = 500, 1
             message = f"Tool {call.request.tool} failed; nothing was changed."
-        record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
-                                                          outcome="error", error=message, code=code))
+        try:
+            record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
+                                                              outcome="error", error=message, code=code))
+        except Exception:  # no audit, no action: the write (if any) already rolled back with its record
+            log.exception("audit append failed for tool %s", call.request.tool)
+            return _error(call, 500, 1, "The audit trail refused the record; nothing was changed.", "audit.failed",
+                          {})
         return _error(call, status, code, message, "tool.error", record)
 
     def _context(self, call: Call, unit: Any, mode: Mode) -> ToolContext:
