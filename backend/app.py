@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from agent_tools.api import mount as mount_agent_tools
 from backend.api import handlers
 from backend.api.routes import parse_router
 from backend.api.idempotency import IdempotencyMiddleware
@@ -33,6 +34,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         docs_url=f"{settings.mount_path}/docs", openapi_url=None, redoc_url=None,
     )
     app.state.services = services
+    mount_agent_tools(app, services)  # /agent/v1: the agent tool gateway and its admin API
     app.include_router(parse_router(), prefix=settings.mount_path)
     handlers.install(app)
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests

@@ -50,5 +50,12 @@ def _announce_key(settings: Settings) -> None:
     ))
 
 
+from backend.commands.agents import agents_app, approvals_app, audit_app  # noqa: E402
+
+app.add_typer(agents_app, name="agents")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(audit_app, name="audit")
+
+
 def main() -> None:
     app()
