@@ -1,0 +1,57 @@
+"""Loading cloud code: a folder imported into the registry, reloads replace only what they loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from backend.cloud import cloud
+from backend.services.cloud_loader import cloud_modules, load_cloud_code
+from tests.conftest import SAMPLE_CLOUD_CODE
+
+
+def test_a_load_registers_the_modules_and_a_reload_forgets_removed_functions(tmp_path: Path) -> None:
+    (tmp_path / "one.py").write_text(
+        "from backend.cloud import cloud\n\n@cloud.define('fromFolder')\nasync def f(req):\n    return 1\n"
+    )
+    (tmp_path / "_private.py").write_text("raise RuntimeError('never imported')\n")
+
+    @cloud.define("registeredDirectly")
+    async def direct(req: object) -> int:
+        return 2
+
+    try:
+        registry = load_cloud_code(tmp_path)
+        assert "fromFolder" in registry.functions and "registeredDirectly" in registry.functions
+        assert [path.name for path in cloud_modules(tmp_path)] == ["one.py"]
+        (tmp_path / "one.py").write_text("from backend.cloud import cloud\n")
+        registry = load_cloud_code(tmp_path)
+        assert "fromFolder" not in registry.functions
+        assert "registeredDirectly" in registry.functions  # other code's registrations survive reloads
+    finally:
+        cloud.registry.functions.pop("registeredDirectly", None)
+        load_cloud_code(SAMPLE_CLOUD_CODE)
+
+
+def test_a_missing_folder_loads_nothing(tmp_path: Path) -> None:
+    assert cloud_modules(tmp_path / "absent") == []
+    assert cloud_modules(None) == []
+
+
+def test_the_shipped_example_loads(tmp_path: Path) -> None:
+    try:
+        registry = load_cloud_code(Path(__file__).parents[2] / "cloud_functions")
+        assert "averageStars" in registry.functions
+        assert ("beforeSave", "Review") in registry.triggers
+    finally:
+        load_cloud_code(SAMPLE_CLOUD_CODE)
+
+
+def test_functions_list_shows_what_is_registered() -> None:
+    from backend.cli import app
+
+    result = CliRunner().invoke(app, ["functions", "list", "--folder", str(SAMPLE_CLOUD_CODE)])
+    assert result.exit_code == 0, result.output
+    assert "hello" in result.output and "tidyUp" in result.output and "medium" in result.output
+    assert "beforeSave" in result.output and "CloudReview" in result.output
