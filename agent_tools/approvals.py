@@ -23,6 +23,7 @@ from backend.errors import ObjectNotFound, ParseCode, ParseError
 from backend.services.units import Unit
 
 VOLATILE = ("createdAt", "updatedAt")
+OPAQUE = ("input", "preview")
 STATUSES = ("pending", "approved", "executed", "denied", "stale", "expired", "failed")
 
 
@@ -76,10 +77,14 @@ class ApprovalStore:
 
     async def create(self, unit: Unit, fields: dict[str, Any], ttl: int) -> dict[str, Any]:
         expires = wire.now() + timedelta(seconds=ttl)
+        # input and preview are kept as JSON text: an input's update operators must stay operators, not apply
+        fields = dict(fields)
+        for name in OPAQUE:
+            fields[name + "Json"] = orjson.dumps(fields.pop(name)).decode()
         data = fields | {"status": "pending", "expiresAt": {"__type": "Date", "iso": wire.format_iso(expires)},
                          "attempts": 0}
         created = await self.records.create(APPROVAL, data, unit=unit)
-        return await self.records.get(APPROVAL, created["objectId"], unit=unit)
+        return _shown(await self.records.get(APPROVAL, created["objectId"], unit=unit))
 
     async def get(self, approval_id: str, unit: Unit | None = None) -> dict[str, Any]:
         try:
@@ -117,6 +122,9 @@ def is_expired(approval: dict[str, Any]) -> bool:
 def _shown(obj: dict[str, Any]) -> dict[str, Any]:
     """An approval as the admin API shows it (status says 'expired' once past its time)."""
     shown = dict(obj)
+    for name in OPAQUE:
+        text = shown.pop(name + "Json", None)
+        shown[name] = orjson.loads(text) if isinstance(text, str) else None
     expires = obj.get("expiresAt")
     if isinstance(expires, dict):
         shown["expiresAt"] = expires.get("iso")

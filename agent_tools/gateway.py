@@ -212,7 +212,7 @@ class Gateway:
                 decision=decision.kind, rule=decision.rule, approvalId=approval["objectId"], outcome="pending"))
         body = {"status": "pending", "runId": call.run_id, "tool": call.tool.name, "reason": decision.reason,
                 "rule": decision.rule, "approval": {"id": approval["objectId"], "status": "pending",
-                                                    "expiresAt": approval["expiresAt"]["iso"], "preview": preview}}
+                                                    "expiresAt": approval["expiresAt"], "preview": preview}}
         return CallResult(202, body, record)
 
     async def _replay(self, call: Call, first: dict[str, Any]) -> CallResult:
