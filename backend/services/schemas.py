@@ -189,6 +189,12 @@ class SchemaService:
         """The class with a field for every value written; creates class and fields as needed."""
         check_class_name(class_name)
         current = await self.get(unit, class_name)
+        if current is not None and not _new_fields(class_name, current, values):
+            return current
+        # a change is due: take the class's schema lock and decide again on the stored schema, so two
+        # instances (or requests) adding the same class or field at once cannot both try
+        await unit.session.lock_class(class_name)
+        current = await unit.session.load_schema(class_name)
         if current is None:
             if not (ctx.principal.is_master or self.allow_client_class_creation):
                 raise OperationForbidden(
@@ -198,16 +204,9 @@ class SchemaService:
             previous = None
         else:
             previous = current
-        added: dict[str, FieldSpec] = {}
-        for name, value in values.items():
-            spec = spec_for_value(value)
-            known = current.fields.get(name)
-            if known is not None:
-                _check_type(class_name, name, known, spec)
-            elif spec is not None:
-                check_field_name(name)
-                added[name] = spec
+        added = _new_fields(class_name, current, values)
         if previous is not None and not added:
+            self._cache[class_name] = current
             return current
         if previous is not None and not ctx.principal.is_master:
             _require_add_field(current, ctx)
@@ -265,6 +264,20 @@ class SchemaService:
             raise ClassNotEmpty(f"Class {class_name} is not empty, contains objects, cannot drop schema.")
         await unit.session.drop_class(class_name)
         self._remember(unit, None, class_name)
+
+
+def _new_fields(class_name: str, schema: ClassSchema, values: Mapping[str, Any]) -> dict[str, FieldSpec]:
+    """Fields a write of ``values`` adds to the class; 111 when a value contradicts a known field."""
+    added: dict[str, FieldSpec] = {}
+    for name, value in values.items():
+        spec = spec_for_value(value)
+        known = schema.fields.get(name)
+        if known is not None:
+            _check_type(class_name, name, known, spec)
+        elif spec is not None:
+            check_field_name(name)
+            added[name] = spec
+    return added
 
 
 def _check_type(class_name: str, name: str, known: FieldSpec, written: FieldSpec | None) -> None:

@@ -139,3 +139,6 @@ class PostgresStore(SqlStore):
             if read_only:
                 await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             yield conn
+    async def lock_class(self, conn: AsyncConnection, class_name: str) -> None:
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": "schema:" + class_name})
+

@@ -78,6 +78,12 @@ class Session(Protocol):
 
     async def load_schemas(self) -> list[ClassSchema]: ...
 
+    async def load_schema(self, class_name: str) -> ClassSchema | None:
+        """One class's stored schema, read fresh (not from any cache)."""
+
+    async def lock_class(self, class_name: str) -> None:
+        """Hold the class's schema lock until the transaction ends (serialises schema changes)."""
+
     async def save_schema(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
         """Store the schema and bring the table in line (create it, add or drop columns, indexes)."""
 

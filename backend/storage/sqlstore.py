@@ -91,6 +91,9 @@ class SqlStore:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    async def lock_class(self, conn: AsyncConnection, class_name: str) -> None:
+        """Engines with concurrent writers take a lock here; SQLite's writes are already serialised."""
+
     def table(self, schema: ClassSchema) -> sa.Table:
         key = (schema.class_name, tuple((n, s.type) for n, s in schema.column_fields().items()))
         table = self._tables.get(key)
@@ -151,6 +154,18 @@ class SqlSession:
         schemas = [schema_from_json(name, data) for name, data in result]
         self.known = {schema.class_name: schema for schema in schemas}
         return schemas
+
+    async def load_schema(self, class_name: str) -> ClassSchema | None:
+        statement = sa.select(SCHEMA_TABLE.c.schema).where(SCHEMA_TABLE.c.className == class_name)
+        data = (await self.conn.execute(statement)).scalar_one_or_none()
+        if data is None:
+            self.known.pop(class_name, None)
+            return None
+        schema = self.known[class_name] = schema_from_json(class_name, data)
+        return schema
+
+    async def lock_class(self, class_name: str) -> None:
+        await self.store.lock_class(self.conn, class_name)
 
     async def save_schema(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
         values = {"className": schema.class_name, "schema": schema_to_json(schema), "isParseClass": True}

@@ -1,0 +1,36 @@
+"""/openapi.json follows the live schema; /docs serves Swagger UI on it."""
+
+from __future__ import annotations
+
+import httpx
+import schemathesis
+
+
+async def test_document_lists_live_classes_for_the_master_key(client: httpx.AsyncClient, headers: dict[str, str],
+                                                               master_headers: dict[str, str]) -> None:
+    body = {"n": 1, "owner": {"__type": "Pointer", "className": "Player", "objectId": "abcdefghij"}}
+    await client.post("/classes/Match", json=body, headers=headers)
+    document = (await client.get("/openapi.json", headers=master_headers)).json()
+    match = document["components"]["schemas"]["Match"]
+    assert match["properties"]["n"] == {"type": "number"}
+    assert match["properties"]["owner"] == {"$ref": "#/components/schemas/Pointer"}
+    assert {"/classes/Match", "/classes/Match/{objectId}", "/batch", "/schemas/{className}",
+            "/aggregate/{className}", "/config", "/installations"} <= set(document["paths"])
+    schemathesis.openapi.from_dict(document)  # a document schemathesis accepts
+
+    await client.put("/schemas/Match", json={"fields": {"label": {"type": "String"}}}, headers=master_headers)
+    again = (await client.get("/openapi.json", headers=master_headers)).json()
+    assert again["components"]["schemas"]["Match"]["properties"]["label"] == {"type": "string"}
+
+
+async def test_without_the_master_key_no_class_is_named(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    await client.post("/classes/Secretive", json={"n": 1}, headers=headers)
+    document = (await client.get("/openapi.json", headers=headers)).json()
+    assert "Secretive" not in document["components"]["schemas"]
+    assert not any("Secretive" in path for path in document["paths"])
+    assert "/classes/{className}" in document["paths"]
+
+
+async def test_docs_page_loads_the_live_document(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text and "openapi.json" in page.text
