@@ -75,7 +75,7 @@ async def create_agent(body: NewAgent, tools: Tools, _: AdminWrite) -> ParseJSON
 @router.get("/agents")
 async def list_agents(tools: Tools, _: Admin) -> ParseJSON:
     await tools.ready()
-    return ParseJSON({"results": [agent.to_wire() for agent in await tools.agents.list()]})
+    return ParseJSON({"results": [agent.to_wire() for agent in await tools.agents.all()]})
 
 
 @router.get("/agents/{agent_id}")
@@ -114,7 +114,7 @@ async def revoke_tokens(agent_id: str, tools: Tools, _: AdminWrite, tokenId: str
 @router.get("/approvals")
 async def list_approvals(tools: Tools, _: Admin, status: str | None = None, agentId: str | None = None) -> ParseJSON:
     await tools.ready()
-    return ParseJSON({"results": await tools.approvals.list(status, agentId)})
+    return ParseJSON({"results": await tools.approvals.matching(status, agentId)})
 
 
 @router.get("/approvals/{approval_id}")

@@ -88,7 +88,7 @@ class AgentStore:
             raise ObjectNotFound(f"No agent {name_or_id!r}.")
         return agent_from(found)
 
-    async def list(self) -> list[Agent]:
+    async def all(self) -> list[Agent]:
         return [agent_from(obj) for obj in await self.records.find(AGENT, order="name", limit=1000)]
 
     async def set_status(self, agent_id: str, status: str) -> Agent:

@@ -101,7 +101,7 @@ class ApprovalStore:
             raise ObjectNotFound(f"No approval {approval_id!r}.") from None
         return await self.get(approval_id, unit)
 
-    async def list(self, status: str | None = None, agent_id: str | None = None) -> list[dict[str, Any]]:
+    async def matching(self, status: str | None = None, agent_id: str | None = None) -> list[dict[str, Any]]:
         where: dict[str, Any] = {}
         if status:
             where["status"] = status

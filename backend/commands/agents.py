@@ -89,7 +89,7 @@ def list_agents() -> None:
     """Every agent, its status, roles and grants."""
 
     async def act(tools: AgentTools) -> list[dict[str, Any]]:
-        return [agent.to_wire() for agent in await tools.agents.list()]
+        return [agent.to_wire() for agent in await tools.agents.all()]
 
     out.print(_agents_table(_with_tools(act)))
 
@@ -167,7 +167,7 @@ def list_approvals(status: str = typer.Option("pending", help="pending, executed
     """Approvals waiting (or in another status)."""
 
     async def act(tools: AgentTools) -> list[dict[str, Any]]:
-        return await tools.approvals.list(None if status == "all" else status)
+        return await tools.approvals.matching(None if status == "all" else status)
 
     table = Table("id", "status", "agent", "tool", "objects", "reason", "expires")
     for item in _with_tools(act):
