@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from backend.cloud import cloud
+from backend.services.cloud import CloudService
 from backend.services.cloud_loader import cloud_modules, load_cloud_code
 from tests.conftest import SAMPLE_CLOUD_CODE
 
@@ -55,3 +57,22 @@ def test_functions_list_shows_what_is_registered() -> None:
     assert result.exit_code == 0, result.output
     assert "hello" in result.output and "tidyUp" in result.output and "medium" in result.output
     assert "beforeSave" in result.output and "CloudReview" in result.output
+
+
+async def test_dev_mode_reloads_cloud_code_when_a_module_changes(tmp_path: Path) -> None:
+    module = "from backend.cloud import cloud\n\n@cloud.define({!r})\ndef f(req):\n    return 1\n"
+    (tmp_path / "live.py").write_text(module.format("before"))
+    service = CloudService(tmp_path, timeout=5, reload=True)
+    await service.start()
+    try:
+        assert "before" in service.registry.functions
+        await asyncio.sleep(0.2)  # let the watcher start before the change it must see
+        (tmp_path / "live.py").write_text(module.format("after"))
+        for _ in range(200):  # wait for the reload; nothing about its speed is asserted
+            if "after" in service.registry.functions:
+                break
+            await asyncio.sleep(0.05)
+        assert "after" in service.registry.functions and "before" not in service.registry.functions
+    finally:
+        await service.stop()
+        load_cloud_code(SAMPLE_CLOUD_CODE)

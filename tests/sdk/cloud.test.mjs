@@ -84,3 +84,18 @@ test('trigger validators: required options, defaults and constant fields', async
   assert.equal(stored.get('owner'), 'ann');
   assert.equal(stored.get('stars'), 5);
 });
+
+test('a logged-in user reaches functions as req.user, and requireUser lets them in', async () => {
+  const user = await Parse.User.signUp(`cloud-${Date.now()}`, 'pw-123456');
+  try {
+    const who = await Parse.Cloud.run('whoami', {}, { sessionToken: user.getSessionToken() });
+    assert.equal(who.user, user.id);
+    assert.equal(who.master, false);
+    assert.equal(await Parse.Cloud.run('needsUser', {}, { sessionToken: user.getSessionToken() }), 'ok');
+    const file = new Parse.File('by-user.txt', { base64: Buffer.from('mine').toString('base64') });
+    await file.save({ sessionToken: user.getSessionToken() });  // authenticated users may upload by default
+    assert.match(file.name(), /_by-user\.txt$/);
+  } finally {
+    await Parse.User.logOut();
+  }
+});
