@@ -15,18 +15,22 @@ from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.tunnel import TunnelMiddleware
 from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
+from backend.realtime.live_query import LiveQueryServer
 from backend.services.wiring import Services, build_services
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     services = services or build_services(settings)
+    live_query = LiveQueryServer(services)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await services.start()
+        await live_query.start()
         try:
             yield
         finally:
+            await live_query.stop()
             await services.stop()
 
     app = FastAPI(
@@ -36,6 +40,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = services
     mount_agent_tools(app, services)  # /agent/v1: the agent tool gateway and its admin API
     app.include_router(parse_router(), prefix=settings.mount_path)
+    live_query.install(app)  # WebSocket at the mount path, and /metrics
     handlers.install(app)
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests
     app.add_middleware(IdempotencyMiddleware, service=lambda: services.idempotency, mount_path=settings.mount_path)

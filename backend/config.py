@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, gt=0, validation_alias=_ballast("job_lease_seconds"))
     job_refresh_seconds: float = Field(5.0, gt=0, validation_alias=_ballast("job_refresh_seconds"))
 
+    # LiveQuery (issue 6): Redis pub/sub between instances when set; live classes (empty: all)
+    redis_url: str | None = Field(None, validation_alias=_ballast("redis_url", "REDIS_URL"), repr=False)
+    live_query_classes: Annotated[list[str], NoDecode] = Field([], validation_alias=_ballast("live_query_classes"))
+    live_query_max_subscriptions: int = Field(1000, ge=1, validation_alias=_ballast("live_query_max_subscriptions"))
+    live_query_max_message: int = Field(256 * 1024, ge=1024, validation_alias=_ballast("live_query_max_message"))
+    live_query_queue: int = Field(10_000, ge=1, validation_alias=_ballast("live_query_queue"))
+    live_query_session_check: float = Field(30.0, gt=0, validation_alias=_ballast("live_query_session_check"))
+
     # identity: users, sessions, policies, social logins, email (issue 3)
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
     session_length: int = Field(31_536_000, ge=1, validation_alias=_parse("session_length"))
@@ -128,7 +136,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, validation_alias=_ballast("smtp_starttls"))
     mail_from: str = Field("no-reply@localhost", validation_alias=_ballast("mail_from"))
 
-    @field_validator("master_key_ips", "cors_origins", "file_extensions", mode="before")
+    @field_validator("master_key_ips", "cors_origins", "live_query_classes", "file_extensions", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value

@@ -1,0 +1,123 @@
+"""One change -> the event each subscription gets (or none), shaped for its subscriber.
+
+The event type follows parse-server: whether the object matched the query
+(and was readable) before and after the change decides create / enter /
+update / leave / delete. Matching runs once per distinct query; the object is
+rendered once per change and serialized once per view (protected fields,
+keys), so a thousand identical subscriptions cost a thousand ACL checks and
+a thousand small byte joins, not a thousand renders.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from backend.realtime.changes import Change
+from backend.realtime.clients import Subscription
+from backend.realtime.permissions import protected_fields, readable, row_allowed
+from backend.services.render import FileUrl, render
+from backend.storage.protocols import Row
+
+Which = Literal["before", "after"]
+ALWAYS_KEPT = ("className", "objectId", "updatedAt", "createdAt", "ACL")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    op: str
+    object: Which
+    original: Which | None
+
+
+def decide(sub: Subscription, change: Change, before_match: bool, after_match: bool) -> Decision | None:
+    """parse-server's rules for which event (if any) this subscriber sees."""
+    principal, schema, before, after = sub.principal, change.schema, change.before, change.after
+    if change.kind == "delete":
+        if not before_match or before is None or not row_allowed(principal, schema, sub.op, before):
+            return None
+        return Decision("delete", "before", None) if readable(principal, before) else None
+    if after is None or not row_allowed(principal, schema, sub.op, after):
+        return None
+    was = before_match and readable(principal, before)
+    now = after_match and readable(principal, after)
+    if was and now:
+        decision = Decision("update", "after", "before")
+    elif was:
+        # an ACL-lost leave must not show the state the subscriber may no longer read
+        shown: Which = "after" if not after_match and readable(principal, after) else "before"
+        decision = Decision("leave", shown, "before")
+    elif now:
+        if before is None:
+            decision = Decision("create", "after", None)
+        else:
+            original_shown = not before_match and readable(principal, before)
+            decision = Decision("enter", "after", "before" if original_shown else None)
+    else:
+        return None
+    if decision.op in ("update", "create") and sub.watch and not _watched_changed(sub.watch, before, after):
+        return None
+    return decision
+
+
+def _watched_changed(watch: tuple[str, ...], before: Row | None, after: Row) -> bool:
+    previous = before or {}
+    return any(after.get(name) != previous.get(name) for name in watch)
+
+
+@dataclass
+class EventView:
+    """One change as this instance renders it: JSON objects, and their bytes per view."""
+
+    change: Change
+    file_url: FileUrl
+    _objects: dict[Which, dict[str, Any]] = field(default_factory=dict)
+    _bytes: dict[tuple[Which, frozenset[str], tuple[str, ...] | None], bytes] = field(default_factory=dict)
+
+    def object(self, which: Which) -> dict[str, Any]:
+        obj = self._objects.get(which)
+        if obj is None:
+            row = self.change.before if which == "before" else self.change.after
+            assert row is not None
+            obj = {"className": self.change.class_name, **render(self.change.schema, row, self.file_url)}
+            self._objects[which] = obj
+        return obj
+
+    def shaped(self, sub: Subscription, which: Which) -> dict[str, Any]:
+        """A private copy of the object as this subscriber may see it (for include and hooks)."""
+        return shape(copy.deepcopy(self.object(which)), protected_fields(sub.principal, self.change.schema), sub.keys)
+
+    def encoded(self, sub: Subscription, which: Which) -> bytes:
+        hidden = protected_fields(sub.principal, self.change.schema)
+        key = (which, hidden, sub.keys)
+        data = self._bytes.get(key)
+        if data is None:
+            data = orjson.dumps(shape(self.object(which), hidden, sub.keys))
+            self._bytes[key] = data
+        return data
+
+
+def shape(obj: dict[str, Any], hidden: frozenset[str], keys: tuple[str, ...] | None) -> dict[str, Any]:
+    """Drop protected fields, then keep only ``keys`` (plus the fields Parse always sends)."""
+    if hidden:
+        obj = {name: value for name, value in obj.items() if name not in hidden}
+    if keys is not None:
+        obj = {name: obj[name] for name in (*ALWAYS_KEPT, *keys) if name in obj}
+    return obj
+
+
+def frame(op: str, sub: Subscription, obj: bytes, original: bytes | None) -> bytes:
+    """The event frame, joined from pre-encoded parts: same JSON as encoding the whole dict."""
+    parts = [b'{"op":"', op.encode(), b'",', sub.ident, b',"object":', obj]
+    if original is not None:
+        parts += [b',"original":', original]
+    parts.append(b"}")
+    return b"".join(parts)
+
+
+def frame_from_objects(op: str, sub: Subscription, obj: Mapping[str, Any], original: Mapping[str, Any] | None) -> bytes:
+    return frame(op, sub, orjson.dumps(obj), orjson.dumps(original) if original is not None else None)
