@@ -8,7 +8,9 @@ write's own unit, so the two commit or roll back together (DESIGN.md rule 4).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +61,9 @@ class AuditLog:
         self.db = db
         self.records = records
         self._head_id: str | None = None
+        self._last: tuple[int, str] | None = None  # (seq, hash) of the last record this process committed
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     async def ensure_head(self) -> None:
         head = await self.records.first(AUDIT_HEAD, {}, order="createdAt,objectId")
@@ -70,26 +75,73 @@ class AuditLog:
 
     async def append(self, unit: Unit, entry: dict[str, Any]) -> dict[str, Any]:
         """Chain one record into ``unit``; answers the record's body with its seq and hash."""
+        return (await self.append_many(unit, [entry]))[0]
+
+    async def append_many(self, unit: Unit, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Chain records into ``unit``, in order; the head is locked (and so appends serialised) until it ends."""
         assert self._head_id is not None, "AuditLog.ensure_head() first"
-        bumped = await self.records.update(AUDIT_HEAD, self._head_id, {"seq": {"__op": "Increment", "amount": 1}},
-                                           unit=unit)  # takes the head's row lock until the unit ends
+        bumped = await self.records.update(AUDIT_HEAD, self._head_id,
+                                           {"seq": {"__op": "Increment", "amount": len(entries)}}, unit=unit)
+        seq = int(bumped["seq"]) - len(entries)
+        prev = await self._prev_hash(unit, seq)
+        bodies = []
+        for entry in entries:
+            seq += 1
+            body = _body(seq, prev, entry)
+            text = canonical(body)
+            prev = chain_hash(str(body["prev"]), text)
+            indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
+            await self.records.create(TOOL_CALL, {"seq": seq, "body": text, "hash": prev, **indexed}, unit=unit)
+            bodies.append(body | {"hash": prev})
+        await self.records.update(AUDIT_HEAD, self._head_id, {"hash": prev}, unit=unit)
+        last = (seq, prev)
+        unit.after_commit(lambda: setattr(self, "_last", last))
+        return bodies
+
+    async def _prev_hash(self, unit: Unit, seq: int) -> str:
+        # the head is locked: if the record before ours is the last one this process committed, its hash is
+        # known; otherwise (another instance appended, or none yet) read it from the head
+        if self._last is not None and self._last[0] == seq:
+            return self._last[1]
+        assert self._head_id is not None
         head = await self.records.get(AUDIT_HEAD, self._head_id, unit=unit)
-        prev = str(head.get("hash") or GENESIS)
-        body = {"seq": int(bumped["seq"]), "prev": prev, "time": wire.format_iso(wire.now())}
-        body |= {key: value for key, value in entry.items() if value is not None}
-        body["input"] = scrub(body.get("input"))
-        text = canonical(body)
-        digest = chain_hash(prev, text)
-        indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
-        await self.records.create(TOOL_CALL, {"seq": body["seq"], "body": text, "hash": digest, **indexed},
-                                  unit=unit)
-        await self.records.update(AUDIT_HEAD, self._head_id, {"hash": digest}, unit=unit)
-        return body | {"hash": digest}
+        return str(head.get("hash") or GENESIS)
 
     async def record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Append in a unit of its own (calls that changed nothing)."""
-        async with self.db.unit() as unit:
-            return await self.append(unit, entry)
+        """Append a record of a call that changed nothing, and wait until it is committed.
+
+        Records that arrive together are committed together (group commit): one lock of the head and one
+        transaction for all of them, where each alone would take its own.
+        """
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._queue.append((entry, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self.db.unit() as unit:
+                    bodies = await self.append_many(unit, [entry for entry, _ in batch])
+            except Exception:  # noqa: BLE001 - isolate the failing record: the others still get theirs
+                if len(batch) == 1:
+                    _settle(batch, error=sys.exc_info()[1])
+                    continue
+                await self._one_by_one(batch)
+                continue
+            _settle(batch, bodies)
+
+    async def _one_by_one(self, batch: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]]) -> None:
+        for entry, future in batch:
+            try:
+                async with self.db.unit() as unit:
+                    body = await self.append(unit, entry)
+            except Exception as error:  # noqa: BLE001
+                _settle([(entry, future)], error=error)
+            else:
+                _settle([(entry, future)], [body])
 
     async def find_key(self, agent_id: str, key: str, unit: Unit | None = None) -> dict[str, Any] | None:
         """The first successful call of this agent with this idempotency key."""
@@ -142,6 +194,24 @@ class AuditLog:
             if len(page) < PAGE:
                 return
             last = int(page[-1]["seq"])
+
+
+def _body(seq: int, prev: str, entry: dict[str, Any]) -> dict[str, Any]:
+    body = {"seq": seq, "prev": prev, "time": wire.format_iso(wire.now())}
+    body |= {key: value for key, value in entry.items() if value is not None}
+    body["input"] = scrub(body.get("input"))
+    return body
+
+
+def _settle(batch: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]],
+            bodies: list[dict[str, Any]] | None = None, error: BaseException | None = None) -> None:
+    for index, (_, future) in enumerate(batch):
+        if future.done():
+            continue
+        if bodies is not None:
+            future.set_result(bodies[index])
+        else:
+            future.set_exception(error or RuntimeError("audit append failed"))
 
 
 def _check_row(row: dict[str, Any], seq: int, prev: str, report: VerifyReport) -> None:

@@ -22,6 +22,7 @@ from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContex
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
 from agent_tools.registry import Tool
 from backend.errors import ParseError, status_for
+from backend.services.units import Unit
 
 if TYPE_CHECKING:
     from agent_tools.service import AgentTools
@@ -48,6 +49,14 @@ class CallResult:
     status: int
     body: dict[str, Any]
     record: dict[str, Any] = field(default_factory=dict)
+
+
+class _Detour(Exception):
+    """Leaves the write unit (rolling it back) to go another way: replay, propose, or run outside it."""
+
+    def __init__(self, action: str, payload: Any = None) -> None:
+        super().__init__(action)
+        self.action, self.payload = action, payload
 
 
 class Blocked(Exception):
@@ -93,13 +102,7 @@ class Gateway:
         await self.tools.ready()
         call = Call(request, request.run_id or "run_" + secrets.token_hex(8), time.perf_counter())
         try:
-            decision = await self._admit(call)
-            assert call.tool is not None
-            if call.tool.kind == "read":
-                return await self._read(call, decision)
-            if decision.kind == "needs_approval":
-                return await self._propose(call, decision)
-            return await self._write(call, decision)
+            return await (self._read(call) if request.kind == "read" else self._write(call))
         except Blocked as blocked:
             record = await self.tools.audit.record(call.entry(decision=blocked.decision, rule=blocked.rule,
                                                               outcome="blocked", error=blocked.message))
@@ -115,9 +118,9 @@ class Gateway:
         shown = [tool.describe() for tool in self.tools.registry if granted(agent, tool) and tool.roles <= agent.roles]
         return CallResult(200, {"agent": agent.to_wire(), "tools": shown})
 
-    async def _admit(self, call: Call) -> Decision:
-        """Everything before the tool runs: who, which tool, what input, and the policy's word."""
-        check = await self.tools.agents.check(call.request.token)
+    async def _admit(self, call: Call, unit: Unit) -> Decision:
+        """Everything before the tool runs, inside the call's own unit: who, which tool, what input, the policy."""
+        check = await self.tools.agents.check(call.request.token, unit)
         call.agent = check.agent
         if check.problem:
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
@@ -126,7 +129,7 @@ class Gateway:
         if tool is None or tool.kind != call.request.kind:
             raise Blocked("tool.unknown", f"No {call.request.kind} tool named {call.request.tool!r}.")
         call.tool = tool
-        call.policy = await self.tools.policies.current()
+        call.policy = await self.tools.policies.current(unit)
         call.input = _validated(tool, call.request.input)
         assert call.agent is not None
         run = self.tools.budgets.state(call.run_id)
@@ -136,48 +139,83 @@ class Gateway:
         run.calls += 1
         return decision
 
-    async def _read(self, call: Call, decision: Decision) -> CallResult:
-        assert call.tool is not None and call.agent is not None
+    async def _read(self, call: Call) -> CallResult:
+        """Admission and the tool share one read-only transaction; the record follows (group commit)."""
+        decision: Decision | None = None
         try:
             async with self.tools.services.db.unit(read_only=True) as unit:
+                decision = await self._admit(call, unit)
+                assert call.tool is not None
                 context = self._context(call, unit, Mode.LIVE)
                 output = await call.tool.handler(context, call.input)
-        except Exception as error:  # noqa: BLE001 - every failure is audited, then answered
+        except Exception as error:  # every failure of the tool is audited, then answered
+            if decision is None or isinstance(error, Blocked):
+                raise
             return await self._failed(call, decision, error)
         run = self.tools.budgets.state(call.run_id)
         run.objects.update((ref["className"], str(ref["objectId"])) for ref in context.refs)
-        if len(run.objects) > call.policy.config.run_objects_read if call.policy else False:
+        if call.policy is not None and len(run.objects) > call.policy.config.run_objects_read:
             raise Blocked("budget.objects", "This run has been shown as many objects as its budget allows.")
         result = _dump(output)
         record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
                                                           context=context.refs, outcome="ok"))
         return _ok(call, result, record)
 
-    async def _write(self, call: Call, decision: Decision) -> CallResult:
-        assert call.tool is not None and call.agent is not None
-        key = call.request.idempotency_key
-        if key and (first := await self.tools.audit.find_key(call.agent.id, key)):
-            return await self._replay(call, first)
+    async def _write(self, call: Call) -> CallResult:
+        """Admission, the tool and its audit record share one unit: they commit or roll back together."""
+        decision: Decision | None = None
         try:
-            if call.tool.transactional:
-                async with self.tools.services.db.unit() as unit:
-                    context = self._context(call, unit, Mode.LIVE)
-                    result = _dump(await call.tool.handler(context, call.input))
-                    record = await self.tools.audit.append(unit, _written(call, decision, context, result))
-            else:  # its writes are its own transactions: it gets a read-only unit, the record follows
-                async with self.tools.services.db.unit(read_only=True) as unit:
-                    context = self._context(call, unit, Mode.LIVE)
-                    result = _dump(await call.tool.handler(context, call.input))
-                record = await self.tools.audit.record(_written(call, decision, context, result))
+            async with self.tools.services.db.unit() as unit:
+                decision = await self._admit(call, unit)
+                assert call.tool is not None and call.agent is not None
+                key = call.request.idempotency_key
+                if key and (first := await self.tools.audit.find_key(call.agent.id, key, unit)):
+                    raise _Detour("replay", first)
+                if decision.kind == "needs_approval":
+                    raise _Detour("propose")
+                if not call.tool.transactional:
+                    raise _Detour("outside")
+                context = self._context(call, unit, Mode.LIVE)
+                result = _dump(await call.tool.handler(context, call.input))
+                record = await self.tools.audit.append(unit, _written(call, decision, context, result))
+        except _Detour as detour:
+            assert decision is not None
+            return await self._detour(call, decision, detour)
         except OverCap:
-            assert call.policy is not None
+            assert call.policy is not None and call.tool is not None
             return await self._propose(call, over_cap(call.tool, call.tool.cap + 1, call.policy))
+        except NeedsApproval as needed:
+            assert call.policy is not None
+            return await self._propose(call, Decision("needs_approval", needed.rule, needed.reason,
+                                                      call.policy.version))
+        except Exception as error:
+            if decision is None or isinstance(error, Blocked):
+                raise
+            return await self._failed(call, decision, error)
+        self.tools.budgets.state(call.run_id).writes += 1
+        return _ok(call, result, record)
+
+    async def _detour(self, call: Call, decision: Decision, detour: _Detour) -> CallResult:
+        if detour.action == "replay":
+            return await self._replay(call, detour.payload)
+        if detour.action == "propose":
+            return await self._propose(call, decision)
+        return await self._outside(call, decision)
+
+    async def _outside(self, call: Call, decision: Decision) -> CallResult:
+        """A tool whose writes are its own transactions (cloud functions): a read-only unit, the record after."""
+        assert call.tool is not None
+        try:
+            async with self.tools.services.db.unit(read_only=True) as unit:
+                context = self._context(call, unit, Mode.LIVE)
+                result = _dump(await call.tool.handler(context, call.input))
         except NeedsApproval as needed:
             assert call.policy is not None
             return await self._propose(call, Decision("needs_approval", needed.rule, needed.reason,
                                                       call.policy.version))
         except Exception as error:  # noqa: BLE001
             return await self._failed(call, decision, error)
+        record = await self.tools.audit.record(_written(call, decision, context, result))
         self.tools.budgets.state(call.run_id).writes += 1
         return _ok(call, result, record)
 

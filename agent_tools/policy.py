@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
+from limits import RateLimitItem
 from limits import parse as parse_rate
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,6 +25,7 @@ from agent_tools.agents import Agent
 from agent_tools.records import POLICY, Records
 from agent_tools.registry import Tool
 from backend.errors import InvalidValue
+from backend.services.units import Unit
 
 DecisionKind = Literal["allow", "deny", "needs_approval"]
 CACHE_SECONDS = 1.0  # other instances see a policy change within a second; this one at once
@@ -84,7 +87,10 @@ class RunBudgets:
 
 
 class RateLimits:
-    """Moving-window limits per agent and per (agent, tool); Redis-backed when Redis is configured."""
+    """Sliding-window limits per agent and per (agent, tool); Redis-backed when Redis is configured.
+
+    The sliding window counter costs O(1) per hit (a moving window keeps every hit and costs O(hits)).
+    """
 
     def __init__(self, redis_url: str | None) -> None:
         storage: Storage = MemoryStorage()
@@ -92,10 +98,15 @@ class RateLimits:
             found = storage_from_string("async+" + redis_url)
             assert isinstance(found, Storage)
             storage = found
-        self.limiter = MovingWindowRateLimiter(storage)
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
 
     async def hit(self, rate: str, *keys: str) -> bool:
-        return await self.limiter.hit(parse_rate(rate), "ballast-agent", *keys)
+        return await self.limiter.hit(_item(rate), "ballast-agent", *keys)
+
+
+@lru_cache(maxsize=256)
+def _item(rate: str) -> RateLimitItem:
+    return parse_rate(rate)
 
 
 class PolicyStore:
@@ -106,9 +117,9 @@ class PolicyStore:
         self._cached: Policy | None = None
         self._loaded_at = 0.0
 
-    async def current(self) -> Policy:
+    async def current(self, unit: Unit | None = None) -> Policy:
         if self._cached is None or time.monotonic() - self._loaded_at > CACHE_SECONDS:
-            latest = await self.records.first(POLICY, {}, order="-version")
+            latest = await self.records.first(POLICY, {}, order="-version", unit=unit)
             self._cached = Policy(0, PolicyConfig()) if latest is None else _policy_from(latest)
             self._loaded_at = time.monotonic()
         return self._cached
