@@ -11,7 +11,7 @@ from __future__ import annotations
 import mimetypes
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -20,6 +20,7 @@ from backend.context import PrincipalKind, RequestContext
 from backend.errors import ParseCode, ParseError, error_for_code
 from backend.storage.files import FileInfo, FilesAdapter
 
+UserLookup = Callable[[str], Awaitable[dict[str, Any] | None]]  # user id -> the _User object (as master)
 NAME = re.compile(r"^[_a-zA-Z0-9][a-zA-Z0-9@. ~_-]*$")  # parse-server's FilesAdapter.validateFilename
 MAX_NAME = 128
 
@@ -82,6 +83,7 @@ class FileService:
         self.url_base = url_base  # {serverURL}/files/{appId}/
         self.base_url = base_url
         self.hooks: FileHooks = NoFileHooks()
+        self.users: UserLookup | None = None  # set by the wiring; tells anonymous users from the others
 
     # --- names and URLs --------------------------------------------------------------
 
@@ -100,10 +102,10 @@ class FileService:
 
     # --- upload ----------------------------------------------------------------------
 
-    def check_upload(self, ctx: RequestContext, filename: str, content_type: str | None,
-                     declared: int | None) -> None:
+    async def check_upload(self, ctx: RequestContext, filename: str, content_type: str | None,
+                           declared: int | None) -> None:
         """Every refusal Parse makes before reading the body."""
-        self._check_caller(ctx)
+        await self._check_caller(ctx)
         self.check_name(filename)
         if not ctx.principal.is_master:
             self._check_extension(filename, content_type)
@@ -112,18 +114,26 @@ class FileService:
         if declared == 0:
             raise file_error(ParseCode.FILE_SAVE_ERROR, "Invalid file upload.")
 
-    def _check_caller(self, ctx: RequestContext) -> None:
+    async def _check_caller(self, ctx: RequestContext) -> None:
         principal = ctx.principal
         if principal.kind == PrincipalKind.READ_ONLY_MASTER:
             raise file_error(ParseCode.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to create a file.")
         if principal.is_master:
             return
-        if principal.user_id is not None:
-            # Ballast cannot tell anonymous (authData.anonymous) users apart here; they count as authenticated
-            if not self.rules.enable_for_authenticated_user:
-                raise file_error(ParseCode.FILE_SAVE_ERROR, "File upload by authenticated user is disabled.")
-        elif not self.rules.enable_for_public:
-            raise file_error(ParseCode.FILE_SAVE_ERROR, "File upload by public is disabled.")
+        if principal.user_id is None:
+            if not self.rules.enable_for_public:
+                raise file_error(ParseCode.FILE_SAVE_ERROR, "File upload by public is disabled.")
+        elif await self._is_anonymous(principal.user_id):
+            if not self.rules.enable_for_anonymous_user:
+                raise file_error(ParseCode.FILE_SAVE_ERROR, "File upload by anonymous user is disabled.")
+        elif not self.rules.enable_for_authenticated_user:
+            raise file_error(ParseCode.FILE_SAVE_ERROR, "File upload by authenticated user is disabled.")
+
+    async def _is_anonymous(self, user_id: str) -> bool:
+        """A user signed up through authData.anonymous (Parse.AnonymousUtils) and not linked to anything else."""
+        user = await self.users(user_id) if self.users is not None else None
+        auth_data = (user or {}).get("authData")
+        return isinstance(auth_data, dict) and "anonymous" in auth_data
 
     def _check_extension(self, filename: str, content_type: str | None) -> None:
         extension = content_type
@@ -141,7 +151,7 @@ class FileService:
     async def upload(self, ctx: RequestContext, filename: str, content_type: str | None,
                      chunks: AsyncIterator[bytes], declared: int | None) -> dict[str, str]:
         """Store an upload under Parse's name (random hex prefix + name); answers ``{name, url}``."""
-        self.check_upload(ctx, filename, content_type, declared)
+        await self.check_upload(ctx, filename, content_type, declared)
         stored_name, content_type = _stored_name(filename, content_type)
         event = FileEvent(ctx, stored_name, content_type, declared)
         if self.hooks.handles("beforeSaveFile", "@File"):

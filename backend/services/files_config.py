@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from backend.config import Settings
-from backend.services.files import FileService, UploadRules
+from backend.context import RequestContext
+from backend.errors import ParseError
+from backend.services.files import FileService, UploadRules, UserLookup
+from backend.services.objects import ObjectService
 from backend.storage.files import FilesAdapter
 
 
@@ -33,3 +38,15 @@ def build_file_service(settings: Settings) -> FileService:
     )
     url_base = f"{settings.public_url}/files/{settings.application_id}/"
     return FileService(build_files_adapter(settings), rules, url_base, settings.files_base_url)
+
+
+def user_lookup(objects: ObjectService) -> UserLookup:
+    """How FileService reads a caller's ``_User`` (as master) to tell anonymous users apart."""
+
+    async def lookup(user_id: str) -> dict[str, Any] | None:
+        try:
+            return await objects.get(RequestContext.system(), "_User", user_id)
+        except ParseError:
+            return None
+
+    return lookup

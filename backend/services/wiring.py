@@ -9,7 +9,7 @@ from backend.services.cloud import CloudService
 from backend.services.config import ConfigService
 from backend.services.events import EventBus
 from backend.services.files import FileService
-from backend.services.files_config import build_file_service
+from backend.services.files_config import build_file_service, user_lookup
 from backend.services.idempotency import IdempotencyService
 from backend.services.identity import Identity, build_identity
 from backend.services.objects import ObjectService
@@ -58,6 +58,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     files.hooks = cloud
     objects = ObjectService(db, schemas, events, files.url, settings.max_limit, triggers=cloud)
     cloud.bind(objects)
+    files.users = user_lookup(objects)
     identity = build_identity(settings, db, objects, events)
     return Services(
         settings=settings, store=store, db=db, events=events, schemas=schemas, objects=objects,

@@ -209,3 +209,26 @@ def test_files_live_under_the_data_dir_by_default(settings: Settings) -> None:
     adapter = build_files_adapter(settings)
     assert isinstance(adapter, LocalFiles) and adapter.root == (settings.data_dir / "files").resolve()
     assert Path(adapter.root).parent == settings.data_dir.resolve()
+
+
+async def test_anonymous_and_authenticated_users_follow_their_own_rules(make_client: Client,
+                                                                       headers: dict[str, str]) -> None:
+    async def session(http: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, str]:
+        answer = await http.post("/users", json=body, headers=headers)
+        assert answer.status_code == 201, answer.text
+        return {**headers, "X-Parse-Session-Token": answer.json()["sessionToken"]}
+
+    anonymous_body = {"authData": {"anonymous": {"id": "9a1f6c2e-0000-4000-8000-000000000001"}}}
+    async with make_client() as http:
+        anonymous = await session(http, anonymous_body)
+        refused = await http.post("/files/a.txt", content=b"x", headers=anonymous)
+        assert refused.json() == {"code": 130, "error": "File upload by anonymous user is disabled."}
+        member = await session(http, {"username": "ann", "password": "pw-123456"})
+        assert (await http.post("/files/a.txt", content=b"x", headers=member)).status_code == 201
+    async with make_client(file_upload_enable_for_anonymous_user=True,
+                           file_upload_enable_for_authenticated_user=False) as http:
+        anonymous = await session(http, {"authData": {"anonymous": {"id": "9a1f6c2e-0000-4000-8000-000000000002"}}})
+        assert (await http.post("/files/a.txt", content=b"x", headers=anonymous)).status_code == 201
+        member = await session(http, {"username": "bob", "password": "pw-123456"})
+        refused = await http.post("/files/a.txt", content=b"x", headers=member)
+        assert refused.json() == {"code": 130, "error": "File upload by authenticated user is disabled."}
