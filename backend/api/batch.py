@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from backend.api.installations import installation_routes
 from backend.api.responses import ParseJSON
 from backend.deps import Body, Ctx
-from backend.services.batch import BatchService, class_routes
+from backend.services.batch import BatchRoutes, BatchService, class_routes
 from backend.services.wiring import Services
 
 router = APIRouter(tags=["batch"])
@@ -20,8 +20,9 @@ def batch_service(request: Request) -> BatchService:
     service: BatchService | None = getattr(request.app.state, "batch_service", None)
     if service is None:
         services: Services = request.app.state.services
-        routes = class_routes(services.objects)
-        installation_routes(routes, services)
+        routes = BatchRoutes()
+        installation_routes(routes, services)  # before the generic class routes: _Installation has its own rules
+        class_routes(services.objects, routes)
         settings = services.settings
         prefixes = [settings.mount_path, urlparse(settings.public_url).path or settings.mount_path]
         service = BatchService(services.db, routes, settings.batch_limit, prefixes)

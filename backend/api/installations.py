@@ -72,6 +72,7 @@ def installation_routes(routes: BatchRoutes, services: Services) -> None:
         await services.objects.delete(ctx, CLASS, p["objectId"], unit=unit)
         return {}
 
-    routes.add("POST", "/installations", create)
-    routes.add("PUT", "/installations/{objectId}", update)
+    for prefix in ("/installations", f"/classes/{CLASS}"):
+        routes.add("POST", prefix, create)
+        routes.add("PUT", prefix + "/{objectId}", update)
     routes.add("DELETE", "/installations/{objectId}", delete)

@@ -22,6 +22,7 @@ Admin = Annotated[SchemaAdmin, Depends(_admin)]
 
 
 @router.get("/schemas")
+@router.get("/schemas/", include_in_schema=False)  # the JS SDK's Parse.Schema.all() asks for "schemas/"
 async def list_schemas(_: MasterCtx, admin: Admin) -> ParseJSON:
     return ParseJSON({"results": await admin.list()})
 

@@ -76,9 +76,9 @@ def find_options_from(body: Mapping[str, Any]) -> FindOptions:
     )
 
 
-def class_routes(objects: ObjectService) -> BatchRoutes:
-    """The /classes routes every batch knows."""
-    routes = BatchRoutes()
+def class_routes(objects: ObjectService, routes: BatchRoutes | None = None) -> BatchRoutes:
+    """The /classes routes every batch knows (added after any in ``routes``, which match first)."""
+    routes = routes or BatchRoutes()
 
     async def create(ctx: RequestContext, p: Mapping[str, str], body: dict[str, Any], unit: Unit | None) -> Any:
         return await objects.create(ctx, p["className"], body, unit=unit)

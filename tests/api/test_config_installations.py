@@ -65,3 +65,17 @@ async def test_installation_id_header_counts_and_batch_reaches_installations(cli
     assert result[0]["success"]["objectId"] == created.json()["objectId"]
     rows = (await client.get("/installations", headers=master_headers)).json()["results"]
     assert len(rows) == 1 and rows[0]["channels"] == ["news"] and rows[0]["installationId"] == "header-id"
+
+
+async def test_classes_installation_path_applies_the_same_rules(client: httpx.AsyncClient,
+                                                                headers: dict[str, str]) -> None:
+    missing = await client.post("/classes/_Installation", json={"deviceType": "ios"}, headers=headers)
+    assert missing.json()["code"] == 135
+    first = await client.post("/classes/_Installation", json={"installationId": "c-1", "deviceType": "ios"},
+                              headers=headers)
+    again = await client.post("/classes/_Installation", json={"installationId": "c-1", "badge": 3}, headers=headers)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["objectId"] == first.json()["objectId"]
+    changed = await client.put(f"/classes/_Installation/{first.json()['objectId']}",
+                               json={"installationId": "other"}, headers=headers)
+    assert changed.json()["code"] == 136
