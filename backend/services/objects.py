@@ -17,6 +17,7 @@ from backend import querytree as q
 from backend import wire
 from backend.context import RequestContext
 from backend.errors import (
+    DuplicateValue,
     InvalidJSON,
     InvalidKeyName,
     InvalidQuery,
@@ -109,7 +110,10 @@ class ObjectService:
             for name, value in values.items():
                 if not ops.is_relation_op(value):
                     row[name] = ops.apply(name, None, value)
-            await work.session.insert(schema, row)
+            try:
+                await work.session.insert(schema, row)
+            except DuplicateValue as error:
+                raise self._explain(class_name, error) from error
             await self._apply_relations(work, schema, row["objectId"], values)
             self._announce(work, ObjectEvent("create", schema, None, row, ctx))
             self._after_save(work, ctx, schema, row, None)
@@ -142,7 +146,10 @@ class ObjectService:
             for name, value in values.items():
                 if not ops.is_relation_op(value):
                     changes[name] = ops.apply(name, before.get(name), value)
-            await work.session.update(schema, object_id, changes)
+            try:
+                await work.session.update(schema, object_id, changes)
+            except DuplicateValue as error:
+                raise self._explain(class_name, error) from error
             await self._apply_relations(work, schema, object_id, values)
             after = {**before, **changes}
             self._announce(work, ObjectEvent("update", schema, before, after, ctx))
@@ -177,6 +184,11 @@ class ObjectService:
         guard = self.guards.get(class_name)
         if guard is not None:  # values None: a delete
             await guard(unit, ctx, values if values is not None else {"__delete__": True}, row, before)
+
+    def _explain(self, class_name: str, error: DuplicateValue) -> Exception:
+        """A guard may name a broken unique field Parse's way (``_User``: 202 username, 203 email)."""
+        explain = getattr(self.guards.get(class_name), "explain_duplicate", None)
+        return explain(error) if explain is not None else error
 
     async def _current(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None) -> dict[str, Any]:
         """The object as the caller may see it now (what before* triggers are shown)."""

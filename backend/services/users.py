@@ -176,6 +176,10 @@ class UserGuard:
         for callback in self.on_verify_token:
             unit.after_commit(_bind(callback, user, token))
 
+    def explain_duplicate(self, error: DuplicateValue) -> ParseError:
+        """ObjectService asks this when a unique index refuses a ``_User`` write."""
+        return duplicate_error(error)
+
     async def find_by_auth(self, unit: Unit, provider: str, provider_id: str) -> Row | None:
         field = q.Field(("authData", provider, "id"), "Object")
         return await self.find_row(unit, q.Compare(field, "eq", provider_id))
