@@ -232,3 +232,10 @@ async def test_anonymous_and_authenticated_users_follow_their_own_rules(make_cli
         member = await session(http, {"username": "bob", "password": "pw-123456"})
         refused = await http.post("/files/a.txt", content=b"x", headers=member)
         assert refused.json() == {"code": 130, "error": "File upload by authenticated user is disabled."}
+
+
+async def test_the_json_form_with_bad_base64_stores_nothing(client: httpx.AsyncClient, settings: Settings) -> None:
+    payload = {"base64": "not base64!!", "_ApplicationId": APP_ID, "_MasterKey": "test-master-key"}
+    answer = await client.post("/files/hello.txt", json=payload, headers={"Content-Type": "text/plain"})
+    assert answer.json() == {"code": 130, "error": "Invalid file upload."}
+    assert stored(settings) == []

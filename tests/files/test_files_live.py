@@ -107,6 +107,7 @@ def test_presigned_urls_redirect_to_s3(settings: Settings, moto_s3: MotoS3) -> N
     with LiveServer(create_app(served), port) as server:
         answer = httpx.post(f"{server.url}/files/hello.txt", content=b"signed", headers=MASTER).json()
         assert answer["url"].startswith(moto_s3.endpoint) and "X-Amz-Signature" in answer["url"]
+        assert "X-Amz-Expires=900" in answer["url"]
         assert httpx.get(answer["url"]).content == b"signed"
         via_ballast = httpx.get(f"{server.url}/files/{APP_ID}/{answer['name']}")
         assert via_ballast.status_code == 302 and "X-Amz-Signature" in via_ballast.headers["location"]
