@@ -1,8 +1,14 @@
 """What Parse's query operators mean, as pure functions on JSON values.
 
 The in-memory matcher calls these directly; the SQLite adapter registers the
-``sqlite_*`` wrappers as SQL functions, so both answer with the same code.
-PostgreSQL expresses the same rules in SQL (``storage/postgres.py``).
+``sqlite_*`` wrappers as SQL functions (only for what SQLite's SQL cannot say),
+so both answer with the same code. PostgreSQL expresses the same rules in SQL
+(``storage/postgres.py``).
+
+Regular expressions have ONE meaning on every engine, PostgreSQL's (it is what
+Parse Server on PostgreSQL gives): ``.`` matches a newline, ``^``/``$`` anchor
+the whole string unless ``m`` is given, ``\\b`` is a word boundary, ``\\Q..\\E``
+quotes. ``python_pattern`` and ``postgres_pattern`` spell one pattern for each.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -18,8 +25,8 @@ EARTH_RADIUS_KM = 6371.0
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def json_key(value: Any) -> tuple[str, Any]:
-    """A hashable identity for a JSON value where 1 == 1.0 but True != 1."""
+def json_key(value: Any) -> Any:
+    """A hashable identity for a JSON value where 1 == 1.0 (also nested), True != 1, key order is moot."""
     if isinstance(value, bool):
         return ("b", value)
     if isinstance(value, int | float):
@@ -28,7 +35,16 @@ def json_key(value: Any) -> tuple[str, Any]:
         return ("s", value)
     if value is None:
         return ("z", None)
-    return ("j", json.dumps(value, sort_keys=True, separators=(",", ":")))
+    if isinstance(value, list | tuple):
+        return ("a", tuple(json_key(item) for item in value))
+    if isinstance(value, dict):
+        return ("o", tuple(sorted((str(k), json_key(v)) for k, v in value.items())))
+    return ("j", json.dumps(value, sort_keys=True, default=str))
+
+
+def is_scalar(value: Any) -> bool:
+    """A JSON value SQL can compare directly (not an array or object)."""
+    return not isinstance(value, list | tuple | dict)
 
 
 def contains_any(array: Iterable[Any], values: Iterable[Any]) -> bool:
@@ -46,10 +62,68 @@ def contained_by(array: Iterable[Any], values: Iterable[Any]) -> bool:
     return all(json_key(item) in allowed for item in array)
 
 
+def json_equals(a: Any, b: Any) -> bool:
+    return bool(json_key(a) == json_key(b))
+
+
+# --- regular expressions ---------------------------------------------------------------
+
+QUOTED = re.compile(r"\\Q(.*?)(?:\\E|$)", re.DOTALL)
+
+
+def unquote(pattern: str) -> str:
+    r"""``\Q...\E`` (what the SDKs' startsWith/endsWith/contains send) -> escaped literal text."""
+    return QUOTED.sub(lambda m: "".join(ch if ch.isalnum() or ch == "_" else "\\" + ch for ch in m.group(1)), pattern)
+
+
+def _rewrite(pattern: str, replace: dict[str, str], dollar: str | None) -> str:
+    """Rewrite escapes (and, when asked, a bare ``$``) outside bracket expressions."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            pair = pattern[i:i + 2]
+            out.append(replace.get(pair, pair) if not in_class else pair)
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+            out.append(ch)
+        elif ch == "$" and dollar is not None:
+            out.append(dollar)
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def python_pattern(pattern: str, multiline: bool) -> str:
+    # Python's $ also matches before a final newline; PostgreSQL's only at the very end
+    return _rewrite(pattern, {}, None if multiline else r"\Z")
+
+
+def postgres_pattern(pattern: str, multiline: bool) -> str:
+    # PostgreSQL spells word boundaries \y and \Y (its \b is a backspace)
+    body = _rewrite(pattern, {r"\b": r"\y", r"\B": r"\Y"}, None)
+    # (?w): ^ and $ also match at newlines, '.' is left alone (JavaScript's m flag)
+    return "(?w)" + body if multiline else body
+
+
 @lru_cache(maxsize=512)
 def compile_regex(pattern: str, ignore_case: bool, multiline: bool) -> re.Pattern[str]:
-    flags = (re.IGNORECASE if ignore_case else 0) | (re.MULTILINE if multiline else 0)
-    return re.compile(pattern, flags)
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0) | (re.MULTILINE if multiline else 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. FutureWarning on '[[' : the pattern still compiles
+        return re.compile(python_pattern(pattern, multiline), flags)
 
 
 def regex(value: str, pattern: str, ignore_case: bool, multiline: bool) -> bool:
@@ -120,6 +194,12 @@ def sqlite_contains_all(array_json: Any, values_json: str) -> int | None:
 def sqlite_contained_by(array_json: Any, values_json: str) -> int | None:
     array = _array(array_json)
     return None if array is None else int(contained_by(array, json.loads(values_json)))
+
+
+def sqlite_json_equals(value_json: Any, literal_json: str) -> int | None:
+    if not isinstance(value_json, str):
+        return None
+    return int(json_equals(json.loads(value_json), json.loads(literal_json)))
 
 
 def sqlite_regex(value: Any, pattern: str, ignore_case: int, multiline: int) -> int | None:

@@ -88,7 +88,7 @@ class Text:
 class SubQuery:
     class_name: str
     where: Node
-    schema_fields: tuple[tuple[str, str], ...] = ()
+    exists: bool = True  # False: no such class, so the sub-query finds nothing
 
 
 @dataclass(frozen=True, slots=True)

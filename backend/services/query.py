@@ -115,6 +115,11 @@ def _compare_op(op: q.CompareOp) -> Callable[..., q.Node]:
             raise InvalidQuery(f"${op} needs a Number, String or Date field; {field.path[0]} is {field.type}.")
         if op not in ("eq", "ne") and (value is None or isinstance(value, bool | dict | list)):
             raise InvalidQuery(f"${op} needs a number, string or date.")
+        if op not in ("eq", "ne") and field.nested:
+            if isinstance(value, datetime):  # a Date inside an Object is {"__type": "Date", "iso": ...}
+                return q.Compare(q.Field((*field.path, "iso"), field.type), op, wire.format_iso(value))
+            if not isinstance(value, int | float | str):
+                raise InvalidQuery(f"${op} on a nested key needs a number, string or date.")
         return q.Compare(field, op, value)
 
     return build
@@ -152,17 +157,19 @@ def _exists(field: q.Field, argument: object, *_: Any) -> q.Node:
 
 
 def _regex(field: q.Field, argument: object, _c: Any, options: object, *_: Any) -> q.Node:
-    if not isinstance(argument, str) or len(argument) > 1024:
+    if not isinstance(argument, str) or len(argument) > 1024 or "\x00" in argument:
         raise InvalidQuery("$regex must be a string of at most 1024 characters.")
     if options is not None and (not isinstance(options, str) or set(options) - {"i", "m", "x", "s"}):
         raise InvalidQuery("$options may only contain i, m, x and s.")
     flags = options or ""
+    # x: drop whitespace and comments, as parse-server does before handing the pattern to PostgreSQL
     pattern = re.sub(r"\s+|#.*", "", argument) if "x" in flags else argument
+    pattern = operators.unquote(pattern)
     if not field.nested:
         _require(field, ("String", "Unknown"), "$regex")
     try:
         operators.compile_regex(pattern, "i" in flags, "m" in flags)
-    except re.error as error:
+    except (re.error, RecursionError, OverflowError) as error:
         raise InvalidQuery(f"Invalid $regex: {error}") from error
     return q.Regex(field, pattern, ignore_case="i" in flags, multiline="m" in flags)
 
@@ -184,8 +191,9 @@ def _sub_query(argument: object, lookup: SchemaLookup, depth: int, op: str) -> q
     if not isinstance(argument, dict) or not isinstance(argument.get("className"), str):
         raise InvalidQuery(f"improper usage of {op}: it needs className and where.")
     class_name = argument["className"]
-    schema = lookup(class_name) or ClassSchema(class_name, {})
-    return q.SubQuery(class_name, parse_where(argument.get("where", {}), schema, lookup, depth + 1))
+    known = lookup(class_name)
+    schema = known or ClassSchema(class_name, {})
+    return q.SubQuery(class_name, parse_where(argument.get("where", {}), schema, lookup, depth + 1), known is not None)
 
 
 def _in_query(negate: bool) -> Callable[..., q.Node]:
@@ -327,6 +335,8 @@ def matches(row: Mapping[str, Any], node: q.Node) -> bool:
 
 def _lookup(row: Mapping[str, Any], path: q.FieldPath) -> Any:
     value: Any = row.get(path[0])
+    if len(path) > 1:  # inside an Object, values are plain JSON (as SQL sees them)
+        value = _plain(value)
     for key in path[1:]:
         if not isinstance(value, dict):
             return None

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from backend import wire
+from backend import operators, wire
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlstore import SqlStore
 
@@ -79,31 +79,43 @@ class PostgresDialect:
 
     def array_contains_any(self, column: Expr, values: list[Any]) -> Expr:
         jsonb = sa.type_coerce(column, JSONB())
-        if all(isinstance(value, str) for value in values):
-            return jsonb.op("?|")(sa.literal(values, ARRAY(sa.Text())))
-        return sa.or_(sa.false(), *(jsonb.op("@>")(self.json_literal([value])) for value in values))
+        strings = [value for value in values if isinstance(value, str)]
+        scalars = [value for value in values if operators.is_scalar(value) and not isinstance(value, str)]
+        tests: list[Expr] = []
+        if strings:
+            tests.append(jsonb.bool_op("?|")(sa.literal(strings, ARRAY(sa.Text()))))
+        tests += [jsonb.bool_op("@>")(self.json_literal([value])) for value in scalars]
+        tests += [self._has_element(column, value) for value in values if not operators.is_scalar(value)]
+        return sa.or_(sa.false(), *tests)
 
     def array_contains_all(self, column: Expr, values: list[Any]) -> Expr:
-        return sa.and_(
-            sa.func.jsonb_typeof(column) == "array",
-            sa.type_coerce(column, JSONB()).op("@>")(self.json_literal(values)),
-        )
+        jsonb = sa.type_coerce(column, JSONB())
+        scalars = [value for value in values if operators.is_scalar(value)]
+        # @> on arrays of objects/arrays is partial containment; Parse's equality is exact
+        exact = [self._has_element(column, value) for value in values if not operators.is_scalar(value)]
+        return sa.and_(sa.func.jsonb_typeof(jsonb) == "array", jsonb.bool_op("@>")(self.json_literal(scalars)), *exact)
 
     def array_contained_by(self, column: Expr, values: list[Any]) -> Expr:
-        return sa.and_(
-            sa.func.jsonb_typeof(column) == "array",
-            sa.type_coerce(column, JSONB()).op("<@")(self.json_literal(values)),
-        )
+        jsonb = sa.type_coerce(column, JSONB())
+        is_array = sa.func.jsonb_typeof(jsonb) == "array"
+        if all(operators.is_scalar(value) for value in values):
+            return sa.and_(is_array, jsonb.bool_op("<@")(self.json_literal(values)))
+        element = _elements(jsonb)
+        allowed = element.c.value.in_([self.json_literal(value) for value in values])
+        stray = sa.exists(sa.select(1).select_from(element).where(sa.not_(allowed)))
+        return sa.and_(is_array, sa.not_(stray))
+
+    def _has_element(self, column: Expr, value: Any) -> Expr:
+        element = _elements(sa.type_coerce(column, JSONB()))
+        return sa.exists(sa.select(1).select_from(element).where(element.c.value == self.json_literal(value)))
 
     def regex(self, column: Expr, pattern: str, ignore_case: bool, multiline: bool) -> Expr:
-        # (?n) is PostgreSQL's newline-sensitive mode: ^ and $ match at line breaks, as JS's m flag
-        prefix = "(?n)" if multiline else ""
-        return column.op("~*" if ignore_case else "~")(prefix + pattern)
+        return column.op("~*" if ignore_case else "~")(operators.postgres_pattern(pattern, multiline))
 
     def text_search(self, column: Expr, terms: tuple[str, ...], case_sensitive: bool) -> Expr:
         words = sa.func.regexp_split_to_array(sa.func.lower(column), r"\W+")
         wanted = [term.lower() for term in terms]
-        return words.op("@>")(sa.literal(wanted, ARRAY(sa.Text())))
+        return words.bool_op("@>")(sa.literal(wanted, ARRAY(sa.Text())))
 
     def geo_lat_lon(self, column: Expr) -> tuple[Expr, Expr]:
         jsonb = sa.type_coerce(column, JSONB())
@@ -120,12 +132,29 @@ class PostgresDialect:
         return sa.func.ballast_polygon_contains(sa.type_coerce(polygon, JSONB()), point_lat, point_lon)
 
 
+def _elements(jsonb: Expr) -> Any:
+    # PostgreSQL may evaluate this before the jsonb_typeof guard; a non-array must not raise
+    safe = sa.case((sa.func.jsonb_typeof(jsonb) == "array", jsonb), else_=sa.cast(sa.literal("[]"), JSONB()))
+    return sa.func.jsonb_array_elements(safe).table_valued(sa.column("value", JSONB())).alias("element")
+
+
 class PostgresStore(SqlStore):
     name = "postgres"
 
     def __init__(self, url: str, pool_size: int = 20) -> None:
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
         super().__init__(engine, PostgresDialect())
+        # Reads skip BEGIN / SET TRANSACTION READ ONLY / COMMIT (three of a GET's four round trips): in
+        # READ COMMITTED each statement takes its own snapshot anyway, and default_transaction_read_only
+        # makes the server refuse any write on these connections, as the read-only transaction did.
+        self._reader = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, isolation_level="AUTOCOMMIT",
+            skip_autocommit_rollback=True, connect_args={"server_settings": {"default_transaction_read_only": "on"}},
+        )
+
+    async def close(self) -> None:
+        await self._reader.dispose()
+        await super().close()
 
     async def install_functions(self, conn: AsyncConnection) -> None:
         # concurrent instances may race to CREATE OR REPLACE; one advisory lock makes it orderly
@@ -133,12 +162,14 @@ class PostgresStore(SqlStore):
         for statement in _FUNCTIONS:
             await conn.exec_driver_sql(statement)
 
-    @asynccontextmanager
-    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            if read_only:
-                await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            yield conn
     async def lock_class(self, conn: AsyncConnection, class_name: str) -> None:
         await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": "schema:" + class_name})
 
+    @asynccontextmanager
+    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
+        if read_only:
+            async with self._reader.connect() as conn:
+                yield conn
+            return
+        async with self.engine.begin() as conn:
+            yield conn

@@ -51,19 +51,38 @@ class SqliteDialect:
         return sa.func.json(sa.literal(_as_json(value)))
 
     def json_equals(self, value: Expr, literal: Any) -> Expr:
-        return sa.func.json(value) == self.json_literal(literal)
+        # key order and 1 vs 1.0 must not matter: SQLite's json() keeps both, so compare in Python
+        return sa.func.ballast_json_equals(value, _as_json(literal)) == 1
 
     def array_contains_any(self, column: Expr, values: list[Any]) -> Expr:
-        if all(isinstance(value, str) for value in values):
-            each = sa.func.json_each(column).table_valued("value", "type").alias("each")
-            return sa.exists(sa.select(1).select_from(each).where(each.c.type == "text", each.c.value.in_(values)))
-        return sa.func.ballast_array_contains_any(column, _as_json(values)) == 1
+        scalars = [value for value in values if operators.is_scalar(value)]
+        others = [value for value in values if not operators.is_scalar(value)]
+        each = _each(column)
+        tests: list[Expr] = []
+        if scalars:
+            tests.append(sa.exists(sa.select(1).select_from(each).where(_element_in(each, scalars))))
+        if others:
+            tests.append(sa.func.ballast_array_contains_any(column, _as_json(others)) == 1)
+        return sa.or_(sa.false(), *tests)
 
     def array_contains_all(self, column: Expr, values: list[Any]) -> Expr:
-        return sa.func.ballast_array_contains_all(column, _as_json(values)) == 1
+        tests: list[Expr] = [sa.func.json_type(column) == "array"]
+        for value in values:
+            if operators.is_scalar(value):
+                each = _each(column)
+                tests.append(sa.exists(sa.select(1).select_from(each).where(_element_in(each, [value]))))
+        others = [value for value in values if not operators.is_scalar(value)]
+        if others:
+            tests.append(sa.func.ballast_array_contains_all(column, _as_json(others)) == 1)
+        return sa.and_(*tests)
 
     def array_contained_by(self, column: Expr, values: list[Any]) -> Expr:
-        return sa.func.ballast_array_contained_by(column, _as_json(values)) == 1
+        if not all(operators.is_scalar(value) for value in values):
+            return sa.func.ballast_array_contained_by(column, _as_json(values)) == 1
+        each = _each(column)
+        allowed = sa.func.coalesce(_element_in(each, values), sa.false())
+        stray = sa.exists(sa.select(1).select_from(each).where(sa.not_(allowed)))
+        return sa.and_(sa.func.json_type(column) == "array", sa.not_(stray))
 
     def regex(self, column: Expr, pattern: str, ignore_case: bool, multiline: bool) -> Expr:
         return sa.func.ballast_regex(column, pattern, int(ignore_case), int(multiline)) == 1
@@ -82,7 +101,28 @@ class SqliteDialect:
         return sa.func.ballast_polygon_contains(polygon, point_lat, point_lon) == 1
 
 
+def _each(column: Expr) -> Any:
+    return sa.func.json_each(column).table_valued("value", "type").alias("each")
+
+
+def _element_in(each: Any, values: list[Any]) -> Expr:
+    """The json_each element equals one of the scalar JSON values (1 == 1.0, true != 1)."""
+    strings = [value for value in values if isinstance(value, str)]
+    numbers = [value for value in values if isinstance(value, int | float) and not isinstance(value, bool)]
+    tests: list[Expr] = []
+    if strings:
+        tests.append(sa.and_(each.c.type == "text", each.c.value.in_(strings)))
+    if numbers:
+        tests.append(sa.and_(each.c.type.in_(("integer", "real")), each.c.value.in_(numbers)))
+    kinds = [("true" if value else "false") if isinstance(value, bool) else "null"
+             for value in values if isinstance(value, bool) or value is None]
+    if kinds:
+        tests.append(each.c.type.in_(sorted(set(kinds))))
+    return sa.or_(sa.false(), *tests)
+
+
 def _register_functions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("ballast_json_equals", 2, operators.sqlite_json_equals, deterministic=True)
     dbapi_connection.create_function("ballast_regex", 4, operators.sqlite_regex, deterministic=True)
     dbapi_connection.create_function("ballast_text_search", 2, operators.sqlite_text_search, deterministic=True)
     dbapi_connection.create_function(
@@ -120,23 +160,33 @@ class SqliteStore(SqlStore):
         event.listen(engine.sync_engine, "begin", _begin)
         super().__init__(engine, SqliteDialect())
         self._write_lock = asyncio.Lock()
+        # Reads get their own pool of connections that are query_only for life and run each statement
+        # in its own implicit transaction (no BEGIN/COMMIT, no rollback on return: autocommit), as reads
+        # on PostgreSQL do; toggling the pragma around each read cost six aiosqlite thread hops a request.
+        self._reader = create_async_engine(url, pool_size=8, max_overflow=8, skip_autocommit_rollback=True)
+        event.listen(self._reader.sync_engine, "connect", _register_reader)
+
+    async def close(self) -> None:
+        await self._reader.dispose()
+        await super().close()
 
     @asynccontextmanager
     async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
         if read_only:
-            async with self.engine.connect() as conn:
-                try:
-                    async with conn.begin():
-                        await conn.exec_driver_sql("PRAGMA query_only=ON")
-                        yield conn
-                finally:
-                    async with conn.begin():
-                        await conn.exec_driver_sql("PRAGMA query_only=OFF")
+            async with self._reader.connect() as conn:
+                yield conn
             return
         async with self._write_lock, self.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
+
+
+def _register_reader(dbapi_connection: Any, record: Any) -> None:
+    _register_functions(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")  # a read unit cannot write, even by mistake
+    cursor.close()
 
 
 def _begin(conn: Any) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend import querytree as q
@@ -77,23 +78,36 @@ def json_kind(value: Any) -> str:
 
 
 class Compiler:
-    """Compiles one class's query tree against its table."""
+    """Compiles one class's query tree against its table.
 
-    def __init__(self, schema: ClassSchema, source: TableSource, dialect: SqlDialect) -> None:
+    Convention: a compiled expression is TRUE exactly where the object matches; it may be NULL
+    where it does not (WHERE treats NULL as false), so every negation goes through ``negate``.
+    """
+
+    def __init__(self, schema: ClassSchema, source: TableSource, dialect: SqlDialect,
+                 read_names: frozenset[str] | None = None) -> None:
         self.schema = schema
         self.source = source
         self.dialect = dialect
         self.table = source.table(schema)
+        self.read_names = read_names  # sub-queries see only what the caller may read
 
     def compile(self, node: q.Node) -> Expr:
+        field = getattr(node, "field", None)
+        if isinstance(field, q.Field) and not self.has_column(field) and field.type != "Relation":
+            # a field no object has: every object holds null there, as in Parse
+            return sa.true() if _null_matches(node) else sa.false()
         handler: Callable[[Compiler, Any], Expr] = _HANDLERS[type(node)]
         return handler(self, node)
 
     # --- helpers -------------------------------------------------------------------
 
+    def has_column(self, field: q.Field) -> bool:
+        return field.path[0] in self.table.c
+
     def column(self, field: q.Field) -> Expr:
         if field.path[0] not in self.table.c:
-            return sa.null()  # a field no object has: every object holds null there, as in Parse
+            return sa.null()
         return self.table.c[field.path[0]]
 
     def spec(self, field: q.Field) -> FieldSpec:
@@ -107,7 +121,27 @@ class Compiler:
         return self.dialect.json_path(self.column(field), field.path[1:])
 
 
+def negate(expr: Expr) -> Expr:
+    """NOT, with NULL (no match) counted as false first, so a negation never drops a row by accident."""
+    return sa.not_(sa.func.coalesce(expr, sa.false()))
+
+
+def _null_matches(node: q.Node) -> bool:
+    """Whether a constraint holds for an object whose field is null (absent)."""
+    if isinstance(node, q.Compare):
+        return (node.value is None) == (node.op == "eq") if node.op in ("eq", "ne") else False
+    if isinstance(node, q.In):
+        return any(value is None for value in node.values) != node.negate
+    if isinstance(node, q.Exists):
+        return not node.exists
+    if isinstance(node, q.InQuery | q.Select):
+        return node.negate
+    return False
+
+
 def _compare(c: Compiler, node: q.Compare) -> Expr:
+    if node.field.type == "Relation":
+        return _relation_in(c, node.field, (node.value,), negated=node.op == "ne")
     if node.field.nested or node.field.type in ("Object",):
         return _compare_json(c, node)
     column = c.column(node.field)
@@ -116,9 +150,12 @@ def _compare(c: Compiler, node: q.Compare) -> Expr:
     if node.value is None:
         return column.is_(None) if node.op == "eq" else column.is_not(None)
     value = c.scalar(node.field, node.value)
+    if node.field.type in ("GeoPoint", "Polygon"):
+        equal = c.dialect.json_equals(column, value)
+        return equal if node.op == "eq" else sa.or_(column.is_(None), negate(equal))
     if node.op == "eq":
-        equal: Expr = column == value
-        return equal
+        equal_expr: Expr = column == value
+        return equal_expr
     if node.op == "ne":
         return sa.or_(column != value, column.is_(None))
     return _ORDERED[node.op](column, value)
@@ -132,21 +169,23 @@ _ORDERED: dict[str, Callable[[Any, Any], Expr]] = {
 }
 
 
+def _array_equal(c: Compiler, column: Expr, encoded: Any) -> Expr:
+    # Parse: equality against an array field means "the array contains the value" (or is that array)
+    if isinstance(encoded, list):
+        return c.dialect.json_equals(column, encoded)
+    if encoded is None:
+        return column.is_(None)
+    return c.dialect.array_contains_any(column, [encoded])
+
+
 def _compare_array(c: Compiler, node: q.Compare, column: Expr) -> Expr:
-    # Parse: equality against an array field means "the array contains the value"
     encoded = wire.encode(node.value)
     if node.op == "eq":
-        if isinstance(encoded, list):
-            return c.dialect.json_equals(column, encoded)
-        if encoded is None:
-            return column.is_(None)
-        return c.dialect.array_contains_any(column, [encoded])
+        return _array_equal(c, column, encoded)
     if node.op == "ne":
-        if isinstance(encoded, list):
-            return sa.or_(sa.not_(c.dialect.json_equals(column, encoded)), column.is_(None))
         if encoded is None:
             return column.is_not(None)
-        return sa.or_(sa.not_(c.dialect.array_contains_any(column, [encoded])), column.is_(None))
+        return sa.or_(column.is_(None), negate(_array_equal(c, column, encoded)))
     raise InvalidQuery(f"${node.op} is not supported on an Array field.")
 
 
@@ -155,38 +194,49 @@ def _compare_json(c: Compiler, node: q.Compare) -> Expr:
     encoded = wire.encode(node.value)
     if encoded is None:
         present = sa.and_(value_expr.is_not(None), sa.not_(c.dialect.json_type_is(value_expr, ("null",))))
-        return sa.not_(present) if node.op == "eq" else present
+        return negate(present) if node.op == "eq" else present
     kind = json_kind(encoded)
     if kind in ("array", "object"):
         equal = sa.and_(value_expr.is_not(None), c.dialect.json_equals(value_expr, encoded))
         if node.op == "eq":
             return equal
         if node.op == "ne":
-            return sa.not_(sa.func.coalesce(equal, False))
+            return negate(equal)
         raise InvalidQuery("Ordering comparisons need a string, number or date.")
     typed = sa.and_(value_expr.is_not(None), c.dialect.json_type_is(value_expr, (kind,)))
     scalar = c.dialect.json_scalar(value_expr, kind)
     if node.op == "eq":
         return sa.and_(typed, scalar == encoded)
     if node.op == "ne":
-        return sa.not_(sa.and_(typed, scalar == encoded))
+        return negate(sa.and_(typed, scalar == encoded))
     if kind == "boolean":
         raise InvalidQuery("Ordering comparisons need a string, number or date.")
     return sa.and_(typed, _ORDERED[node.op](scalar, encoded))
 
 
 def _in(c: Compiler, node: q.In) -> Expr:
-    if node.field.nested or node.field.type in ("Object", "Array"):
+    if node.field.type == "Relation":
+        return _relation_in(c, node.field, node.values, negated=node.negate)
+    if node.field.nested or node.field.type in ("Object", "Array", "GeoPoint", "Polygon"):
         options = [q.Compare(node.field, "eq", value) for value in node.values]
         matched = sa.or_(sa.false(), *(_compare(c, option) for option in options))
-        return sa.not_(matched) if node.negate else matched
+        return negate(matched) if node.negate else matched
     column = c.column(node.field)
     values = [c.scalar(node.field, value) for value in node.values if value is not None]
     has_null = any(value is None for value in node.values)
     matched = sa.or_(column.in_(values), column.is_(None)) if has_null else column.in_(values)
-    if node.negate:
-        return sa.not_(sa.func.coalesce(matched, False))
-    return matched
+    return negate(matched) if node.negate else matched
+
+
+def _relation_in(c: Compiler, field: q.Field, values: tuple[Any, ...], *, negated: bool) -> Expr:
+    """A Relation field "equals" an object when the relation holds it (Parse's reduceInRelation)."""
+    ids = [value.object_id for value in values if isinstance(value, wire.Pointer)]
+    if not ids:
+        return sa.true() if negated else sa.false()
+    join = c.source.join_table(c.schema.class_name, field.path[0])
+    owners = sa.select(join.c.owningId).where(join.c.relatedId.in_(ids))
+    member = c.table.c.objectId.in_(owners)
+    return negate(member) if negated else member
 
 
 def _exists(c: Compiler, node: q.Exists) -> Expr:
@@ -195,7 +245,7 @@ def _exists(c: Compiler, node: q.Exists) -> Expr:
         present = sa.and_(value_expr.is_not(None), sa.not_(c.dialect.json_type_is(value_expr, ("null",))))
     else:
         present = c.column(node.field).is_not(None)
-    return present if node.exists else sa.not_(present)
+    return present if node.exists else negate(present)
 
 
 def _contains_all(c: Compiler, node: q.ContainsAll) -> Expr:
@@ -207,11 +257,13 @@ def _contained_by(c: Compiler, node: q.ContainedBy) -> Expr:
 
 
 def _regex(c: Compiler, node: q.Regex) -> Expr:
-    target = c.dialect.json_scalar(c.nested(node.field), "string") if node.field.nested else c.column(node.field)
     if node.field.nested:
-        guard = c.dialect.json_type_is(c.nested(node.field), ("string",))
+        value_expr = c.nested(node.field)
+        guard = sa.and_(value_expr.is_not(None), c.dialect.json_type_is(value_expr, ("string",)))
+        target = c.dialect.json_scalar(value_expr, "string")
         return sa.and_(guard, c.dialect.regex(target, node.pattern, node.ignore_case, node.multiline))
-    return sa.and_(target.is_not(None), c.dialect.regex(target, node.pattern, node.ignore_case, node.multiline))
+    column = c.column(node.field)
+    return sa.and_(column.is_not(None), c.dialect.regex(column, node.pattern, node.ignore_case, node.multiline))
 
 
 def _text(c: Compiler, node: q.Text) -> Expr:
@@ -219,28 +271,41 @@ def _text(c: Compiler, node: q.Text) -> Expr:
     return sa.and_(column.is_not(None), c.dialect.text_search(column, node.terms, node.case_sensitive))
 
 
-def _sub_select(c: Compiler, query: q.SubQuery, key: q.Field | None) -> sa.Select[Any]:
+def _sub_select(c: Compiler, query: q.SubQuery, key: q.Field | None) -> sa.Select[Any] | None:
+    """The sub-query's ``key`` values (objectId when None); None when its class does not exist."""
+    if not query.exists:
+        return None
     schema = c.source.schema(query.class_name)
-    inner = Compiler(schema, c.source, c.dialect)
+    inner = Compiler(schema, c.source, c.dialect, c.read_names)
     if key is None:
         selected: Expr = inner.table.c.objectId
+    elif not inner.has_column(key):
+        return None
     elif key.nested:
         selected = inner.dialect.json_path(inner.column(key), key.path[1:])
     else:
         selected = inner.column(key)
-    return sa.select(selected).where(inner.compile(query.where))
+    condition = sa.and_(inner.compile(query.where), acl_filter(inner, c.read_names))
+    return sa.select(selected).where(condition)
 
 
 def _in_query(c: Compiler, node: q.InQuery) -> Expr:
-    column = c.column(node.field)
-    matched = column.in_(_sub_select(c, node.query, None))
-    return sa.not_(sa.func.coalesce(matched, False)) if node.negate else matched
+    sub = _sub_select(c, node.query, None)
+    if sub is None:
+        return sa.true() if node.negate else sa.false()
+    matched = c.column(node.field).in_(sub)
+    return negate(matched) if node.negate else matched
 
 
 def _select(c: Compiler, node: q.Select) -> Expr:
+    sub = _sub_select(c, node.query, node.key)
+    if sub is None:
+        return sa.true() if node.negate else sa.false()
     column = c.column(node.field)
-    matched = column.in_(_sub_select(c, node.query, node.key))
-    return sa.not_(sa.func.coalesce(matched, False)) if node.negate else matched
+    if node.key.nested or node.key.type in ("Object", "Array"):
+        raise InvalidQuery("$select/$dontSelect need a key of a String, Number, Date, Boolean or Pointer field.")
+    matched = column.in_(sub)
+    return negate(matched) if node.negate else matched
 
 
 def _related_to(c: Compiler, node: q.RelatedTo) -> Expr:
@@ -293,7 +358,7 @@ def _or(c: Compiler, node: q.Or) -> Expr:
 
 
 def _nor(c: Compiler, node: q.Nor) -> Expr:
-    return sa.not_(sa.func.coalesce(_or(c, q.Or(node.children)), False))
+    return negate(_or(c, q.Or(node.children)))
 
 
 _HANDLERS: dict[type, Callable[[Compiler, Any], Expr]] = {
@@ -322,9 +387,11 @@ def order_by(compiler: Compiler, spec: q.FindSpec) -> list[Expr]:
     """ORDER BY clauses: $nearSphere first (by distance), then the requested keys (PostgreSQL null order)."""
     clauses: list[Expr] = []
     near = _find_near(spec.where)
-    if near is not None:
+    if near is not None and compiler.has_column(near.field):
         clauses.append(compiler.dialect.geo_distance(compiler.column(near.field), near.point).asc())
     for order in spec.order:
+        if not compiler.has_column(order.field):
+            continue  # every object holds null there: no order to give
         if order.field.nested:
             expr: Expr = compiler.nested(order.field)
         else:
@@ -350,3 +417,12 @@ def acl_filter(compiler: Compiler, read_names: frozenset[str] | None) -> Expr:
         return sa.true()
     rperm = compiler.table.c._rperm
     return sa.or_(rperm.is_(None), compiler.dialect.array_contains_any(rperm, sorted(read_names)))
+
+
+def query_error(error: DBAPIError) -> Exception:
+    """A database's refusal of a query it was handed (e.g. a regex PostgreSQL cannot read) -> 102."""
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    if isinstance(state, str) and state.startswith(("22", "2201B")):
+        return InvalidQuery("The database refused the query: check $regex and other operator values.")
+    return error

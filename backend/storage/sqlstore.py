@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backend.errors import DuplicateValue
 from backend.querytree import FindSpec, Node
 from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse
 from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
-from backend.storage.sqlquery import Compiler, SqlDialect, acl_filter, order_by
+from backend.storage.sqlquery import Compiler, SqlDialect, acl_filter, order_by, query_error
 from backend.storage.sqltables import (
     JSON_TYPE,
     UTCDateTime,
@@ -262,11 +262,18 @@ class SqlSession:
                 join = self.store.join_table(schema.class_name, key)
                 await self.conn.execute(sa.delete(join).where(join.c.owningId == object_id))
 
-    def _compiler(self, schema: ClassSchema) -> Compiler:
-        return Compiler(schema, _Schemas(self.store, self.known), self.store.dialect)
+    def _compiler(self, schema: ClassSchema, read_names: frozenset[str] | None = None) -> Compiler:
+        return Compiler(schema, _Schemas(self.store, self.known), self.store.dialect, read_names)
+
+    async def _query(self, statement: sa.Select[Any]) -> sa.CursorResult[Any]:
+        try:
+            result: sa.CursorResult[Any] = await self.conn.execute(statement)
+        except DBAPIError as error:
+            raise query_error(error) from error
+        return result
 
     async def find(self, schema: ClassSchema, spec: FindSpec) -> list[Row]:
-        compiler = self._compiler(schema)
+        compiler = self._compiler(schema, spec.read_names)
         table = compiler.table
         if spec.columns is None:
             selected: list[Any] = list(table.c)
@@ -280,16 +287,16 @@ class SqlSession:
             .offset(spec.skip or None)
             .limit(spec.limit)
         )
-        result = await self.conn.execute(statement)
+        result = await self._query(statement)
         return [columns_to_row(schema, mapping) for mapping in result.mappings()]
 
     async def count(self, schema: ClassSchema, where: Node, read_names: frozenset[str] | None) -> int:
-        compiler = self._compiler(schema)
+        compiler = self._compiler(schema, read_names)
         statement = (
             sa.select(sa.func.count()).select_from(compiler.table)
             .where(compiler.compile(where), acl_filter(compiler, read_names))
         )
-        return int((await self.conn.execute(statement)).scalar_one())
+        return int((await self._query(statement)).scalar_one())
 
     async def add_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None:
         join = self.store.join_table(schema.class_name, key)

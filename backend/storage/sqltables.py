@@ -17,7 +17,8 @@ from sqlalchemy.engine import Dialect
 from backend import wire
 from backend.storage.protocols import ClassSchema, FieldSpec, Row
 
-JSON_TYPE: Any = sa.JSON().with_variant(JSONB(), "postgresql")
+# none_as_null: a field set to null is SQL NULL (absent), never the JSON literal null
+JSON_TYPE: Any = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 SYSTEM_COLUMNS = ("_rperm", "_wperm")
 
 
