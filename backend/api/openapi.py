@@ -232,11 +232,7 @@ async def openapi_document(request: Request) -> ParseJSON:
         master = master_principal(request, services.settings)
     except ParseError:
         master = None
-    schemas = None
-    if master is not None:
-        async with services.db.unit(read_only=True) as unit:
-            await services.schemas.load(unit)
-        schemas = services.schemas.all_cached()
+    schemas = services.schemas.all_cached() if master is not None else None
     return ParseJSON(build_document(request, schemas))
 
 

@@ -49,14 +49,12 @@ class SchemaAdmin:
         self.schemas = schemas
 
     async def list(self) -> list[dict[str, Any]]:
-        async with self.db.unit(read_only=True) as unit:
-            await self.schemas.load(unit)  # another instance may have changed any class
+        # the cache, not a reload: replacing it would drop classes other requests are creating right now
         return [schema_to_wire(schema) for schema in self.schemas.all_cached()]
 
     async def get(self, class_name: str) -> dict[str, Any]:
         async with self.db.unit(read_only=True) as unit:
-            await self.schemas.load(unit)
-            schema = await self.schemas.require(unit, class_name)
+            schema = await self.schemas.require(unit, class_name)  # a miss reloads once
         return schema_to_wire(schema)
 
     async def create(self, ctx: RequestContext, path_name: str | None, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -213,6 +213,9 @@ class SchemaService:
         schema = current.with_fields(added)
         await unit.session.save_schema(schema, previous)
         self._cache[class_name] = schema  # the rest of this unit sees it at once
+        # and again after the commit: a concurrent reload (another request's cache miss) reads only
+        # committed schemas and may have dropped this one from the cache meanwhile
+        self._remember(unit, schema, class_name)
         unit.on_rollback(lambda: self.forget(class_name))
         return schema
 
