@@ -42,7 +42,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
         raise error_for_code(int(ParseCode.FILE_SAVE_ERROR), "Invalid file upload.") from None
 
 
-@router.get("/files/{app_id}/{name:path}")
+@router.api_route("/files/{app_id}/{name:path}", methods=["GET", "HEAD"])
 async def download_file(app_id: str, name: str, request: Request, svc: Svc) -> Response:
     if app_id != svc.settings.application_id:
         return ParseJSON({"error": "Invalid application ID."}, status_code=403)
@@ -63,6 +63,8 @@ async def download_file(app_id: str, name: str, request: Request, svc: Svc) -> R
     headers["content-length"] = str(end - start + 1 if size else 0)
     if partial:
         headers["content-range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD":
+        return Response(status_code=206 if partial else 200, headers=headers, media_type=opened.content_type)
     body = svc.files.read(name, start, end) if size else _empty()
     return StreamingResponse(body, status_code=206 if partial else 200, headers=headers,
                              media_type=opened.content_type)

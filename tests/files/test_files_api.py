@@ -57,6 +57,8 @@ async def test_upload_names_the_file_as_parse_and_serves_it(
     assert got.headers["accept-ranges"] == "bytes"
     assert "max-age" in got.headers["cache-control"]
     assert got.headers["x-content-type-options"] == "nosniff"
+    head = await client.head(local_path(body["url"]))
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-length"] == "11"
 
 
 async def test_an_extension_is_added_from_the_content_type(client: httpx.AsyncClient,
