@@ -6,7 +6,7 @@ from typing import Any
 
 from backend import wire
 from backend.context import RequestContext
-from backend.errors import InvalidJSON, MasterKeyRequired
+from backend.errors import InvalidJSON, MasterKeyRequired, OperationForbidden
 from backend.services.units import Database
 
 
@@ -23,8 +23,10 @@ class ConfigService:
 
     async def write(self, ctx: RequestContext, body: dict[str, Any]) -> None:
         """Merge ``params`` ({"__op": "Delete"} removes a key) and ``masterKeyOnly`` flags."""
-        if not ctx.principal.is_master or ctx.principal.is_read_only:
+        if not ctx.principal.is_master:
             raise MasterKeyRequired()
+        if ctx.principal.is_read_only:
+            raise OperationForbidden("read-only masterKey isn't allowed to update the config.")
         updates, flags = body.get("params", {}), body.get("masterKeyOnly", {})
         if not isinstance(updates, dict) or not isinstance(flags, dict):
             raise InvalidJSON("params and masterKeyOnly must be objects.")
@@ -40,5 +42,7 @@ class ConfigService:
                     master_only.pop(key, None)
                 else:
                     params[key] = value
+            # as parse-server: every param written gets its flag, false unless given
+            master_only.update({key: bool(flags.get(key, False)) for key in updates if key in params})
             master_only.update({key: flag for key, flag in flags.items() if key in params})
             await unit.session.put_config(params, master_only)

@@ -79,3 +79,12 @@ async def test_classes_installation_path_applies_the_same_rules(client: httpx.As
     changed = await client.put(f"/classes/_Installation/{first.json()['objectId']}",
                                json={"installationId": "other"}, headers=headers)
     assert changed.json()["code"] == 136
+
+
+async def test_rewriting_a_param_without_its_flag_makes_it_public_again(client: httpx.AsyncClient,
+                                                                         headers: dict[str, str],
+                                                                         master_headers: dict[str, str]) -> None:
+    await client.put("/config", json={"params": {"k": 1}, "masterKeyOnly": {"k": True}}, headers=master_headers)
+    assert (await client.get("/config", headers=headers)).json()["params"] == {}
+    await client.put("/config", json={"params": {"k": 2}}, headers=master_headers)
+    assert (await client.get("/config", headers=headers)).json()["params"] == {"k": 2}
