@@ -89,7 +89,7 @@ class CloudService:
     async def request(self, ctx: RequestContext, **fields: Any) -> Request:
         """A Request for ``ctx``: the caller's user, master flag, data access bound to it."""
         req = Request(master=ctx.principal.is_master, installation_id=ctx.installation_id, ip=ctx.ip,
-                      context=dict(ctx.cloud_context), **fields)
+                      context=ctx.cloud_context, **fields)  # shared: before* may pass values to after*
         if self.objects is not None:
             req.db = CloudData(self.objects, ctx)
             req.master_db = CloudData(self.objects, RequestContext.system())

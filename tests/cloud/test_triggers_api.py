@@ -22,6 +22,15 @@ async def test_before_save_on_update_sees_the_original(client: httpx.AsyncClient
     assert [(row["text"], row["isNew"]) for row in audits] == [("first take", True), ("second take", False)]
 
 
+async def test_the_client_context_reaches_triggers_and_before_save_can_add_to_it(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    sent = {**headers, "X-Parse-Cloud-Context": '{"source": "api"}'}
+    await client.post("/classes/CloudReview", json={"text": "with context"}, headers=sent)
+    audit = (await client.get("/classes/CloudAudit", headers=headers)).json()["results"][0]
+    assert audit["context"] == {"source": "api", "checkedBy": "beforeSave"}
+
+
 async def test_before_delete_can_refuse(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     created = (await client.post("/classes/CloudLocked", json={"n": 1}, headers=headers)).json()
     path = f"/classes/CloudLocked/{created['objectId']}"

@@ -15,13 +15,14 @@ async def check_review(req: Request) -> None:
         raise cloud.Error(cloud.VALIDATION_ERROR, "review too short")
     obj["text"] = text.strip()
     obj["checked"] = True
+    req.context["checkedBy"] = "beforeSave"  # reaches afterSave, as Parse's request.context does
 
 
 @cloud.after_save("CloudReview")
 async def audit_review(req: Request) -> None:
     obj = req.object or {}
     await req.master_db.create("CloudAudit", {"review": obj["objectId"], "text": obj.get("text"),
-                                              "isNew": req.original is None})
+                                              "isNew": req.original is None, "context": req.context})
 
 
 @cloud.before_save("CloudRating", fields={

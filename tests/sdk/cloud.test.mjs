@@ -99,3 +99,10 @@ test('a logged-in user reaches functions as req.user, and requireUser lets them 
     await Parse.User.logOut();
   }
 });
+
+test('save(..., { context }) reaches beforeSave and afterSave', async () => {
+  const review = await new Parse.Object('CloudReview').save({ text: 'context film', movie: 'sdk-context' },
+    { context: { source: 'sdk' } });
+  const audit = await new Parse.Query('CloudAudit').equalTo('review', review.id).first();
+  assert.deepEqual(audit.get('context'), { source: 'sdk', checkedBy: 'beforeSave' });
+});
