@@ -78,34 +78,42 @@ class AuditLog:
         return (await self.append_many(unit, [entry]))[0]
 
     async def append_many(self, unit: Unit, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Chain records into ``unit``, in order; the head is locked (and so appends serialised) until it ends."""
-        assert self._head_id is not None, "AuditLog.ensure_head() first"
-        bumped = await self.records.update(AUDIT_HEAD, self._head_id,
-                                           {"seq": {"__op": "Increment", "amount": len(entries)}}, unit=unit)
-        seq = int(bumped["seq"]) - len(entries)
-        prev = await self._prev_hash(unit, seq)
-        bodies = []
-        for entry in entries:
-            seq += 1
-            body = _body(seq, prev, entry)
-            text = canonical(body)
-            prev = chain_hash(str(body["prev"]), text)
-            indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
-            await self.records.create(TOOL_CALL, {"seq": seq, "body": text, "hash": prev, **indexed}, unit=unit)
-            bodies.append(body | {"hash": prev})
-        await self.records.update(AUDIT_HEAD, self._head_id, {"hash": prev}, unit=unit)
-        last = (seq, prev)
-        unit.after_commit(lambda: setattr(self, "_last", last))
-        return bodies
+        """Chain records into ``unit``, in order; the head is locked (and so appends serialised) until it ends.
 
-    async def _prev_hash(self, unit: Unit, seq: int) -> str:
-        # the head is locked: if the record before ours is the last one this process committed, its hash is
-        # known; otherwise (another instance appended, or none yet) read it from the head
-        if self._last is not None and self._last[0] == seq:
-            return self._last[1]
-        assert self._head_id is not None
-        head = await self.records.get(AUDIT_HEAD, self._head_id, unit=unit)
-        return str(head.get("hash") or GENESIS)
+        When this process committed the last record, its (seq, hash) is known: the records are built first and
+        one update of the head both locks it and moves it. If the head says otherwise (another instance
+        appended), the records are rebuilt on the true last record, still under the lock.
+        """
+        assert self._head_id is not None, "AuditLog.ensure_head() first"
+        count, known = len(entries), self._last
+        built = _build(known[0], known[1], entries) if known else None
+        change: dict[str, Any] = {"seq": {"__op": "Increment", "amount": count}}
+        if built:
+            change["hash"] = built[-1]["hash"]
+        bumped = await self.records.update(AUDIT_HEAD, self._head_id, change, unit=unit)  # locks the head
+        start = int(bumped["seq"]) - count
+        if built is None or known is None or known[0] != start:
+            built = _build(start, await self._hash_at(unit, start, built is None), entries)
+            await self.records.update(AUDIT_HEAD, self._head_id, {"hash": built[-1]["hash"]}, unit=unit)
+        for body in built:
+            indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
+            text = canonical({key: value for key, value in body.items() if key != "hash"})
+            await self.records.create(TOOL_CALL, {"seq": body["seq"], "body": text, "hash": body["hash"], **indexed},
+                                      unit=unit)
+        last = (built[-1]["seq"], built[-1]["hash"])
+        unit.after_commit(lambda: setattr(self, "_last", last))
+        return built
+
+    async def _hash_at(self, unit: Unit, seq: int, head_intact: bool) -> str:
+        """The hash of record ``seq`` (the last one before ours), read under the head's lock."""
+        if seq == 0:
+            return GENESIS
+        if head_intact:
+            assert self._head_id is not None
+            head = await self.records.get(AUDIT_HEAD, self._head_id, unit=unit)
+            return str(head.get("hash") or GENESIS)
+        found = await self.records.first(TOOL_CALL, {"seq": seq}, unit=unit)
+        return str(found["hash"]) if found else GENESIS
 
     async def record(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append a record of a call that changed nothing, and wait until it is committed.
@@ -194,6 +202,16 @@ class AuditLog:
             if len(page) < PAGE:
                 return
             last = int(page[-1]["seq"])
+
+
+def _build(after: int, prev: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bodies (with their hashes) of ``entries`` chained after record ``after`` whose hash is ``prev``."""
+    built = []
+    for offset, entry in enumerate(entries, start=1):
+        body = _body(after + offset, prev, entry)
+        prev = chain_hash(prev, canonical(body))
+        built.append(body | {"hash": prev})
+    return built
 
 
 def _body(seq: int, prev: str, entry: dict[str, Any]) -> dict[str, Any]:
