@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from backend.context import PrincipalKind, RequestContext
-from backend.errors import ParseCode, ParseError, error_for_code
+from backend.errors import ParseCode, ParseError, Unauthorized, error_for_code
 from backend.storage.files import FileInfo, FilesAdapter
 
 UserLookup = Callable[[str], Awaitable[dict[str, Any] | None]]  # user id -> the _User object (as master)
@@ -117,7 +117,7 @@ class FileService:
     async def _check_caller(self, ctx: RequestContext) -> None:
         principal = ctx.principal
         if principal.kind == PrincipalKind.READ_ONLY_MASTER:
-            raise file_error(ParseCode.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to create a file.")
+            raise Unauthorized("read-only masterKey isn't allowed to create a file.")  # parse-server's 403
         if principal.is_master:
             return
         if principal.user_id is None:
@@ -192,7 +192,7 @@ class FileService:
     async def delete(self, ctx: RequestContext, name: str) -> None:
         """Delete a file (master key only; the route checks it)."""
         if ctx.principal.is_read_only:
-            raise file_error(ParseCode.OPERATION_FORBIDDEN, "read-only masterKey isn't allowed to delete a file.")
+            raise Unauthorized("read-only masterKey isn't allowed to delete a file.")
         try:
             self.check_name(name)
         except ParseError as error:

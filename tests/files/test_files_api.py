@@ -241,3 +241,15 @@ async def test_the_json_form_with_bad_base64_stores_nothing(client: httpx.AsyncC
     answer = await client.post("/files/hello.txt", json=payload, headers={"Content-Type": "text/plain"})
     assert answer.json() == {"code": 130, "error": "Invalid file upload."}
     assert stored(settings) == []
+
+
+async def test_the_read_only_master_key_may_not_write_files(make_client: Client, settings: Settings) -> None:
+    read_only = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": "read-only-key"}
+    async with make_client(read_only_master_key="read-only-key") as http:
+        created = await http.post("/files/a.txt", content=b"x", headers=read_only)
+        assert created.status_code == 403
+        assert created.json() == {"error": "read-only masterKey isn't allowed to create a file."}
+        deleted = await http.delete("/files/abc_a.txt", headers=read_only)
+        assert deleted.status_code == 403
+        assert deleted.json() == {"error": "read-only masterKey isn't allowed to delete a file."}
+    assert stored(settings) == []
