@@ -9,9 +9,12 @@ Values in the tree are ``backend.wire`` values (datetime, Pointer, GeoPoint...).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from backend.wire import GeoPoint, Pointer, Polygon
+
+if TYPE_CHECKING:  # the storage protocols import this module; the schema is only carried here
+    from backend.storage.protocols import ClassSchema
 
 FieldPath: TypeAlias = tuple[str, ...]
 """A top-level field, then keys into an Object field: ``a.b.c`` -> ``("a", "b", "c")``."""
@@ -88,7 +91,11 @@ class Text:
 class SubQuery:
     class_name: str
     where: Node
-    exists: bool = True  # False: no such class, so the sub-query finds nothing
+    schema: ClassSchema | None = None  # None: no such class, so the sub-query finds nothing
+
+    @property
+    def exists(self) -> bool:
+        return self.schema is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ MAX_INCLUDE_DEPTH = 8
 
 
 def include_paths(include: object, schema: ClassSchema) -> list[list[str]]:
-    """``a.b,c`` -> [["a"], ["a", "b"], ["c"]]; ``*`` means every top-level Pointer field."""
+    """``a.b,c`` -> [["a"], ["a", "b"], ["c"]]; ``*`` means every Pointer and Array field (as Parse)."""
     if include is None or include == "":
         return []
     if not isinstance(include, str):
@@ -30,7 +30,7 @@ def include_paths(include: object, schema: ClassSchema) -> list[list[str]]:
     for part in include.split(","):
         part = part.strip()
         if part == "*":
-            paths.update((name,) for name, spec in schema.fields.items() if spec.type == "Pointer")
+            paths.update((name,) for name, spec in schema.fields.items() if spec.type in ("Pointer", "Array"))
         elif part:
             segments = part.split(".")
             if len(segments) > MAX_INCLUDE_DEPTH:

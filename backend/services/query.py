@@ -193,7 +193,7 @@ def _sub_query(argument: object, lookup: SchemaLookup, depth: int, op: str) -> q
     class_name = argument["className"]
     known = lookup(class_name)
     schema = known or ClassSchema(class_name, {})
-    return q.SubQuery(class_name, parse_where(argument.get("where", {}), schema, lookup, depth + 1), known is not None)
+    return q.SubQuery(class_name, parse_where(argument.get("where", {}), schema, lookup, depth + 1), known)
 
 
 def _in_query(negate: bool) -> Callable[..., q.Node]:

@@ -273,9 +273,9 @@ def _text(c: Compiler, node: q.Text) -> Expr:
 
 def _sub_select(c: Compiler, query: q.SubQuery, key: q.Field | None) -> sa.Select[Any] | None:
     """The sub-query's ``key`` values (objectId when None); None when its class does not exist."""
-    if not query.exists:
+    if query.schema is None:
         return None
-    schema = c.source.schema(query.class_name)
+    schema = query.schema  # as the parser saw it: this transaction may not have loaded it
     inner = Compiler(schema, c.source, c.dialect, c.read_names)
     if key is None:
         selected: Expr = inner.table.c.objectId

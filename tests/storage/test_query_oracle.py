@@ -75,7 +75,7 @@ async def test_sql_finds_exactly_what_the_matcher_matches(
     expected = {row["objectId"] for row in rows if matches(row, tree)}
     event("matches: " + ("none" if not expected else "all" if len(expected) == len(rows) else "some"))
     found, count = await _sql_ids(services, class_name, where)
-    assert found == expected, f"where={where}\nrows={rows}\nsql only: {found - expected}\nmatcher only: {expected - found}"
+    assert found == expected, f"{where=}\n{rows=}\nsql only: {found - expected}\nmatcher only: {expected - found}"
     assert count == len(expected)
 
 
