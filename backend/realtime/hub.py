@@ -55,7 +55,6 @@ class Hub:
         self._live = frozenset(self.settings.live_query_classes)
         self._unsubscribe_events: Callable[[], None] = _nothing
         self._checker: asyncio.Task[None] | None = None
-        self._recheck = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -190,7 +189,8 @@ class Hub:
     async def deliver(self, change: Change) -> None:
         """A change arrived from the PubSub: send each local subscriber its event, at most once."""
         if change.class_name in AUTH_CLASSES:
-            self._recheck.set()
+            # before any later change is delivered: a revoked session or a role change applies from the next event
+            await self.revalidate()
         class_matchers = self.matchers.get(change.class_name)
         if not class_matchers:
             return
@@ -247,11 +247,9 @@ class Hub:
     # --- sessions --------------------------------------------------------------------
 
     async def _check_sessions(self) -> None:
-        """Re-resolve every token in use: on identity changes, and every few seconds for expiry."""
+        """Re-resolve every token in use every few seconds, so expired sessions stop receiving too."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._recheck.wait(), self.settings.live_query_session_check)
-            self._recheck.clear()
+            await asyncio.sleep(self.settings.live_query_session_check)
             try:
                 await self.revalidate()
             except Exception:
