@@ -56,7 +56,7 @@ async def _call(request: Request, tools: AgentTools, kind: str, tool: str) -> Pa
         token=bearer(request), tool=tool, kind=kind, input=await input_of(request),
         run_id=(request.headers.get("x-ballast-run-id") or None),
         idempotency_key=(request.headers.get("idempotency-key") or None) if kind == "write" else None,
-        user_id=None,
+        user_token=request.headers.get("x-parse-session-token") or None,
     )
     return respond(await tools.gateway.call(call))
 

@@ -79,8 +79,9 @@ class Approver:
         policy = await tools.policies.current()
         if policy.version != approval.get("policyVersion"):
             raise Stale("the policy changed since the preview.")
-        context = ToolContext(tools.request_context(agent, approval.get("userId")), tools.services, unit, tool,
-                              Mode.EXECUTE, tools.jobs)
+        user = await tools.user_principal(approval["userId"]) if approval.get("userId") else None
+        context = ToolContext(tools.request_context(agent, user), tools.services, unit, tool, Mode.EXECUTE,
+                              tools.jobs, restrict=agent.principal if user else None)
         given = tool.input_model.model_validate(approval.get("input") or {})
         try:
             output = await tool.handler(context, given)

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from agent_tools.redaction import check_class, redact
 from agent_tools.registry import Tool
-from backend.context import RequestContext
+from backend.context import Principal, RequestContext
+from backend.errors import ObjectNotFound, OperationForbidden
+from backend.services import access
 from backend.services.objects import FindOptions, FindResult, ObjectService
 from backend.services.units import Unit
 
@@ -65,6 +67,13 @@ class Change:
         return {"className": self.class_name, "objectId": self.object_id, "op": self.op, "updatedAt": updated}
 
 
+def acl_allows(acl: object, principal: Principal, permission: str) -> bool:
+    """An object's wire ACL grants ``permission`` (read/write) to the principal (no ACL: public)."""
+    if not isinstance(acl, dict):
+        return True
+    return any(isinstance(acl.get(name), dict) and acl[name].get(permission) for name in principal.acl_names())
+
+
 class UnitObjects:
     """ObjectService bound to the call's unit: a read tool's every statement runs in its read-only transaction."""
 
@@ -99,6 +108,8 @@ class ToolContext:
     tool: Tool
     mode: Mode = Mode.LIVE
     jobs: Any = None  # the job service, when there is one
+    # delegation: the tool runs as the user, and the agent's own rights narrow what it may see and change
+    restrict: Principal | None = None
     refs: list[dict[str, Any]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     effects: list[dict[str, Any]] = field(default_factory=list)
@@ -116,15 +127,42 @@ class ToolContext:
     def capturing(self) -> bool:
         return self.mode != Mode.LIVE
 
+    def visible(self, class_name: str, obj: dict[str, Any]) -> bool:
+        """Whether the agent itself may see ``obj`` (always, unless it acts for a user)."""
+        if self.restrict is None:
+            return True
+        schema = self.services.schemas.cached(class_name)
+        try:
+            if schema is not None:
+                access.require_class(self.restrict, schema, "get")
+        except OperationForbidden:
+            return False
+        return acl_allows(obj.get("ACL"), self.restrict, "read")
+
+    async def _check_write(self, class_name: str, operation: access.Operation, object_id: str | None) -> None:
+        """Acting for a user, the write must also be one the agent itself may do."""
+        if self.restrict is None:
+            return
+        schema = await self.services.schemas.get(self.unit, class_name)
+        if schema is not None:
+            access.require_class(self.restrict, schema, operation)
+        if object_id is not None:
+            current = await self.objects.get(self.request, class_name, object_id)
+            if not acl_allows(current.get("ACL"), self.restrict, "write"):
+                raise ObjectNotFound("Object not found.")
+
     def show(self, class_name: str, obj: dict[str, Any]) -> dict[str, Any]:
         """The object as this tool may return it; its reference goes to the audit."""
         check_class(class_name, self.tool.scope)
+        if not self.visible(class_name, obj):
+            raise ObjectNotFound("Object not found.")
         self.refs.append({"className": class_name, "objectId": obj.get("objectId"),
                           "updatedAt": obj.get("updatedAt")})
         return redact(obj, class_name, self.tool.scope)
 
     async def create(self, class_name: str, data: dict[str, Any]) -> dict[str, Any]:
         check_class(class_name, self.tool.scope)
+        await self._check_write(class_name, "create", None)
         result = await self.objects.create(self.request, class_name, data)
         after = None
         if self.capturing:
@@ -134,6 +172,7 @@ class ToolContext:
 
     async def update(self, class_name: str, object_id: str, data: dict[str, Any]) -> dict[str, Any]:
         check_class(class_name, self.tool.scope)
+        await self._check_write(class_name, "update", object_id)
         before = await self._current(class_name, object_id) if self.capturing else None
         result = await self.objects.update(self.request, class_name, object_id, data)
         after = await self._current(class_name, object_id) if self.capturing else dict(result)
@@ -142,6 +181,7 @@ class ToolContext:
 
     async def delete(self, class_name: str, object_id: str) -> None:
         check_class(class_name, self.tool.scope)
+        await self._check_write(class_name, "delete", object_id)
         before = await self._current(class_name, object_id) if self.capturing else None
         await self.objects.delete(self.request, class_name, object_id)
         self._record(Change(class_name, object_id, "delete", before, None))

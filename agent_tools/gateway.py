@@ -21,6 +21,7 @@ from agent_tools.approvals import binding_for, preview_of
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
 from agent_tools.registry import Tool
+from backend.context import Principal
 from backend.errors import ParseError, status_for
 from backend.services.units import Unit
 
@@ -41,7 +42,7 @@ class CallRequest:
     input: Any
     run_id: str | None = None
     idempotency_key: str | None = None
-    user_id: str | None = None  # delegation: the user the agent acts for
+    user_token: str | None = field(default=None, repr=False)  # delegation: the session of the user acted for
 
 
 @dataclass
@@ -81,10 +82,12 @@ class Call:
     tool: Tool | None = None
     policy: Policy | None = None
     input: BaseModel | None = None
+    user: Principal | None = None
 
     def entry(self, **more: Any) -> dict[str, Any]:
         base = {"agentId": self.agent.id if self.agent else None, "runId": self.run_id,
-                "userId": self.request.user_id, "tool": self.request.tool, "kind": self.request.kind,
+                "userId": self.user.user_id if self.user else None, "tool": self.request.tool,
+                "kind": self.request.kind,
                 "toolVersion": self.tool.version if self.tool else None,
                 "policyVersion": self.policy.version if self.policy else None,
                 "input": self.input.model_dump(mode="json") if self.input else self.request.input,
@@ -125,6 +128,11 @@ class Gateway:
         if check.problem:
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
                           else f"This token is {check.problem.split('.')[1]}.")
+        if call.request.user_token:
+            call.user = await self.tools.services.sessions.principal_for(call.request.user_token)
+            if call.user is None:
+                raise Blocked("delegation.session", "The user session this agent acts for is invalid or expired.",
+                              status=401, code=209)
         tool = self.tools.registry.get(call.request.tool)
         if tool is None or tool.kind != call.request.kind:
             raise Blocked("tool.unknown", f"No {call.request.kind} tool named {call.request.tool!r}.")
@@ -241,7 +249,7 @@ class Gateway:
                               call.policy.version)
         async with self.tools.services.db.unit() as unit:
             approval = await self.tools.approvals.create(unit, {
-                "agentId": call.agent.id, "runId": call.run_id, "userId": call.request.user_id,
+                "agentId": call.agent.id, "runId": call.run_id, "userId": call.user.user_id if call.user else None,
                 "tool": call.tool.name, "toolVersion": call.tool.version, "input": normalised,
                 "preview": preview, "binding": binding.digest, "policyVersion": call.policy.version,
                 "reason": decision.reason, "rule": decision.rule,
@@ -277,8 +285,9 @@ class Gateway:
 
     def _context(self, call: Call, unit: Any, mode: Mode) -> ToolContext:
         assert call.agent is not None and call.tool is not None
-        request = self.tools.request_context(call.agent, call.request.user_id)
-        return ToolContext(request, self.tools.services, unit, call.tool, mode, self.tools.jobs)
+        request = self.tools.request_context(call.agent, call.user)
+        restrict = call.agent.principal if call.user is not None else None
+        return ToolContext(request, self.tools.services, unit, call.tool, mode, self.tools.jobs, restrict=restrict)
 
 
 def _written(call: Call, decision: Decision, context: ToolContext, result: dict[str, Any]) -> dict[str, Any]:

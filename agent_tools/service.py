@@ -11,7 +11,7 @@ from agent_tools.audit import AuditLog
 from agent_tools.policy import PolicyStore, RateLimits, RunBudgets
 from agent_tools.records import Records
 from agent_tools.registry import ToolRegistry
-from backend.context import RequestContext
+from backend.context import Principal, PrincipalKind, RequestContext
 from backend.services.wiring import Services
 
 
@@ -48,6 +48,10 @@ class AgentTools:
                 await self.audit.ensure_head()
                 self._ready = True
 
-    def request_context(self, agent: Agent, user_id: str | None = None) -> RequestContext:
-        """The context a tool runs as: the agent's principal (its roles reach ACLs and CLPs)."""
-        return RequestContext(agent.principal)
+    def request_context(self, agent: Agent, user: Principal | None = None) -> RequestContext:
+        """The context a tool runs as: the agent's principal, or the user's when the agent acts for one."""
+        return RequestContext(user or agent.principal)
+
+    async def user_principal(self, user_id: str) -> Principal:
+        """A delegating user as a principal again (for an approval that runs later): id and current roles."""
+        return Principal(PrincipalKind.USER, user_id, await self.services.identity.roles.roles_for(user_id))

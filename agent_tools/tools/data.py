@@ -120,7 +120,8 @@ async def query_objects(ctx: ToolContext, given: QueryInput) -> Objects:
                           keys=",".join(given.keys) if given.keys else None,
                           include=",".join(given.include) if given.include else None)
     found = await ctx.objects.find(ctx.request, given.className, options)
-    return Objects(results=[ctx.show(given.className, obj) for obj in found.results])
+    shown = [obj for obj in found.results if ctx.visible(given.className, obj)]
+    return Objects(results=[ctx.show(given.className, obj) for obj in shown])
 
 
 async def get_object(ctx: ToolContext, given: GetInput) -> ObjectOut:
