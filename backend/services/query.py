@@ -24,6 +24,7 @@ KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_$\-]+)*$")
 ORDERED_TYPES = frozenset({"Number", "String", "Date", "Unknown"})
 MILES_PER_RADIAN = 3958.8
 MAX_QUERY_DEPTH = 16
+PYTHON_ONLY_REGEX = re.compile(r"\(\?P|\(\?<[A-Za-z_]")
 
 
 def parse_where(where: object, schema: ClassSchema, lookup: SchemaLookup, depth: int = 0) -> q.Node:
@@ -165,6 +166,8 @@ def _regex(field: q.Field, argument: object, _c: Any, options: object, *_: Any) 
     # x: drop whitespace and comments, as parse-server does before handing the pattern to PostgreSQL
     pattern = re.sub(r"\s+|#.*", "", argument) if "x" in flags else argument
     pattern = operators.unquote(pattern)
+    if PYTHON_ONLY_REGEX.search(pattern):  # one meaning on every engine: PostgreSQL has no named groups
+        raise InvalidQuery("Invalid $regex: named groups (?P<..>, (?<name>) are not supported.")
     if not field.nested:
         _require(field, ("String", "Unknown"), "$regex")
     try:

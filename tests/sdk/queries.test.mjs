@@ -93,6 +93,9 @@ test('relation.add then relation.query()', async () => {
   assert.equal(held[0].className, 'Item');
   const narrowed = await shelf.relation('holds').query().equalTo('n', 3).find();
   assert.deepEqual(names(narrowed), ['c']);
+  const holding = await new Parse.Query('Shelf').equalTo('holds', items[2]).find();
+  assert.deepEqual(holding.map(found => found.id), [shelf.id]);
+  assert.equal((await new Parse.Query('Shelf').equalTo('holds', items[1]).find()).length, 0);
 });
 
 test('Parse.Query.or, and, nor', async () => {
