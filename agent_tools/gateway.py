@@ -21,6 +21,7 @@ from agent_tools.approvals import binding_for, preview_of
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
 from agent_tools.registry import Tool
+from agent_tools.telemetry import describe, tool_span
 from backend.context import Principal
 from backend.errors import ParseError, status_for
 from backend.services.units import Unit
@@ -104,8 +105,14 @@ class Gateway:
         """Run one tool call and write its one audit record."""
         await self.tools.ready()
         call = Call(request, request.run_id or "run_" + secrets.token_hex(8), time.perf_counter())
+        with tool_span(request.tool, request.kind) as span:
+            result = await self._call(call)
+            describe(span, result.status, result.record)
+        return result
+
+    async def _call(self, call: Call) -> CallResult:
         try:
-            return await (self._read(call) if request.kind == "read" else self._write(call))
+            return await (self._read(call) if call.request.kind == "read" else self._write(call))
         except Blocked as blocked:
             record = await self.tools.audit.record(call.entry(decision=blocked.decision, rule=blocked.rule,
                                                               outcome="blocked", error=blocked.message))
