@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from backend.app import create_app
+from backend.config import Settings
 from tests.conftest import APP_ID
 
 
@@ -97,3 +99,21 @@ async def test_update_refusals(client: httpx.AsyncClient, master_headers: dict[s
     assert same.status_code == 200
     assert (await client.put("/schemas/Nope", json={}, headers=master_headers)).json()["code"] == 103
     assert (await client.post("/schemas", json={}, headers=master_headers)).json()["code"] == 135
+
+
+async def test_read_only_master_key_reads_but_cannot_change(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"read_only_master_key": "read-only-key"}))
+    read_only = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": "read-only-key"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/parse") as client:
+            assert (await client.get("/schemas", headers=read_only)).status_code == 200
+            for method, path, message in (
+                ("POST", "/schemas/Ro", "read-only masterKey isn't allowed to create a schema."),
+                ("DELETE", "/purge/Ro", "read-only masterKey isn't allowed to purge a schema."),
+                ("PUT", "/config", "read-only masterKey isn't allowed to update the config."),
+                ("GET", "/aggregate/Ro", "Cannot run an aggregation pipeline when using the readOnlyMasterKey"),
+            ):
+                response = await client.request(method, path, json={}, headers=read_only)
+                assert response.json() == {"code": 119, "error": message}, path
+            assert (await client.get("/schemas/Ro", headers=read_only)).json()["code"] == 103
