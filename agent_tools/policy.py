@@ -16,9 +16,8 @@ from typing import Any, Literal
 
 from limits import RateLimitItem
 from limits import parse as parse_rate
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_tools.agents import Agent
@@ -93,11 +92,10 @@ class RateLimits:
     """
 
     def __init__(self, redis_url: str | None) -> None:
+        # redis-py's asyncio client (a dependency already): coredis needs its pool entered before use
         storage: Storage = MemoryStorage()
         if redis_url:
-            found = storage_from_string("async+" + redis_url)
-            assert isinstance(found, Storage)
-            storage = found
+            storage = RedisStorage("async+" + redis_url, implementation="redispy")
         self.limiter = SlidingWindowCounterRateLimiter(storage)
 
     async def hit(self, rate: str, *keys: str) -> bool:
