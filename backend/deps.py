@@ -45,19 +45,25 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _objects(request: Request) -> ObjectService:
+# Providers are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, a thread
+# hop per dependency per request that cost ~7% of a GET's time under load (benchmarks/crud.py).
+async def _services(request: Request) -> Services:
+    return get_services(request)
+
+
+async def _objects(request: Request) -> ObjectService:
     return get_services(request).objects
 
 
-def _schemas(request: Request) -> SchemaService:
+async def _schemas(request: Request) -> SchemaService:
     return get_services(request).schemas
 
 
-def _config(request: Request) -> ConfigService:
+async def _config(request: Request) -> ConfigService:
     return get_services(request).config
 
 
-Svc = Annotated[Services, Depends(get_services)]
+Svc = Annotated[Services, Depends(_services)]
 Ctx = Annotated[RequestContext, Depends(request_context)]
 MasterCtx = Annotated[RequestContext, Depends(master_context)]
 Body = Annotated[dict[str, Any], Depends(json_body)]

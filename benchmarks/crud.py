@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from benchmarks import dataset, report
 from benchmarks.load import Request, Stats, Summary, measure
 from benchmarks.rawhttp import RawClient, Reply
-from benchmarks.servers import BallastServer, Keys, Target, ensure_anchor, fresh_database
+from benchmarks.servers import BallastServer, Keys, Target, anchor_pid, ensure_anchor, fresh_database
 
 ALL_TARGETS = ("ballast-sqlite", "ballast-pg", "parse")
 ALL_OPS = ("create", "get", "query")
@@ -96,7 +96,7 @@ async def run_all(targets: list[Target], ops: list[str], objects: int, clients: 
                     for op in ops:
                         request = requests_for(op, target, ids[target.name], pool)
                         stats = await _one(progress, request, f"round {round_no} {target.label} {op}",
-                                           clients=clients, duration=duration, warmup=warmup)
+                                           clients=clients, duration=duration, warmup=warmup, pid=target.pid)
                         runs[op][target.name].append(stats)
                         progress.advance(overall)
                 finally:
@@ -105,12 +105,12 @@ async def run_all(targets: list[Target], ops: list[str], objects: int, clients: 
 
 
 async def _one(progress: Progress, request: Request, title: str, *, clients: int, duration: float,
-               warmup: float) -> Stats:
+               warmup: float, pid: int | None) -> Stats:
     task = progress.add_task(title, total=None, rps="")
-    stats = await measure(request, clients=clients, duration=duration, warmup=warmup,
+    stats = await measure(request, clients=clients, duration=duration, warmup=warmup, pid=pid,
                           tick=lambda n: progress.advance(task, n))
-    progress.update(task, rps=f"{stats.rps:,.0f} req/s p50 {stats.p50:.1f} ms p99 {stats.p99:.1f} ms",
-                    total=1, completed=1)
+    progress.update(task, rps=f"{stats.rps:,.0f} req/s p50 {stats.p50:.1f} ms p99 {stats.p99:.1f} ms "
+                    f"cpu {stats.cpu_per_request:.2f} ms/req", total=1, completed=1)
     if stats.errors:
         console.print(f"[red]{title}: {stats.errors} errors[/], first: {stats.first_error}")
     return stats
@@ -122,8 +122,9 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
     for name in names:
         if name == "parse":
             ensure_anchor(parse_url)
-            targets.append(Target(name, LABELS[name], parse_url, keys, master,
-                                  sql_url=pg_admin.rsplit("/", 1)[0] + "/parse"))
+            target = Target(name, LABELS[name], parse_url, keys, master, sql_url=pg_admin.rsplit("/", 1)[0] + "/parse")
+            target.pid = anchor_pid()
+            targets.append(target)
             continue
         uri = asyncio.run(fresh_database(pg_admin, "ballast_bench")) if name == "ballast-pg" else None
         server = stack.enter_context(BallastServer(port + len(targets), keys, uri))
@@ -172,7 +173,8 @@ def main(
     console.print(report.rich_table(results, labels))
     print(report.markdown(results, labels))
     if json_out is not None:
-        raw = {op: {name: [{"rps": s.rps, "p50": s.p50, "p99": s.p99, "errors": s.errors} for s in stats]
+        raw = {op: {name: [{"rps": s.rps, "p50": s.p50, "p99": s.p99, "errors": s.errors,
+                            "cpu_ms_per_request": s.cpu_per_request} for s in stats]
                     for name, stats in row.items()} for op, row in runs.items()}
         json_out.write_text(json.dumps(report.as_json(results, raw), indent=2))
 

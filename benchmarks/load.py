@@ -7,6 +7,7 @@ it lets connections open and caches fill. Latency is per request, wall clock.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,12 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
+    cpu: float | None = None  # CPU seconds the server process used in the measured window
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Server CPU milliseconds per answered request: robust to a busy machine, unlike req/s."""
+        return self.cpu * 1000 / self.ok if self.cpu is not None and self.ok else float("nan")
 
     @property
     def ok(self) -> int:
@@ -72,23 +79,37 @@ class Summary:
     p99: float
     runs: int
     errors: int
+    cpu_per_request: float = float("nan")
 
     @classmethod
     def of(cls, runs: list[Stats]) -> Summary:
         return cls(
             rps=statistics.median(s.rps for s in runs), p50=statistics.median(s.p50 for s in runs),
             p99=statistics.median(s.p99 for s in runs), runs=len(runs), errors=sum(s.errors for s in runs),
+            cpu_per_request=statistics.median(s.cpu_per_request for s in runs),
         )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(
     request: Request, *, clients: int, duration: float, warmup: float, tick: Tick | None = None,
+    pid: int | None = None,
 ) -> Stats:
     """Run ``clients`` loops of ``request`` for warmup + duration seconds; statistics of the measured part."""
     stats = Stats(seconds=duration)
     loop = asyncio.get_running_loop()
     start = loop.time() + warmup
     stop = start + duration
+    if pid is not None:
+        cpu: dict[str, float] = {}
+        loop.call_at(start, lambda: cpu.__setitem__("start", process_cpu(pid)))
+        loop.call_at(stop, lambda: setattr(stats, "cpu", process_cpu(pid) - cpu["start"]))
     counter = iter(range(1 << 62))
 
     async def one_client(number: int) -> None:

@@ -16,44 +16,51 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b and not math.isnan(a) and not math.isnan(b) else float("nan")
 
 
-def ratios(results: Results, op: str, name: str, reference: str = "parse") -> tuple[float, float, float] | None:
-    """(throughput ratio, p50 ratio, p99 ratio) of ``name`` against ``reference``; >1, <1, <1 is better."""
+def ratios(
+    results: Results, op: str, name: str, reference: str = "parse"
+) -> tuple[float, float, float, float] | None:
+    """(throughput, p50, p99, CPU per request) of ``name`` over ``reference``; >1, <1, <1, <1 is better."""
     row = results.get(op, {})
     if name not in row or reference not in row:
         return None
     ours, theirs = row[name], row[reference]
-    return _ratio(ours.rps, theirs.rps), _ratio(ours.p50, theirs.p50), _ratio(ours.p99, theirs.p99)
+    return (_ratio(ours.rps, theirs.rps), _ratio(ours.p50, theirs.p50), _ratio(ours.p99, theirs.p99),
+            _ratio(ours.cpu_per_request, theirs.cpu_per_request))
+
+
+def _cell(s: Summary, sep: str) -> str:
+    return sep.join((f"{s.rps:,.0f}", f"{s.p50:.1f}", f"{s.p99:.1f}", f"{s.cpu_per_request:.2f}"))
+
+
+def _ratio_cell(r: tuple[float, float, float, float] | None, sep: str) -> str:
+    return sep.join((f"{r[0]:.2f}x", f"{r[1]:.2f}", f"{r[2]:.2f}", f"{r[3]:.2f}")) if r else "-"
 
 
 def rich_table(results: Results, labels: dict[str, str]) -> Table:
     table = Table(title="CRUD benchmark (medians)", show_lines=True)
     table.add_column("operation")
     for label in labels.values():
-        table.add_column(f"{label}\nreq/s · p50 · p99 (ms)", justify="right")
+        table.add_column(f"{label}\nreq/s · p50 · p99 (ms) · CPU ms/req", justify="right")
     compared = [name for name in labels if name != "parse"]
     for name in compared:
-        table.add_column(f"{labels[name]} / Parse\nthroughput · p50 · p99", justify="right")
+        table.add_column(f"{labels[name]} / Parse\nthroughput · p50 · p99 · CPU", justify="right")
     for op, row in results.items():
-        cells = [f"{s.rps:,.0f} · {s.p50:.1f} · {s.p99:.1f}" + (f" ({s.errors} err)" if s.errors else "")
-                 if (s := row.get(name)) else "-" for name in labels]
-        for name in compared:
-            r = ratios(results, op, name)
-            cells.append(f"{r[0]:.2f}x · {r[1]:.2f} · {r[2]:.2f}" if r else "-")
+        cells = [_cell(s, " · ") + (f" ({s.errors} err)" if s.errors else "") if (s := row.get(name)) else "-"
+                 for name in labels]
+        cells += [_ratio_cell(ratios(results, op, name), " · ") for name in compared]
         table.add_row(op, *cells)
     return table
 
 
 def markdown(results: Results, labels: dict[str, str]) -> str:
     """The same table as Markdown, for an issue note."""
-    head = ["operation"] + [f"{label} req/s, p50, p99 (ms)" for label in labels.values()]
+    head = ["operation"] + [f"{label}: req/s, p50, p99 (ms), CPU ms/req" for label in labels.values()]
     compared = [name for name in labels if name != "parse"]
-    head += [f"{labels[name]} / Parse: throughput, p50, p99" for name in compared]
+    head += [f"{labels[name]} / Parse: throughput, p50, p99, CPU" for name in compared]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for op, row in results.items():
-        cells = [op] + [f"{s.rps:,.0f}, {s.p50:.1f}, {s.p99:.1f}" if (s := row.get(name)) else "-" for name in labels]
-        for name in compared:
-            r = ratios(results, op, name)
-            cells.append(f"{r[0]:.2f}x, {r[1]:.2f}, {r[2]:.2f}" if r else "-")
+        cells = [op] + [_cell(s, ", ") if (s := row.get(name)) else "-" for name in labels]
+        cells += [_ratio_cell(ratios(results, op, name), ", ") for name in compared]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

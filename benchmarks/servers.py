@@ -80,6 +80,16 @@ def ensure_anchor(url: str, start_script: Path = ANCHOR_START) -> None:
     wait_healthy(url, 60)
 
 
+def anchor_pid() -> int | None:
+    """The anchor Parse Server's process id (from its pid file), to read its CPU time; None if unknown."""
+    home = Path(os.environ.get("ANCHOR_HOME", Path.home() / ".cache" / "ballast-anchors"))
+    try:
+        pid = int((home / "parse-server" / "run" / "parse-server.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
 async def fresh_database(admin_url: str, name: str) -> str:
     """Drop and re-create ``name`` in the cluster of ``admin_url``; the URL of the new database."""
     conn = await asyncpg.connect(admin_url)

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from backend.errors import DuplicateValue
 from backend.querytree import FindSpec, Node
 from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse
+from backend.storage.sqlcache import OBJECT_ID, StatementCache, object_id_lookup
 from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
-from backend.storage.sqlquery import Compiler, SqlDialect, acl_filter, order_by, query_error
+from backend.storage.sqlquery import Compiler, SqlDialect, order_by, query_error
 from backend.storage.sqltables import (
     JSON_TYPE,
     UTCDateTime,
@@ -79,6 +80,7 @@ class SqlStore:
         self.dialect = dialect
         self._tables: dict[tuple[str, tuple[tuple[str, str], ...]], sa.Table] = {}
         self._join_tables: dict[tuple[str, str], sa.Table] = {}
+        self.statements = StatementCache()  # hot-path statements built once (see sqlcache)
 
     async def open(self) -> None:
         async with self.engine.begin() as conn:
@@ -233,14 +235,14 @@ class SqlSession:
         table = self.store.table(schema)
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(sa.insert(table).values(**row_to_columns(schema, row)))
+                await self.conn.execute(self.store.statements.insert(table), row_to_columns(schema, row))
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
 
     async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
         table = self.store.table(schema)
-        statement = sa.select(table).where(table.c.objectId == object_id).with_for_update()
-        found = (await self.conn.execute(statement)).mappings().first()
+        statement = self.store.statements.for_update(table)
+        found = (await self.conn.execute(statement, {OBJECT_ID: object_id})).mappings().first()
         return columns_to_row(schema, found) if found is not None else None
 
     async def update(self, schema: ClassSchema, object_id: str, values: Row) -> None:
@@ -274,6 +276,11 @@ class SqlSession:
 
     async def find(self, schema: ClassSchema, spec: FindSpec) -> list[Row]:
         compiler = self._compiler(schema, spec.read_names)
+        object_id = object_id_lookup(spec)
+        if object_id is not None:  # GET by id: a prebuilt statement (see sqlcache)
+            statement = self.store.statements.by_id(compiler, spec.read_names)
+            found = await self.conn.execute(statement, {OBJECT_ID: object_id})
+            return [columns_to_row(schema, mapping) for mapping in found.mappings()]
         table = compiler.table
         if spec.columns is None:
             selected: list[Any] = list(table.c)
@@ -282,7 +289,7 @@ class SqlSession:
             selected = [column for column in table.c if column.name in wanted]
         statement = (
             sa.select(*selected)
-            .where(compiler.compile(spec.where), acl_filter(compiler, spec.read_names))
+            .where(compiler.compile(spec.where), self.store.statements.acl(compiler, spec.read_names))
             .order_by(*order_by(compiler, spec))
             .offset(spec.skip or None)
             .limit(spec.limit)
@@ -294,7 +301,7 @@ class SqlSession:
         compiler = self._compiler(schema, read_names)
         statement = (
             sa.select(sa.func.count()).select_from(compiler.table)
-            .where(compiler.compile(where), acl_filter(compiler, read_names))
+            .where(compiler.compile(where), self.store.statements.acl(compiler, read_names))
         )
         return int((await self._query(statement)).scalar_one())
 

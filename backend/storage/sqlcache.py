@@ -1,0 +1,74 @@
+"""Statements built once and reused: the hot paths' SQL without per-request construction.
+
+Building a SQLAlchemy statement and deriving its cache key cost more CPU than
+the database spends on a primary-key lookup. A statement object that is reused
+keeps its memoized cache key, so SQLAlchemy finds its compiled form at once;
+values travel as bound parameters. Keys hold the ``Table`` object itself (one
+per schema layout, see ``SqlStore.table``), so a schema change gets new
+statements. The cache is bounded: when full it starts over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from backend import querytree as q
+from backend.storage.sqlquery import Compiler, Expr, acl_filter
+
+# not a column name: Parse field names start with a letter, system columns are _rperm/_wperm
+OBJECT_ID = "_lookup_object_id"
+T = TypeVar("T")
+
+
+def object_id_lookup(spec: q.FindSpec) -> str | None:
+    """The id when ``spec`` is a plain fetch by objectId (what GET /classes/X/id does), else None."""
+    where = spec.where
+    if (
+        isinstance(where, q.Compare) and where.op == "eq" and where.field.path == ("objectId",)
+        and isinstance(where.value, str) and not spec.order and not spec.skip and spec.columns is None
+        and spec.limit
+    ):
+        return where.value
+    return None
+
+
+class StatementCache:
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._items: dict[tuple[Any, ...], Any] = {}
+
+    def _get(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+        found: T | None = self._items.get(key)
+        if found is None:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            found = self._items[key] = build()
+        return found
+
+    def acl(self, compiler: Compiler, read_names: frozenset[str] | None) -> Expr:
+        """``acl_filter`` for this table and these names, built once."""
+        return self._get(("acl", compiler.table, read_names), lambda: acl_filter(compiler, read_names))
+
+    def by_id(self, compiler: Compiler, read_names: frozenset[str] | None) -> sa.Select[Any]:
+        """SELECT one row by objectId (bound as ``OBJECT_ID``) that these names may read."""
+        table = compiler.table
+
+        def build() -> sa.Select[Any]:
+            where = table.c.objectId == sa.bindparam(OBJECT_ID)
+            return sa.select(*table.c).where(where, self.acl(compiler, read_names)).limit(1)
+
+        return self._get(("by_id", table, read_names), build)
+
+    def for_update(self, table: sa.Table) -> sa.Select[Any]:
+        """SELECT ... FOR UPDATE of one row by objectId (bound as ``OBJECT_ID``)."""
+        return self._get(
+            ("for_update", table),
+            lambda: sa.select(table).where(table.c.objectId == sa.bindparam(OBJECT_ID)).with_for_update(),
+        )
+
+    def insert(self, table: sa.Table) -> sa.Insert:
+        """INSERT INTO the table; the columns are the keys of the parameters it is executed with."""
+        return self._get(("insert", table), lambda: sa.insert(table))
