@@ -17,19 +17,23 @@ from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
 from backend.realtime.live_query import LiveQueryServer
 from backend.services.wiring import Services, build_services
+from jobs.wiring import build_jobs
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     services = services or build_services(settings)
     live_query = LiveQueryServer(services)
+    jobs = build_jobs(services)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await services.start()
         await live_query.start()
+        await jobs.open()
         try:
             yield
         finally:
+            await jobs.close()
             await live_query.stop()
             await services.stop()
 
@@ -38,7 +42,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         docs_url=f"{settings.mount_path}/docs", openapi_url=None, redoc_url=None,
     )
     app.state.services = services
-    mount_agent_tools(app, services)  # /agent/v1: the agent tool gateway and its admin API
+    app.state.jobs = jobs
+    mount_agent_tools(app, services, jobs)  # /agent/v1: the agent tool gateway and its admin API
     app.include_router(parse_router(), prefix=settings.mount_path)
     live_query.install(app)  # WebSocket at the mount path, and /metrics
     handlers.install(app)

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from backend.api import account_pages, aggregate, batch, classes, config, health, installations, roles, schemas
 from backend.api import files as files_api
 from backend.api import functions as functions_api
+from backend.api import jobs as jobs_api
 from backend.api import openapi as openapi_api
 from backend.api import sessions as sessions_api
 from backend.api import users as users_api
@@ -24,6 +25,7 @@ def parse_router() -> APIRouter:
     router.include_router(openapi_api.router)
     router.include_router(files_api.router)
     router.include_router(functions_api.router)
+    router.include_router(jobs_api.router)
     router.include_router(users_api.router)
     router.include_router(sessions_api.router)
     router.include_router(roles.router)
