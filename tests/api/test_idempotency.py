@@ -7,6 +7,8 @@ import json
 
 import httpx
 
+from backend.app import create_app
+from backend.config import Settings
 from tests.conftest import APP_ID
 
 
@@ -84,3 +86,13 @@ async def test_batch_and_delete_replay(client: httpx.AsyncClient, headers: dict[
     target = f"/classes/Bat/{first[0]['success']['objectId']}"
     gone = {**headers, "X-Parse-Request-Id": "del-1"}
     assert [(await client.delete(target, headers=gone)).status_code for _ in range(2)] == [200, 200]
+
+
+async def test_a_zero_ttl_turns_replay_off(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"idempotency_ttl": 0}))
+    headers = {"X-Parse-Application-Id": APP_ID, "X-Parse-Request-Id": "same"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/parse") as client:
+            ids = {(await client.post("/classes/Off", json={}, headers=headers)).json()["objectId"] for _ in range(2)}
+    assert len(ids) == 2
