@@ -42,7 +42,8 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
         raise error_for_code(int(ParseCode.FILE_SAVE_ERROR), "Invalid file upload.") from None
 
 
-@router.api_route("/files/{app_id}/{name:path}", methods=["GET", "HEAD"])
+@router.head("/files/{app_id}/{name:path}", include_in_schema=False)
+@router.get("/files/{app_id}/{name:path}")
 async def download_file(app_id: str, name: str, request: Request, svc: Svc) -> Response:
     if app_id != svc.settings.application_id:
         return ParseJSON({"error": "Invalid application ID."}, status_code=403)
