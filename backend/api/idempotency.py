@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,7 @@ IDENTITY_HEADERS = (b"x-parse-application-id", b"x-parse-master-key", b"x-parse-
                     b"x-parse-javascript-key", b"x-parse-rest-api-key", b"x-parse-client-key")
 MAX_STORED_BODY = 4 * 1024 * 1024
 REPLAY_HEADER = (b"x-parse-idempotent-replay", b"true")
+log = logging.getLogger("ballast.idempotency")
 
 
 class IdempotencyMiddleware:
@@ -66,7 +68,10 @@ class IdempotencyMiddleware:
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         if start is not None and start["status"] < 500 and len(body) <= MAX_STORED_BODY:
-            await service.remember(key, start["status"], body)
+            try:
+                await service.remember(key, start["status"], body)
+            except Exception:  # the write is done: its answer must reach the client even if keeping it failed
+                log.exception("could not keep the answer of an idempotent request")
         for message in messages:
             await send(message)
 
