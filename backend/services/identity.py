@@ -66,7 +66,7 @@ def mailer_for(settings: Settings) -> MailAdapter:
 
 
 def build_identity(settings: Settings, db: Database, objects: ObjectService, events: EventBus) -> Identity:
-    security = SecurityLog(objects)
+    security = SecurityLog(objects, events)
     roles = RoleService(db, objects, events, security)
     sessions = SessionStore(objects, roles, settings.session_length)
     providers = AuthProviders(settings.auth)

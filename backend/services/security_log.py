@@ -15,6 +15,8 @@ from typing import Any
 
 from backend.context import PrincipalKind, RequestContext
 from backend.errors import OperationForbidden
+from backend.services.access import perms_to_acl
+from backend.services.events import EventBus, ObjectEvent
 from backend.services.objects import ObjectService
 from backend.services.units import Unit
 from backend.storage.protocols import Row
@@ -36,9 +38,21 @@ def actor_of(ctx: RequestContext) -> str:
 class SecurityLog:
     """Appends ``_SecurityEvent`` records; in the caller's unit when given, so they commit together."""
 
-    def __init__(self, objects: ObjectService) -> None:
+    def __init__(self, objects: ObjectService, events: EventBus | None = None) -> None:
         self.objects = objects
         objects.guards[CLASS] = self._guard
+        if events is not None:
+            events.subscribe(self._on_change)
+
+    async def _on_change(self, event: ObjectEvent) -> None:
+        """ACL changes of any object, recorded once the change has committed."""
+        if event.kind != "update" or event.before is None or event.after is None or event.class_name == CLASS:
+            return
+        before = perms_to_acl(event.before.get("_rperm"), event.before.get("_wperm"))
+        after = perms_to_acl(event.after.get("_rperm"), event.after.get("_wperm"))
+        if before != after:
+            await self.record(event.ctx, "acl.change", target=f"{event.class_name}/{event.after.get('objectId')}",
+                              details={"before": before, "after": after})
 
     async def record(
         self, ctx: RequestContext, event: str, *, target: str | None = None, ok: bool = True,

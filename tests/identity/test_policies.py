@@ -193,3 +193,16 @@ def _eq(name: str, value: str) -> Any:
     from backend.services.users import field_eq
 
     return field_eq(name, value)
+
+
+async def test_acl_changes_are_security_events(client: httpx.AsyncClient) -> None:
+    user = await sign_up(client, "acl-owner")
+    made = await client.post("/classes/Note", json={"ACL": {user["objectId"]: {"read": True, "write": True}}},
+                             headers=me(user["sessionToken"]))
+    await client.put(f"/classes/Note/{made.json()['objectId']}", json={"ACL": {"*": {"read": True}}},
+                     headers=me(user["sessionToken"]))
+    events = (await client.get("/classes/_SecurityEvent", params={"where": '{"event":"acl.change"}'},
+                               headers={**H, "X-Parse-Master-Key": MASTER_KEY})).json()["results"]
+    assert len(events) == 1 and events[0]["actor"] == user["objectId"]
+    assert events[0]["details"]["after"] == {"*": {"read": True}}
+    assert events[0]["target"] == f"Note/{made.json()['objectId']}"
