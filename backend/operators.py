@@ -68,6 +68,7 @@ def json_equals(a: Any, b: Any) -> bool:
 
 # --- regular expressions ---------------------------------------------------------------
 
+LEADING_OPTIONS = re.compile(r"^\(\?([a-z]+)\)")
 QUOTED = re.compile(r"\\Q(.*?)(?:\\E|$)", re.DOTALL)
 
 
@@ -114,8 +115,14 @@ def python_pattern(pattern: str, multiline: bool) -> str:
 def postgres_pattern(pattern: str, multiline: bool) -> str:
     # PostgreSQL spells word boundaries \y and \Y (its \b is a backspace)
     body = _rewrite(pattern, {r"\b": r"\y", r"\B": r"\Y"}, None)
-    # (?w): ^ and $ also match at newlines, '.' is left alone (JavaScript's m flag)
-    return "(?w)" + body if multiline else body
+    if not multiline:
+        return body
+    # (?w): ^ and $ also match at newlines, '.' is left alone (JavaScript's m flag); PostgreSQL
+    # takes one embedded-options group, at the very start, so merge w into the pattern's own
+    leading = LEADING_OPTIONS.match(body)
+    if leading:
+        return f"(?w{leading.group(1)})" + body[leading.end():]
+    return "(?w)" + body
 
 
 @lru_cache(maxsize=512)

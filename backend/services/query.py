@@ -24,7 +24,9 @@ KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_$\-]+)*$")
 ORDERED_TYPES = frozenset({"Number", "String", "Date", "Unknown"})
 MILES_PER_RADIAN = 3958.8
 MAX_QUERY_DEPTH = 16
-PYTHON_ONLY_REGEX = re.compile(r"\(\?P|\(\?<[A-Za-z_]")
+# regex syntax Python's re and PostgreSQL read differently: named groups, scoped or m inline flags
+# (PostgreSQL's (?m) is newline-sensitive '.' too), and POSIX [[:class:]] bracket items
+UNPORTABLE_REGEX = re.compile(r"\(\?P|\(\?<[A-Za-z_]|\(\?[A-Za-z-]+:|\(\?[a-z]*m[a-z]*\)|\[[^\]]*\[[:.=]")
 
 
 def parse_where(where: object, schema: ClassSchema, lookup: SchemaLookup, depth: int = 0) -> q.Node:
@@ -166,8 +168,9 @@ def _regex(field: q.Field, argument: object, _c: Any, options: object, *_: Any) 
     # x: drop whitespace and comments, as parse-server does before handing the pattern to PostgreSQL
     pattern = re.sub(r"\s+|#.*", "", argument) if "x" in flags else argument
     pattern = operators.unquote(pattern)
-    if PYTHON_ONLY_REGEX.search(pattern):  # one meaning on every engine: PostgreSQL has no named groups
-        raise InvalidQuery("Invalid $regex: named groups (?P<..>, (?<name>) are not supported.")
+    if UNPORTABLE_REGEX.search(pattern):  # one meaning on every engine, or none
+        raise InvalidQuery("Invalid $regex: named groups, scoped or (?m) inline flags and [[:class:]] "
+                           "are not supported; use $options.")
     if not field.nested:
         _require(field, ("String", "Unknown"), "$regex")
     try:
@@ -562,3 +565,14 @@ def sort_key_for(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.timestamp()
     return _scalar_key(q.Field(("",), "Unknown"), value)
+
+
+def sort_rows(rows: list[Mapping[str, Any]], orders: tuple[q.Order, ...]) -> list[Mapping[str, Any]]:
+    """Rows in the order SQL gives them for top-level keys: nulls last ascending, first descending."""
+    ordered = list(rows)
+    for order in reversed(orders):  # stable sorts, least significant key first
+        present = [row for row in ordered if _lookup(row, order.field.path) is not None]
+        absent = [row for row in ordered if _lookup(row, order.field.path) is None]
+        present.sort(key=lambda row: sort_key_for(_lookup(row, order.field.path)), reverse=order.descending)
+        ordered = absent + present if order.descending else present + absent
+    return ordered

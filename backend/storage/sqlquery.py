@@ -384,10 +384,11 @@ _HANDLERS: dict[type, Callable[[Compiler, Any], Expr]] = {
 
 
 def order_by(compiler: Compiler, spec: q.FindSpec) -> list[Expr]:
-    """ORDER BY clauses: $nearSphere first (by distance), then the requested keys (PostgreSQL null order)."""
+    """ORDER BY clauses: the requested keys (PostgreSQL's null order), else $nearSphere's distance."""
     clauses: list[Expr] = []
     near = _find_near(spec.where)
-    if near is not None and compiler.has_column(near.field):
+    # an explicit order replaces $nearSphere's distance order (MongoDB's and parse-server's rule)
+    if near is not None and not spec.order and compiler.has_column(near.field):
         clauses.append(compiler.dialect.geo_distance(compiler.column(near.field), near.point).asc())
     for order in spec.order:
         if not compiler.has_column(order.field):

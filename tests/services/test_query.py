@@ -75,6 +75,9 @@ def test_bad_key_names_are_105(key: str) -> None:
     ({"name": {"$regex": 5}}, "$regex must be a string"),
     ({"name": {"$regex": "(unclosed"}}, "Invalid $regex"),
     ({"name": {"$regex": "(?P<n>x)"}}, "named groups"),
+    ({"name": {"$regex": "(?i:x)"}}, "inline flags"),
+    ({"name": {"$regex": "(?m)^x"}}, "inline flags"),
+    ({"name": {"$regex": "[[:alpha:]]"}}, "[[:class:]]"),
     ({"name": {"$regex": "a", "$options": "q"}}, "$options may only contain"),
     ({"flag": {"$lt": True}}, "needs a Number, String or Date field"),
     ({"n": {"$lt": None}}, "needs a number, string or date"),
@@ -180,6 +183,8 @@ def test_pointer_equality_compares_the_object_id() -> None:
     ("^\\Q(x)\\E", None, "(x) y", True),
     ("\\bpie", None, "apple pie", True),
     ("a b # comment", "x", "ab", True),
+    ("(?:ab)+$", None, "abab", True),
+    ("(?i)AB", None, "xab", True),
 ])
 def test_regex_has_one_meaning(pattern: str, options: str | None, value: str, expected: bool) -> None:
     constraint: dict[str, Any] = {"$regex": pattern}

@@ -21,7 +21,7 @@ STRINGS = ("", "a", "A", "ab", "b", "apple pie", "Apple Pie", "pie", "x\ny", "a\
 WORDS = ("a", "apple", "pie", "b", "x", "y", "ünï", "ab")
 REGEXES = (
     "^a", "a$", "b", ".", "^$", "A", "x.y", "^\\w+$", "\\bpie", "^a.*", "[ab]+", "^[^a]", "e$", "\\d", "a|b",
-    "\\Qa.b\\E", "^\\Qa\\E", "\\QPie\\E$", "(?:ap)+", "y$", "^y",
+    "\\Qa.b\\E", "^\\Qa\\E", "\\QPie\\E$", "(?:ap)+", "y$", "^y", "(?i)^A", "(?i)pie$", "\\Bb", "[^a]$",
 )
 SCALARS = st.one_of(
     st.integers(-2, 2), st.sampled_from([1.0, 2.5, -0.5]), st.sampled_from(["a", "b", "A", "1"]), st.booleans(),
@@ -230,3 +230,11 @@ def _merge(pair: tuple[dict[str, JSON], dict[str, JSON]]) -> dict[str, JSON]:
     if set(first) & set(second):
         return {"$and": [first, second]}
     return {**first, **second}
+
+
+def orders() -> st.SearchStrategy[str]:
+    """``order``: one or two top-level scalar keys, each maybe descending, then objectId to break ties."""
+    key = st.tuples(st.sampled_from(["s", "n", "d", "b", "missing"]), st.booleans()).map(
+        lambda kd: ("-" if kd[1] else "") + kd[0])
+    return st.lists(key, min_size=1, max_size=2, unique_by=lambda k: k.lstrip("-")).map(
+        lambda keys: ",".join([*keys, "objectId"]))

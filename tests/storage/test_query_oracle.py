@@ -23,7 +23,7 @@ from backend.config import Settings
 from backend.context import RequestContext
 from backend.errors import ParseError
 from backend.services.objects import FindOptions
-from backend.services.query import matches, parse_where
+from backend.services.query import matches, parse_order, parse_where, sort_rows
 from backend.services.wiring import Services, build_services
 from tests.storage import querygen
 
@@ -64,9 +64,9 @@ async def _sql_ids(services: Services, class_name: str, where: dict[str, Any]) -
 
 
 @ORACLE
-@given(objects=st.lists(querygen.objects(), min_size=2, max_size=10), where=querygen.wheres())
+@given(objects=st.lists(querygen.objects(), min_size=2, max_size=10), where=querygen.wheres(), order=querygen.orders())
 async def test_sql_finds_exactly_what_the_matcher_matches(
-    services: Services, objects: list[dict[str, Any]], where: dict[str, Any]
+    services: Services, objects: list[dict[str, Any]], where: dict[str, Any], order: str
 ) -> None:
     class_name, rows = await _store(services, objects)
     schema = services.schemas.cached(class_name)
@@ -77,14 +77,23 @@ async def test_sql_finds_exactly_what_the_matcher_matches(
     found, count = await _sql_ids(services, class_name, where)
     assert found == expected, f"{where=}\n{rows=}\nsql only: {found - expected}\nmatcher only: {expected - found}"
     assert count == len(expected)
+    wanted = sort_rows([row for row in rows if row["objectId"] in expected], parse_order(order, schema))
+    found_in_order = await services.objects.find(CTX, class_name, FindOptions(where=where, order=order, limit=1000))
+    assert [obj["objectId"] for obj in found_in_order.results] == [row["objectId"] for row in wanted], order
 
 
+# patterns Python's re and PostgreSQL read differently (or one of them refuses)
+HOSTILE_REGEXES = [
+    "(?i)a", "[[:alpha:]]+", "a{2,1}", "\\y", "(?<=a)b", "\\Qa", "a\\E", "(a)\\1", "(?#c)a", "a**", "\\",
+    "[a-", "(?P<n>a)", "(?<n>a)", "\\p{L}", "\\x{41}", "a{99999}", "\\Z", "\\A", "$^", "[^]a]", "\\cA", "\\u0041",
+]
 JSON_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
               st.text(max_size=8),
               st.sampled_from(["$lt", "$in", "$regex", "$or", "$and", "$nor", "$exists", "$select", "$inQuery",
                                "__type", "Pointer", "GeoPoint", "Date", "$nearSphere", "$box", "$polygon",
-                               "$text", "$search", "$term", "s", "o.x", "a", "g", "p", "(", "[", "\\"])),
+                               "$text", "$search", "$term", "s", "o.x", "a", "g", "p", "(", "[", "\\"]),
+              st.sampled_from(HOSTILE_REGEXES).map(lambda pattern: {"$regex": pattern})),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.dictionaries(st.one_of(st.text(max_size=6), st.sampled_from(
@@ -133,3 +142,29 @@ _FUZZ_OBJECT: dict[str, Any] = {
 async def _store_fuzz_class(services: Services, class_name: str) -> None:
     await services.objects.create(CTX, class_name, _FUZZ_OBJECT)
     await services.objects.create(CTX, class_name, {"s": "other"})
+
+
+async def test_regexes_the_engines_read_differently_answer_or_fail_with_102(services: Services) -> None:
+    await _store_fuzz_class(services, "Patterns")
+    for pattern in HOSTILE_REGEXES:
+        for key in ("s", "o.y"):
+            try:
+                await services.objects.find(CTX, "Patterns", FindOptions(where={key: {"$regex": pattern}}))
+            except ParseError as error:
+                assert error.code == 102, (pattern, error)
+
+
+async def test_every_sample_regex_and_text_search_agree_with_the_matcher(services: Services) -> None:
+    class_name, rows = await _store(services, [{"s": text, "o": {"y": text}} for text in querygen.STRINGS])
+    schema = services.schemas.cached(class_name)
+    assert schema is not None
+    wheres: list[dict[str, Any]] = [
+        {key: {"$regex": pattern, **({"$options": options} if options else {})}}
+        for pattern in querygen.REGEXES for options in ("", "i", "m", "im") for key in ("s", "o.y")
+    ]
+    wheres += [{"s": {"$text": {"$search": {"$term": word}}}} for word in querygen.WORDS]
+    for where in wheres:
+        tree = parse_where(where, schema, services.schemas.cached)
+        expected = {row["objectId"] for row in rows if matches(row, tree)}
+        found, _ = await _sql_ids(services, class_name, where)
+        assert found == expected, where
