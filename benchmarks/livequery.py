@@ -1,0 +1,203 @@
+"""LiveQuery fan-out: N subscribers on one class, writes at a fixed rate; Ballast vs Parse Server 9.
+
+    .venv/bin/python -m benchmarks.livequery --subscribers 1000 --subscribers 5000 --rate 200 --seconds 30
+
+For each server and each N: N WebSocket clients (in a separate process) connect and subscribe to
+the same query; the main process then creates objects at ``rate`` per second for ``seconds``
+through REST (master key) and reports, per run, delivery latency (write acknowledged -> event
+received, p50/p99, measured on a sample of the subscribers: every client counts its events, the
+sample also times them), events received per second, and how many of the expected events
+(writes x subscribers) arrived. Ballast runs as a real uvicorn process on PostgreSQL in the
+anchor's cluster; Parse Server is the anchor (``../shared/anchors/parse-server/start.sh``, never
+stopped here), whose LiveQuery serves the class ``LiveItem``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import statistics
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+import typer
+import websockets
+
+from benchmarks.servers import BallastServer, Keys, ensure_anchor, fresh_database
+
+CLASS = "LiveItem"  # one of the anchor's LiveQuery classes
+SAMPLE = 50  # subscribers that time every event (the rest only count)
+
+
+@dataclass
+class RunResult:
+    server: str
+    subscribers: int
+    writes: int
+    received: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def delivered(self) -> float:
+        return self.received / max(1, self.writes * self.subscribers)
+
+
+# --- the subscriber process -------------------------------------------------------------
+
+
+def subscriber_process(ws_url: str, app_id: str, run: str, count: int, pipe: Connection) -> None:
+    asyncio.run(_subscribers(ws_url, app_id, run, count, pipe))
+
+
+async def _subscribers(ws_url: str, app_id: str, run: str, count: int, pipe: Connection) -> None:
+    counts = [0] * count
+    receipts: list[tuple[str, float]] = []
+    sockets: list[websockets.ClientConnection] = []
+    for start in range(0, count, 200):  # open in batches: a burst of thousands of SYNs helps nobody
+        batch = await asyncio.gather(*(_open(ws_url, app_id, run) for _ in range(start, min(count, start + 200))))
+        sockets.extend(batch)
+    readers = [asyncio.create_task(_read(ws, index, counts, receipts if index < SAMPLE else None))
+               for index, ws in enumerate(sockets)]
+    pipe.send("ready")
+    acks: dict[str, float] = {}
+    loop = asyncio.get_running_loop()
+    while True:
+        message = await loop.run_in_executor(None, pipe.recv)
+        if message == "stop":
+            break
+        acks.update(message)
+    for task in readers:
+        task.cancel()
+    latencies = [max(0.0, received - acks[object_id]) for object_id, received in receipts if object_id in acks]
+    pipe.send({"received": sum(counts), "latencies": latencies})
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+async def _open(ws_url: str, app_id: str, run: str) -> websockets.ClientConnection:
+    ws = await websockets.connect(ws_url, max_size=None, open_timeout=60, ping_interval=None)
+    await ws.send(json.dumps({"op": "connect", "applicationId": app_id, "javascriptKey": Keys().javascript_key}))
+    connected = json.loads(await ws.recv())
+    if connected.get("op") != "connected":
+        raise RuntimeError(f"connect failed: {connected}")
+    await ws.send(json.dumps({"op": "subscribe", "requestId": 1,
+                              "query": {"className": CLASS, "where": {"run": run}}}))
+    reply = json.loads(await ws.recv())
+    if reply.get("op") != "subscribed":
+        raise RuntimeError(f"subscribe failed: {reply}")
+    return ws
+
+
+async def _read(ws: websockets.ClientConnection, index: int, counts: list[int],
+                receipts: list[tuple[str, float]] | None) -> None:
+    try:
+        async for frame in ws:
+            counts[index] += 1
+            if receipts is not None:
+                receipts.append((json.loads(frame)["object"]["objectId"], time.time()))
+    except websockets.ConnectionClosed:
+        return
+
+
+# --- the writer ---------------------------------------------------------------------------
+
+
+async def write_at_rate(url: str, keys: Keys, run: str, rate: float, seconds: float, pipe: Connection) -> int:
+    headers = {"X-Parse-Application-Id": keys.app_id, "X-Parse-Master-Key": keys.master_key}
+    writes = int(rate * seconds)
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30,
+                                 limits=httpx.Limits(max_connections=32)) as http:
+        async def one(index: int) -> None:
+            await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+            response = await http.post(f"/classes/{CLASS}", json={"run": run, "n": index})
+            response.raise_for_status()
+            pipe.send({response.json()["objectId"]: time.time()})
+
+        await asyncio.gather(*(one(index) for index in range(writes)))
+    return writes
+
+
+def warm_up(url: str, keys: Keys) -> None:
+    """One write before the clock starts: the class and its columns exist before concurrent writes."""
+    headers = {"X-Parse-Application-Id": keys.app_id, "X-Parse-Master-Key": keys.master_key}
+    httpx.post(f"{url}/classes/{CLASS}", json={"run": "warm-up", "n": 0}, headers=headers).raise_for_status()
+
+
+def measure(name: str, url: str, keys: Keys, subscribers: int, rate: float, seconds: float,
+            drain: float) -> RunResult:
+    run = uuid.uuid4().hex[:12]
+    warm_up(url, keys)
+    here, there = mp.Pipe()
+    ws_url = url.replace("http://", "ws://", 1)
+    process = mp.get_context("spawn").Process(target=subscriber_process,
+                                              args=(ws_url, keys.app_id, run, subscribers, there))
+    process.start()
+    try:
+        if not here.poll(300) or here.recv() != "ready":
+            raise RuntimeError("the subscribers did not connect within 300 s")
+        began = time.monotonic()
+        writes = asyncio.run(write_at_rate(url, keys, run, rate, seconds, here))
+        time.sleep(drain)  # let the last events arrive
+        elapsed = time.monotonic() - began
+        here.send("stop")
+        outcome: dict[str, Any] = here.recv()
+    finally:
+        process.join(60)
+        if process.is_alive():
+            process.kill()
+    latencies = sorted(outcome["latencies"]) or [float("nan")]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return RunResult(name, subscribers, writes, outcome["received"], elapsed,
+                     statistics.median(latencies) * 1000, p99 * 1000)
+
+
+def table(results: list[RunResult]) -> str:
+    lines = ["| server | subscribers | writes | events/s | delivered | p50 ms | p99 ms |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {r.server} | {r.subscribers} | {r.writes} | {r.received / r.seconds:,.0f} | "
+                     f"{r.delivered:.1%} | {r.p50_ms:.1f} | {r.p99_ms:.1f} |")
+    return "\n".join(lines)
+
+
+def main(
+    subscribers: list[int] = typer.Option([1000, 5000], help="subscriber counts to run"),  # noqa: B008
+    rate: float = typer.Option(200.0, help="writes per second"),
+    seconds: float = typer.Option(30.0, help="how long to write"),
+    drain: float = typer.Option(5.0, help="seconds to wait for late events after the last write"),
+    repeat: int = typer.Option(1, help="runs per configuration (the median run is reported)"),
+    port: int = typer.Option(18_610, help="Ballast's port"),
+    parse_url: str = typer.Option("http://127.0.0.1:1337/parse", help="the anchor Parse Server"),
+    pg_admin: str = typer.Option("postgresql://postgres@127.0.0.1:5433/postgres", help="anchor cluster"),
+    only: list[str] = typer.Option(["ballast", "parse"], help="servers to run"),  # noqa: B008
+) -> None:
+    keys = Keys()
+    results: list[RunResult] = []
+    with ExitStack() as stack:
+        urls: dict[str, str] = {}
+        if "parse" in only:
+            ensure_anchor(parse_url)
+            urls["parse-server-9"] = parse_url
+        if "ballast" in only:
+            uri = asyncio.run(fresh_database(pg_admin, "ballast_livequery_bench"))
+            urls["ballast-pg"] = stack.enter_context(BallastServer(port, keys, uri)).url
+        for count in subscribers:
+            for name, url in urls.items():
+                runs = [measure(name, url, keys, count, rate, seconds, drain) for _ in range(repeat)]
+                median = sorted(runs, key=lambda r: r.p99_ms)[len(runs) // 2]
+                results.append(median)
+                print(table([median]).splitlines()[-1], flush=True)
+    print(f"\nrate {rate:g}/s for {seconds:g} s, latency sampled on {SAMPLE} subscribers per run\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    typer.run(main)
