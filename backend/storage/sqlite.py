@@ -150,6 +150,7 @@ class SqliteStore(SqlStore):
     """SQLite file store; in-process writes take one lock, so they queue instead of failing busy."""
 
     name = "sqlite"
+    statement_rollback = True  # a failed statement is undone alone; its transaction stays usable
 
     def __init__(self, url: str) -> None:
         database = sa.make_url(url).database

@@ -8,7 +8,7 @@ functions, locking) live in ``sqlite.py`` and ``postgres.py``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,9 @@ class SqlStore:
     """An async SQLAlchemy engine plus Parse's tables on it."""
 
     name = "sql"
+    # True when a failed statement leaves its transaction usable (SQLite undoes just that statement):
+    # then a write needs no SAVEPOINT for its unique violation to be caught and survived
+    statement_rollback = False
 
     def __init__(self, engine: AsyncEngine, dialect: SqlDialect) -> None:
         self.engine = engine
@@ -234,10 +237,14 @@ class SqlSession:
     async def insert(self, schema: ClassSchema, row: Row) -> None:
         table = self.store.table(schema)
         try:
-            async with self.conn.begin_nested():
+            async with self._guarded():
                 await self.conn.execute(self.store.statements.insert(table), row_to_columns(schema, row))
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
+
+    def _guarded(self) -> AbstractAsyncContextManager[object]:
+        """A savepoint around a write whose unique violation a caller may catch and carry on after."""
+        return nullcontext() if self.store.statement_rollback else self.conn.begin_nested()
 
     async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
         table = self.store.table(schema)
@@ -251,7 +258,7 @@ class SqlSession:
         if not columns:
             return
         try:
-            async with self.conn.begin_nested():
+            async with self._guarded():
                 await self.conn.execute(sa.update(table).where(table.c.objectId == object_id).values(**columns))
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
