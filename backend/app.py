@@ -45,6 +45,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.jobs = jobs
     mount_agent_tools(app, services, jobs)  # /agent/v1: the agent tool gateway and its admin API
     app.include_router(parse_router(), prefix=settings.mount_path)
+    for extra in settings.extra_mount_paths:  # BALLAST_EXTRA_MOUNT_PATHS, e.g. /1 for legacy Parse.com clients
+        app.include_router(parse_router(), prefix=extra)
     live_query.install(app)  # WebSocket at the mount path, and /metrics
     handlers.install(app)
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
 
     # http
     mount_path: str = Field("/parse", validation_alias=_parse("mount_path"))
+    # more paths serving the same API, e.g. "/1" (Parse.com's root, which legacy clients such as ParsePy fix)
+    extra_mount_paths: Annotated[list[str], NoDecode] = Field([], validation_alias=_ballast("extra_mount_paths"))
     host: str = Field("127.0.0.1", validation_alias=_ballast("host"))
     port: int = Field(1337, validation_alias=_parse("port"))
     server_url: str | None = Field(None, validation_alias=_parse("server_url"))
@@ -136,7 +138,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, validation_alias=_ballast("smtp_starttls"))
     mail_from: str = Field("no-reply@localhost", validation_alias=_ballast("mail_from"))
 
-    @field_validator("master_key_ips", "cors_origins", "live_query_classes", "file_extensions", mode="before")
+    @field_validator("master_key_ips", "cors_origins", "live_query_classes", "file_extensions", "extra_mount_paths",
+                     mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
@@ -150,6 +153,11 @@ class Settings(BaseSettings):
     @classmethod
     def _mount(cls, value: str) -> str:
         return "/" + value.strip("/")
+
+    @field_validator("extra_mount_paths")
+    @classmethod
+    def _mounts(cls, value: list[str]) -> list[str]:
+        return ["/" + path.strip("/") for path in value if path.strip("/")]
 
     @model_validator(mode="after")
     def _keys_differ(self) -> Settings:

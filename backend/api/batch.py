@@ -24,7 +24,8 @@ def batch_service(request: Request) -> BatchService:
         installation_routes(routes, services)  # before the generic class routes: _Installation has its own rules
         class_routes(services.objects, routes)
         settings = services.settings
-        prefixes = [settings.mount_path, urlparse(settings.public_url).path or settings.mount_path]
+        prefixes = [settings.mount_path, urlparse(settings.public_url).path or settings.mount_path,
+                    *settings.extra_mount_paths]
         service = BatchService(services.db, routes, settings.batch_limit, prefixes)
         request.app.state.batch_service = service
     return service
