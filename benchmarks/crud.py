@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from benchmarks import dataset, report
 from benchmarks.load import Request, Stats, Summary, measure
 from benchmarks.rawhttp import RawClient, Reply
-from benchmarks.servers import BallastServer, Keys, Target, anchor_pid, ensure_anchor, fresh_database
+from benchmarks.servers import REPO, BallastServer, Keys, Target, anchor_pid, ensure_anchor, fresh_database
 
 ALL_TARGETS = ("ballast-sqlite", "ballast-pg", "parse")
 ALL_OPS = ("create", "get", "query")
@@ -117,7 +117,7 @@ async def _one(progress: Progress, request: Request, title: str, *, clients: int
 
 
 def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_admin: str, parse_url: str,
-                  master: bool) -> list[Target]:
+                  master: bool, source: Path) -> list[Target]:
     targets: list[Target] = []
     for name in names:
         if name == "parse":
@@ -127,7 +127,7 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
             targets.append(target)
             continue
         uri = asyncio.run(fresh_database(pg_admin, "ballast_bench")) if name == "ballast-pg" else None
-        server = stack.enter_context(BallastServer(port + len(targets), keys, uri))
+        server = stack.enter_context(BallastServer(port + len(targets), keys, uri, source=source))
         sqlite = server.data_dir / "ballast.sqlite3" if uri is None else None
         target = Target(name, LABELS[name], server.url, keys, master, sql_url=uri, sqlite_path=sqlite)
         target.pid = server.process.pid if server.process else None
@@ -158,6 +158,7 @@ def main(
     pg_admin: str = typer.Option("postgresql://postgres@127.0.0.1:5433/postgres",
                                  help="The anchor's PostgreSQL cluster; Ballast gets database ballast_bench there."),
     master: bool = typer.Option(False, help="Send the master key instead of the REST API key."),
+    ballast_src: Annotated[Path, typer.Option(help="The Ballast checkout to serve (compare versions).")] = REPO,
     json_out: Annotated[Path | None, typer.Option(help="Also write all runs and medians here.")] = None,
 ) -> None:
     """Run the benchmark and print the table (medians) with Ballast / Parse Server ratios."""
@@ -166,7 +167,7 @@ def main(
         raise typer.BadParameter("ports 1337 and 5433 belong to the anchor")
     keys = Keys()
     with ExitStack() as stack:
-        servers = start_servers(stack, names, keys, port, pg_admin, parse_url, master)
+        servers = start_servers(stack, names, keys, port, pg_admin, parse_url, master, ballast_src.resolve())
         runs = _run(servers, chosen_ops, objects, clients, duration, warmup, repeats)
     results = {op: {name: Summary.of(stats) for name, stats in row.items()} for op, row in runs.items()}
     labels = {name: LABELS[name] for name in names}

@@ -108,6 +108,7 @@ class BallastServer:
     port: int
     keys: Keys
     database_uri: str | None = None
+    source: Path = REPO  # the Ballast tree to run (another checkout compares two versions)
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ballast-bench-")))
     process: subprocess.Popen[bytes] | None = None
 
@@ -131,7 +132,8 @@ class BallastServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.ballast_app:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--log-level", "warning"],
-            cwd=REPO, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.source, env=self.environment() | {"PYTHONPATH": str(self.source)}, stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_healthy(self.url, 60, self.process)
