@@ -154,7 +154,7 @@ class AuditLog:
     async def find_key(self, agent_id: str, key: str, unit: Unit | None = None) -> dict[str, Any] | None:
         """The first successful call of this agent with this idempotency key."""
         found = await self.records.first(
-            TOOL_CALL, {"agentId": agent_id, "idempotencyKey": key, "outcome": "ok"}, order="seq", unit=unit
+            TOOL_CALL, {"agentId": agent_id, "idempotencyKey": key}, order="seq", unit=unit
         )
         return orjson.loads(found["body"]) if found else None
 

@@ -23,7 +23,7 @@ from agent_tools.policy import Decision, Policy, decide, granted, over_cap
 from agent_tools.registry import Tool
 from agent_tools.telemetry import describe, tool_span
 from backend.context import Principal
-from backend.errors import ParseError, status_for
+from backend.errors import DuplicateValue, ParseError, status_for
 from backend.services.units import Unit
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class Call:
                 "toolVersion": self.tool.version if self.tool else None,
                 "policyVersion": self.policy.version if self.policy else None,
                 "input": self.input.model_dump(mode="json") if self.input else self.request.input,
-                "idempotencyKey": self.request.idempotency_key,
+                "retryKey": self.request.idempotency_key,  # only a committed write claims the key itself
                 "durationMs": round((time.perf_counter() - self.started) * 1000, 3)}
         return base | more
 
@@ -203,6 +203,14 @@ class Gateway:
             assert call.policy is not None
             return await self._propose(call, Decision("needs_approval", needed.rule, needed.reason,
                                                       call.policy.version))
+        except DuplicateValue as error:  # a racing retry with the same key committed first: answer as it did
+            key = call.request.idempotency_key
+            first = await self.tools.audit.find_key(call.agent.id, key) if key and call.agent else None
+            if first is None:
+                if decision is None:
+                    raise
+                return await self._failed(call, decision, error)
+            return await self._replay(call, first)
         except Exception as error:
             if decision is None or isinstance(error, Blocked):
                 raise
@@ -300,7 +308,8 @@ class Gateway:
 def _written(call: Call, decision: Decision, context: ToolContext, result: dict[str, Any]) -> dict[str, Any]:
     return call.entry(decision=decision.kind, rule=decision.rule, context=context.refs,
                       changed=[change.ref() for change in context.changes], effects=context.effects or None,
-                      outcome="ok", result=result if call.request.idempotency_key else None)
+                      outcome="ok", result=result if call.request.idempotency_key else None,
+                      idempotencyKey=call.request.idempotency_key)
 
 
 def _validated(tool: Tool, raw: Any) -> BaseModel:

@@ -20,8 +20,27 @@ TOOL_CALL = "_ToolCall"
 AUDIT_HEAD = "_AuditHead"
 POLICY = "_AgentPolicy"
 CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY)
-UNIQUE: dict[str, tuple[str, ...]] = {TOOL_CALL: ("seq",), POLICY: ("version",)}
+# seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
+UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
+)
 
+# every field these classes ever hold, made at start: a field first written by two racing calls would otherwise
+# grow the table from both transactions at once (on PostgreSQL: ALTER TABLE in both, a deadlock)
+FIELDS: dict[str, dict[str, str]] = {
+    AGENT: {"name": "String", "status": "String", "roles": "Array", "grants": "Array", "owner": "String",
+            "tokens": "Array", "tokenHashes": "Array"},
+    APPROVAL: {"status": "String", "agentId": "String", "runId": "String", "userId": "String", "tool": "String",
+               "toolVersion": "String", "inputJson": "String", "previewJson": "String", "binding": "String",
+               "policyVersion": "Number", "reason": "String", "rule": "String", "expiresAt": "Date",
+               "attempts": "Number", "decidedBy": "String", "decidedAt": "Date", "result": "Object",
+               "denyReason": "String"},
+    TOOL_CALL: {"seq": "Number", "body": "String", "hash": "String", "agentId": "String", "runId": "String",
+                "tool": "String", "decision": "String", "outcome": "String", "idempotencyKey": "String",
+                "approvalId": "String"},
+    AUDIT_HEAD: {"seq": "Number", "hash": "String"},
+    POLICY: {"version": "Number", "config": "Object", "author": "String"},
+}
 SYSTEM = RequestContext.system()
 MASTER_ONLY_CLP: dict[str, Any] = {
     op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")
@@ -41,10 +60,14 @@ class Records:
         async with self.db.unit() as unit:
             for name in CLASSES:
                 schema = await self.schemas.get(unit, name)
+                wanted = {field: {"type": kind} for field, kind in FIELDS[name].items()}
                 if schema is None:
-                    await self.schemas.create_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP})
+                    await self.schemas.create_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP,
+                                                                 "fields": wanted})
+                elif missing := {field: spec for field, spec in wanted.items() if field not in schema.fields}:
+                    await self.schemas.update_class(unit, name, {"fields": missing})
         async with self.db.unit() as unit:
-            for name, fields in UNIQUE.items():
+            for name, fields in UNIQUE:
                 await self.schemas.ensure_unique(unit, name, fields)
 
     async def create(self, class_name: str, data: dict[str, Any], unit: Unit | None = None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel
@@ -206,3 +207,17 @@ async def test_a_repeated_idempotency_key_changes_nothing(gateway: Gateway, seed
     records = await gateway.records(tool="create_object")
     assert [r["outcome"] for r in records] == ["ok", "replayed"]
     assert records[1]["replayOf"] == records[0]["seq"]
+
+
+async def test_racing_retries_with_one_key_change_once(gateway: Gateway, seed: Seed) -> None:
+    await seed("Order", status="seed")
+    _, token = await gateway.agent("racer", grants=["*"])
+    body = {"className": "Order", "fields": {"status": "new"}}
+    key = {"Idempotency-Key": "k-race"}
+    first, second = await asyncio.gather(*(gateway.call(token, "write", "create_object", body, headers=key)
+                                           for _ in range(2)))
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert first.json()["result"] == second.json()["result"]
+    assert await _count(gateway, "Order") == 2
+    outcomes = sorted(r["outcome"] for r in await gateway.records(tool="create_object"))
+    assert outcomes == ["ok", "replayed"]
