@@ -30,7 +30,9 @@ def serve(
     if generated:
         _announce_key(settings)
     console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+                ws_per_message_deflate=False)
 
 
 def _engine(settings: Settings) -> str:

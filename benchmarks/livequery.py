@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import statistics
 import time
 import uuid
@@ -180,6 +181,8 @@ def main(
     only: list[str] = typer.Option(["ballast", "parse"], help="servers to run"),  # noqa: B008
 ) -> None:
     keys = Keys()
+    # as `ballast serve` runs it (and as Parse's ws server does): no per-message deflate of every copy of an event
+    os.environ["UVICORN_WS_PER_MESSAGE_DEFLATE"] = "false"
     results: list[RunResult] = []
     with ExitStack() as stack:
         urls: dict[str, str] = {}

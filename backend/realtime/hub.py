@@ -196,6 +196,8 @@ class Hub:
             return
         view = dispatch.EventView(change, self.services.objects.file_url)
         schema = change.schema
+        tally: dict[str, int] = {}
+        hooked = self.hooks.has("afterLiveQueryEvent", change.class_name)
         for matcher in list(class_matchers.values()):
             before_match = change.before is not None and matcher.matches(change.before, schema)
             after_match = change.after is not None and matcher.matches(change.after, schema)
@@ -204,23 +206,32 @@ class Hub:
             for subscription in list(self.members.get(matcher.key, {}).values()):
                 decision = dispatch.decide(subscription, change, before_match, after_match)
                 if decision is not None:
-                    await self._send(subscription, decision, view)
+                    outcome = await self._send(subscription, decision, view, hooked)
+                    tally[outcome] = tally.get(outcome, 0) + 1
+        self._record(tally, change)
 
-    async def _send(self, sub: Subscription, decision: dispatch.Decision, view: dispatch.EventView) -> None:
-        class_name = view.change.class_name
-        if sub.include or self.hooks.has("afterLiveQueryEvent", class_name):
+    def _record(self, tally: dict[str, int], change: Change) -> None:
+        """Metrics once per change (not per frame): counts by op, and the latency of its last frame."""
+        dropped = {"hook", "client"}
+        for outcome, count in tally.items():
+            if outcome in dropped:
+                self.metrics.dropped.labels(outcome).inc(count)
+            else:
+                self.metrics.delivered.labels(outcome).inc(count)
+        if any(outcome not in dropped for outcome in tally):
+            self.metrics.latency.observe(max(0.0, time.time() - change.committed_at))
+
+    async def _send(self, sub: Subscription, decision: dispatch.Decision, view: dispatch.EventView,
+                    hooked: bool) -> str:
+        """Queue one event frame; answers the op sent, or why it was not ('hook', 'client')."""
+        if sub.include or hooked:
             frame = await self._custom_frame(sub, decision, view)
             if frame is None:
-                self.metrics.dropped.labels("hook").inc()
-                return
+                return "hook"
         else:
             original = view.encoded(sub, decision.original) if decision.original else None
             frame = dispatch.frame(decision.op, sub, view.encoded(sub, decision.object), original)
-        if sub.client.push(frame):
-            self.metrics.delivered.labels(decision.op).inc()
-            self.metrics.latency.observe(max(0.0, time.time() - view.change.committed_at))
-        else:
-            self.metrics.dropped.labels("client").inc()
+        return decision.op if sub.client.push(frame) else "client"
 
     async def _custom_frame(self, sub: Subscription, decision: dispatch.Decision,
                             view: dispatch.EventView) -> bytes | None:
