@@ -72,7 +72,8 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checker
         for client in list(self.clients.values()):
-            await client.close(1001, "server shutting down")
+            with contextlib.suppress(Exception):  # the socket may already be gone
+                await client.close(1001, "server shutting down")
             await self.disconnect(client)
         await self.pubsub.stop()
 
