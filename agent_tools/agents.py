@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from backend.context import Principal, PrincipalKind
 from backend.errors import InvalidValue, ObjectNotFound
 
 TOKEN_PREFIX = "bal_"
+AGENT_ID = re.compile(r"[A-Za-z0-9]{10}")
 STATUSES = ("active", "suspended")
 
 
@@ -111,7 +113,8 @@ class AgentStore:
     async def issue_token(self, agent_id: str, days: int | None = None, *, revoke_others: bool = False) -> str:
         """A new token for the agent (rotation revokes the others)."""
         raw = await self._raw(agent_id)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        # the agent's id rides in the token, so a call finds its agent by primary key, not by scanning hashes
+        token = f"{TOKEN_PREFIX}{agent_id}_{secrets.token_urlsafe(32)}"
         digest = hash_token(token)
         tokens = [dict(entry) for entry in raw.get("tokens") or []]
         if revoke_others:
@@ -144,7 +147,7 @@ class AgentStore:
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
             return TokenCheck(None, None, "token.unknown")
         digest = hash_token(token)
-        found = await self.records.first(AGENT, {"tokenHashes": digest}, unit=unit)
+        found = await self._holder(token, digest, unit)
         entry = _entry_for(found, digest) if found else None
         if found is None or entry is None:
             return TokenCheck(None, None, "token.unknown")
@@ -155,6 +158,16 @@ class AgentStore:
         if expires and wire.parse_iso(expires) <= wire.now():
             return TokenCheck(agent, entry.get("id"), "token.expired")
         return TokenCheck(agent, entry.get("id"), None)
+
+    async def _holder(self, token: str, digest: str, unit: Any) -> dict[str, Any] | None:
+        """The agent a token names (``bal_<agentId>_<secret>``), or the one holding its hash (older tokens)."""
+        agent_id = token[len(TOKEN_PREFIX):].split("_", 1)[0]
+        if AGENT_ID.fullmatch(agent_id):
+            try:
+                return await self.records.get(AGENT, agent_id, unit=unit)
+            except ObjectNotFound:
+                return None
+        return await self.records.first(AGENT, {"tokenHashes": digest}, unit=unit)
 
     async def _raw(self, agent_id: str) -> dict[str, Any]:
         try:
