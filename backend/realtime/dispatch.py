@@ -81,18 +81,22 @@ class EventView:
     def object(self, which: Which) -> dict[str, Any]:
         obj = self._objects.get(which)
         if obj is None:
-            row = self.change.before if which == "before" else self.change.after
-            assert row is not None
-            obj = {"className": self.change.class_name, **render(self.change.schema, row, self.file_url)}
+            obj = {"className": self.change.class_name, **render(self.change.schema, self.row(which), self.file_url)}
             self._objects[which] = obj
         return obj
 
+    def row(self, which: Which) -> Row:
+        row = self.change.before if which == "before" else self.change.after
+        assert row is not None
+        return row
+
     def shaped(self, sub: Subscription, which: Which) -> dict[str, Any]:
         """A private copy of the object as this subscriber may see it (for include and hooks)."""
-        return shape(copy.deepcopy(self.object(which)), protected_fields(sub.principal, self.change.schema), sub.keys)
+        hidden = protected_fields(sub.principal, self.change.schema, self.row(which))
+        return shape(copy.deepcopy(self.object(which)), hidden, sub.keys)
 
     def encoded(self, sub: Subscription, which: Which) -> bytes:
-        hidden = protected_fields(sub.principal, self.change.schema)
+        hidden = protected_fields(sub.principal, self.change.schema, self.row(which))
         key = (which, hidden, sub.keys)
         data = self._bytes.get(key)
         if data is None:

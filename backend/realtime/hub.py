@@ -28,7 +28,7 @@ from backend.realtime.clients import Client, RequestId, Subscription
 from backend.realtime.hooks import CONNECT_CLASS, ConnectRequest, LiveEventRequest, LiveHooks, SubscribeRequest
 from backend.realtime.matching import Matcher, canonical_key
 from backend.realtime.metrics import LiveMetrics
-from backend.realtime.permissions import class_allows, clp_operation, protected_fields
+from backend.realtime.permissions import class_allows, clp_operation, forbidden_keys
 from backend.realtime.protocol import names
 from backend.realtime.pubsub import LocalPubSub, PubSub
 from backend.services.events import ObjectEvent
@@ -127,7 +127,8 @@ class Hub:
         op = clp_operation(where)
         if not class_allows(principal, schema, op):
             raise OperationForbidden(f"Permission denied for action {op} on class {class_name}.")
-        _check_protected(principal, schema, where, hook.watch)
+        if forbidden_keys(principal, schema, where, hook.watch):
+            raise OperationForbidden("Permission denied")
         limit = self.settings.live_query_max_subscriptions
         if request_id not in client.subscriptions and len(client.subscriptions) >= limit:
             raise TooManySubscriptions(f"Too many subscriptions on this connection (the limit is {limit}).")
@@ -314,29 +315,6 @@ def _restricted(class_name: str, where: dict[str, Any], principal: Principal) ->
     if principal.user_id is None:
         raise InvalidSessionToken(SESSION_ERROR)
     return {**where, "user": {"__type": "Pointer", "className": "_User", "objectId": principal.user_id}}
-
-
-def _check_protected(principal: Principal, schema: ClassSchema, where: dict[str, Any],
-                     watch: list[str] | None) -> None:
-    """Querying or watching a protected field would reveal it: parse-server refuses with 119."""
-    hidden = protected_fields(principal, schema)
-    if not hidden:
-        return
-    used = {key.split(".")[0] for key in _where_keys(where)} | {name.split(".")[0] for name in watch or ()}
-    if used & hidden:
-        raise OperationForbidden("Permission denied")
-
-
-def _where_keys(where: dict[str, Any]) -> set[str]:
-    keys: set[str] = set()
-    for key, value in where.items():
-        if key in ("$or", "$and", "$nor") and isinstance(value, list):
-            for clause in value:
-                if isinstance(clause, dict):
-                    keys |= _where_keys(clause)
-        elif not key.startswith("$"):
-            keys.add(key)
-    return keys
 
 
 def _error(code: int, message: str, request_id: RequestId | None, reconnect: bool = False) -> bytes:
