@@ -100,3 +100,23 @@ async def test_joining_a_role_takes_effect_on_the_next_event(live_server, rest, 
     assert joined.status_code == 200, joined.text
     await create(rest, "Draft", {"n": 3, **readable_by("role:Editors")})
     assert (await ws.recv())["object"]["n"] == 3
+
+
+async def test_pointer_permissions_limit_events_to_the_users_own_objects(live_server, rest, open_socket):
+    ada_id, ada_token = await sign_up(rest, "ada")
+    bob_id, _ = await sign_up(rest, "bob")
+    clp = {"find": {"pointerFields": ["owner"]}, "get": {"pointerFields": ["owner"]}, "create": {"*": True},
+           "update": {"*": True}, "delete": {"*": True}, "addField": {"*": True}}
+    schema = await rest.post("/schemas/Task", json={"className": "Task", "classLevelPermissions": clp,
+                                                     "fields": {"owner": {"type": "Pointer", "targetClass": "_User"}}})
+    assert schema.status_code == 200, schema.text
+    ws = await open_socket(live_server.url)
+    await ws.connect(sessionToken=ada_token)
+    assert (await ws.subscribe(1, "Task"))["op"] == "subscribed"
+
+    def owner(user_id: str) -> dict[str, str]:
+        return {"__type": "Pointer", "className": "_User", "objectId": user_id}
+
+    await create(rest, "Task", {"title": "bob's", "owner": owner(bob_id)})
+    await create(rest, "Task", {"title": "ada's", "owner": owner(ada_id)})
+    assert (await ws.recv())["object"]["title"] == "ada's"
