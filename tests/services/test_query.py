@@ -59,7 +59,9 @@ def test_unknown_operators_are_invalid_query_102(where: Any) -> None:
     assert caught.value.code == ParseCode.INVALID_QUERY
 
 
-@pytest.mark.parametrize("key", ["1abc", "a b", "a..b", "na-me", "", "x" * 300, "$nope.x", "name.x"])
+@pytest.mark.parametrize("key", [
+    "1abc", "a b", "a..b", "na-me", "", "x" * 300, "$nope.x", "name.x", "_hashed_password", "_rperm", "_x.y",
+])
 def test_bad_key_names_are_105(key: str) -> None:
     with pytest.raises(ParseError) as caught:
         parse({key: 1})
@@ -120,6 +122,8 @@ def test_order_and_keys_parse_names_and_refuse_bad_ones() -> None:
         parse_keys("a,b c")
     with pytest.raises(InvalidQuery):
         parse_order(5, SCHEMA)
+    with pytest.raises(InvalidKeyName):
+        parse_order("-_hashed_password", SCHEMA)
 
 
 # --- meanings -------------------------------------------------------------------------------
