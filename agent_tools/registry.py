@@ -126,3 +126,10 @@ class ToolRegistry:
             return handler
 
         return register
+
+
+app_tools = ToolRegistry()
+"""The process-wide registry an app's own tools decorate into (``cloud_functions/`` imports it)."""
+
+tool = app_tools.tool
+"""``@tool("refund_order", description=..., input=..., output=..., kind="write", risk="high")``."""

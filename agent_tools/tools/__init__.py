@@ -6,10 +6,13 @@ from agent_tools.registry import ToolRegistry
 
 
 def builtin_registry() -> ToolRegistry:
-    """A fresh registry holding every built-in tool (an app adds its own with ``registry.tool``)."""
+    """A fresh registry holding every built-in tool and the app's own (``agent_tools.registry.tool``)."""
+    from agent_tools.registry import app_tools
     from agent_tools.tools import data, operations, writes
 
     registry = ToolRegistry()
     for module in (data, writes, operations):
         module.register(registry)
+    for extra in app_tools:  # the app's own @tool functions, registered when its cloud code was imported
+        registry.add(extra)
     return registry

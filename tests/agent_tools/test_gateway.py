@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
+from pydantic import BaseModel
+
+from agent_tools.calls import ToolContext
+from agent_tools.registry import app_tools, tool
+from backend.app import create_app
+from backend.config import Settings
 from tests.agent_tools.conftest import Gateway, Seed
 
 
@@ -31,3 +38,33 @@ async def test_read_and_write_calls_are_audited(gateway: Gateway, seed: Seed) ->
     assert records[1]["changed"][0]["objectId"] == order["objectId"]
     assert all(r["decision"] == "allow" and r["outcome"] == "ok" for r in records)
     assert (await gateway.verify())["ok"]
+
+
+async def test_an_apps_own_tool_is_served(settings: Settings, master_headers: dict[str, str]) -> None:
+    class Refund(BaseModel):
+        orderId: str
+
+    class Refunded(BaseModel):
+        refunded: bool
+
+    async def refund(ctx: ToolContext, given: Refund) -> Refunded:
+        await ctx.update("Order", given.orderId, {"status": "refunded"})
+        return Refunded(refunded=True)
+
+    tool("refund_order", description="Refund one order.", input=Refund, output=Refunded, kind="write",
+         roles={"billing"})(refund)
+    try:
+        app = create_app(settings.model_copy(update={"jobs_enabled": False}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/parse") as http:
+                gateway = Gateway(http, master_headers, app.state.agent_tools)
+                order = await http.post("/classes/Order", json={"status": "paid"}, headers=master_headers)
+                _, clerk = await gateway.agent("clerk", grants=["refund_order"])
+                _, biller = await gateway.agent("biller", roles=["billing"], grants=["refund_order"])
+                body = {"orderId": order.json()["objectId"]}
+                assert (await gateway.call(clerk, "write", "refund_order", body)).json()["rule"] == "roles.missing"
+                done = await gateway.call(biller, "write", "refund_order", body)
+                assert done.status_code == 200 and done.json()["result"] == {"refunded": True}
+    finally:
+        app_tools._tools.pop("refund_order", None)
