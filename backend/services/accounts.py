@@ -27,14 +27,14 @@ from backend.services.security_log import SecurityLog
 from backend.services.sessions import SessionStore
 from backend.services.units import Database, Unit
 from backend.services.users import (
-    _DUMMY_HASH,
+    DUMMY_HASH,
     USER_CLASS,
     Login,
     UserGuard,
-    _error,
     duplicate_error,
     field_eq,
     invalid_login,
+    parse_error,
     render_user,
 )
 from backend.storage.protocols import Row
@@ -77,7 +77,7 @@ class AccountService:
         verified = await self.providers.verify(body.get("authData"))
         linked = {p: entry for p, entry in verified.items() if entry is not None}
         if not linked:
-            raise _error(ParseCode.OBJECT_NOT_FOUND, "Invalid auth data: nothing to log in with.")
+            raise parse_error(ParseCode.OBJECT_NOT_FOUND, "Invalid auth data: nothing to log in with.")
         provider = sorted(linked)[0]
         async with self.db.unit() as unit:
             row = None
@@ -100,14 +100,14 @@ class AccountService:
     async def log_in(self, ctx: RequestContext, username: object, email: object, password: object) -> Login:
         """POST/GET /login, with the lockout and unverified-email policies."""
         if not isinstance(username, str) and not isinstance(email, str):
-            raise _error(ParseCode.USERNAME_MISSING, "username/email is required.")
+            raise parse_error(ParseCode.USERNAME_MISSING, "username/email is required.")
         if not isinstance(password, str) or not password:
-            raise _error(ParseCode.PASSWORD_MISSING, "password is required.")
+            raise parse_error(ParseCode.PASSWORD_MISSING, "password is required.")
         where = field_eq("username", username) if isinstance(username, str) else field_eq("email", str(email))
         async with self.db.unit() as unit:
             row = await self.guard.find_row(unit, where)
             self._check_lockout(row)
-            good = await verify_password(password, row.get("_hashed_password") if row else _DUMMY_HASH)
+            good = await verify_password(password, row.get("_hashed_password") if row else DUMMY_HASH)
             if row is not None and good:
                 self._check_verified(row)
                 return await self._start_session(unit, ctx, row, "login", "password")
@@ -138,7 +138,7 @@ class AccountService:
     def _check_verified(self, row: Row) -> None:
         if (self.settings.verify_user_emails and self.settings.prevent_login_with_unverified_email
                 and row.get("email") and not row.get("emailVerified")):
-            raise _error(ParseCode.EMAIL_NOT_FOUND, "User email is not verified.")
+            raise parse_error(ParseCode.EMAIL_NOT_FOUND, "User email is not verified.")
 
     async def _count_failure(self, unit: Unit, row: Row) -> None:
         threshold = self.settings.account_lockout_threshold
@@ -260,10 +260,10 @@ class AccountService:
         row = await self.guard.find_row(unit, field_eq("username", username)) if username else None
         stored = row.get(column) if row else None
         if row is None or not isinstance(stored, str) or not hmac.compare_digest(stored.encode(), token.encode()):
-            raise _error(ParseCode.OTHER_CAUSE, "Invalid or expired link.")
+            raise parse_error(ParseCode.OTHER_CAUSE, "Invalid or expired link.")
         expires = row.get(column + "_expires_at")
         if expires is not None and expires < wire.now():
-            raise _error(ParseCode.OTHER_CAUSE, "Invalid or expired link.")
+            raise parse_error(ParseCode.OTHER_CAUSE, "Invalid or expired link.")
         return row
 
     async def request_verification(self, ctx: RequestContext, email: object) -> None:
@@ -272,9 +272,9 @@ class AccountService:
         async with self.db.unit() as unit:
             row = await self.guard.find_row(unit, field_eq("email", str(email)))
             if row is None:
-                raise _error(ParseCode.EMAIL_NOT_FOUND, f"No user found with email {str(email)[:320]}.")
+                raise parse_error(ParseCode.EMAIL_NOT_FOUND, f"No user found with email {str(email)[:320]}.")
             if row.get("emailVerified"):
-                raise _error(ParseCode.OTHER_CAUSE, f"Email {str(email)[:320]} is already verified.")
+                raise parse_error(ParseCode.OTHER_CAUSE, f"Email {str(email)[:320]} is already verified.")
             token = secrets.token_urlsafe(24)
             await unit.session.update(await self.guard.user_schema(unit), row["objectId"],
                                       {"_email_verify_token": token})
@@ -283,9 +283,9 @@ class AccountService:
 
 def _check_email_param(email: object) -> None:
     if email is None or email == "":
-        raise _error(ParseCode.EMAIL_MISSING, "you must provide an email")
+        raise parse_error(ParseCode.EMAIL_MISSING, "you must provide an email")
     if not isinstance(email, str):
-        raise _error(ParseCode.INVALID_EMAIL_ADDRESS, "you must provide a valid email string")
+        raise parse_error(ParseCode.INVALID_EMAIL_ADDRESS, "you must provide a valid email string")
 
 
 __all__ = ["AccountService"]

@@ -21,10 +21,10 @@ from backend import querytree as q
 from backend import wire
 from backend.config import Settings
 from backend.context import RequestContext
-from backend.errors import DuplicateValue, ObjectNotFound, ParseCode, ParseError, ValidationFailed
+from backend.errors import DuplicateValue, ObjectNotFound, ParseCode, ParseError
 from backend.services.authdata import AuthProviders
 from backend.services.objects import ObjectService
-from backend.services.passwords import PasswordPolicy, hash_password, hash_password_sync, verify_password
+from backend.services.passwords import PasswordPolicy, hash_password, hash_password_sync
 from backend.services.render import render
 from backend.services.security_log import SecurityLog
 from backend.services.sessions import SessionStore
@@ -36,24 +36,24 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_USERNAME = 256
 MAX_EMAIL = 320
 # compared against when no user matches, so a wrong username costs as much time as a wrong password
-_DUMMY_HASH = hash_password_sync("ballast-no-such-user", 4)
+DUMMY_HASH = hash_password_sync("ballast-no-such-user", 4)
 
 
 VerifyCallback = Callable[[dict[str, Any], str], Awaitable[None]]
 
 
-def _error(code: ParseCode, message: str) -> ParseError:
+def parse_error(code: ParseCode, message: str) -> ParseError:
     error = ParseError(message)
     error.code = code  # type: ignore[misc]  # one-off Parse codes of the identity API
     return error
 
 
 def username_taken() -> ParseError:
-    return _error(ParseCode.USERNAME_TAKEN, "Account already exists for this username.")
+    return parse_error(ParseCode.USERNAME_TAKEN, "Account already exists for this username.")
 
 
 def email_taken() -> ParseError:
-    return _error(ParseCode.EMAIL_TAKEN, "Account already exists for this email address.")
+    return parse_error(ParseCode.EMAIL_TAKEN, "Account already exists for this email address.")
 
 
 def invalid_login() -> ObjectNotFound:
@@ -108,24 +108,25 @@ class UserGuard:
             if before is None and name is None and "authData" in values:
                 values["username"] = secrets.token_urlsafe(18)  # Parse makes one up for authData sign-ups
             elif not isinstance(name, str) or not name.strip() or len(name) > MAX_USERNAME:
-                raise _error(ParseCode.USERNAME_MISSING, "bad or missing username")
+                raise parse_error(ParseCode.USERNAME_MISSING, "bad or missing username")
         if "email" in values and values["email"] is not None and not isinstance(values["email"], wire.Delete):
             email = values["email"]
             if not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL.match(email):
-                raise _error(ParseCode.INVALID_EMAIL_ADDRESS, "Email address format is invalid.")
+                raise parse_error(ParseCode.INVALID_EMAIL_ADDRESS, "Email address format is invalid.")
         if "emailVerified" in values and not ctx.principal.is_master:
-            raise _error(ParseCode.OPERATION_FORBIDDEN, "Clients aren't allowed to manually update email verification.")
+            raise parse_error(ParseCode.OPERATION_FORBIDDEN,
+                              "Clients aren't allowed to manually update email verification.")
 
     def _defaults(self, values: dict[str, Any], row: Row, password: object) -> None:
         if password is None and "authData" not in values:
-            raise _error(ParseCode.PASSWORD_MISSING, "password is required")
+            raise parse_error(ParseCode.PASSWORD_MISSING, "password is required")
         if "_rperm" not in row:  # Parse's default user ACL: public read, self write
             row["_rperm"], row["_wperm"] = ["*", row["objectId"]], [row["objectId"]]
 
     async def _set_password(self, unit: Unit, ctx: RequestContext, password: object, values: dict[str, Any],
                             row: Row, before: Row | None) -> None:
         if not isinstance(password, str) or not password:
-            raise _error(ParseCode.PASSWORD_MISSING, "password is required")
+            raise parse_error(ParseCode.PASSWORD_MISSING, "password is required")
         username = values.get("username") or (before or {}).get("username")
         self.policy.check(password, username if isinstance(username, str) else None)
         history: list[str] = list((before or {}).get("_password_history") or [])
@@ -155,7 +156,7 @@ class UserGuard:
                 continue
             owner = await self.find_by_auth(unit, provider, entry["id"])
             if owner is not None and (before is None or owner["objectId"] != before["objectId"]):
-                raise _error(ParseCode.ACCOUNT_ALREADY_LINKED, "this auth is already used")
+                raise parse_error(ParseCode.ACCOUNT_ALREADY_LINKED, "this auth is already used")
             merged[provider] = entry
         values["authData"] = merged
 
@@ -224,8 +225,3 @@ def render_user(schema: ClassSchema, row: Row, file_url: Any, token: str | None 
         out["sessionToken"] = token
     return out
 
-
-__all__ = [
-    "Login", "UserGuard", "ValidationFailed", "duplicate_error", "email_taken", "field_eq", "invalid_login",
-    "pointer", "render_user", "username_taken", "verify_password",
-]
