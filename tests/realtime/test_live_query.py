@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.app import create_app
 from tests.conftest import MASTER_KEY
 from tests.support.live import LiveServer
 
@@ -174,3 +175,16 @@ async def test_identical_queries_share_one_matcher_and_unsubscribe_stops_events(
     await create(rest, "Game", {"marker": True})
     assert (await first.recv())["requestId"] == 2  # the unsubscribed query sent nothing
     assert (await second.recv())["object"]["a"] == 1
+
+
+async def test_only_configured_classes_are_live(settings, master_headers, open_socket):
+    limited = settings.model_copy(update={"live_query_classes": ["Live"]})
+    with LiveServer(create_app(limited)) as server:
+        ws = await open_socket(server.url)
+        await ws.connect()
+        await ws.subscribe(1, "Dead")
+        await ws.subscribe(2, "Live")
+        async with httpx.AsyncClient(base_url=server.url, headers=master_headers) as rest:
+            await create(rest, "Dead", {"n": 1})
+            await create(rest, "Live", {"n": 2})
+        assert (await ws.recv())["requestId"] == 2  # as Parse's liveQuery.classNames: the other class is silent
