@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -120,3 +121,21 @@ async def test_pointer_permissions_limit_events_to_the_users_own_objects(live_se
     await create(rest, "Task", {"title": "bob's", "owner": owner(bob_id)})
     await create(rest, "Task", {"title": "ada's", "owner": owner(ada_id)})
     assert (await ws.recv())["object"]["title"] == "ada's"
+
+
+async def test_an_expired_session_stops_receiving(live_server, rest, open_socket):
+    ada_id, ada_token = await sign_up(rest, "ada")
+    ws = await open_socket(live_server.url)
+    await ws.connect()
+    await ws.subscribe(1, "Letter", sessionToken=ada_token)
+    await ws.subscribe(2, "Letter", {"public": True})
+    sessions = await rest.get("/sessions", params={"where": json.dumps({"sessionToken": ada_token})})
+    session_id = sessions.json()["results"][0]["objectId"]
+    expired = await rest.put(f"/sessions/{session_id}",
+                             json={"expiresAt": {"__type": "Date", "iso": "2001-01-01T00:00:00.000Z"}})
+    assert expired.status_code == 200, expired.text
+    ended = await ws.recv()
+    assert (ended["op"], ended["code"], ended["requestId"]) == ("error", 209, 1)
+    await create(rest, "Letter", {"n": 1, **readable_by(ada_id)})
+    await create(rest, "Letter", {"public": True})
+    assert (await ws.recv())["requestId"] == 2
