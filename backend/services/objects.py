@@ -111,7 +111,7 @@ class ObjectService:
                 if not ops.is_relation_op(value):
                     row[name] = ops.apply(name, None, value)
             try:
-                await work.session.insert(schema, row)
+                await work.session.insert(schema, row, savepoint=unit is not None)  # own unit: fails whole
             except DuplicateValue as error:
                 raise self._explain(class_name, error) from error
             await self._apply_relations(work, schema, row["objectId"], values)
@@ -147,7 +147,7 @@ class ObjectService:
                 if not ops.is_relation_op(value):
                     changes[name] = ops.apply(name, before.get(name), value)
             try:
-                await work.session.update(schema, object_id, changes)
+                await work.session.update(schema, object_id, changes, savepoint=unit is not None)
             except DuplicateValue as error:
                 raise self._explain(class_name, error) from error
             await self._apply_relations(work, schema, object_id, values)

@@ -89,12 +89,15 @@ class Session(Protocol):
 
     async def drop_class(self, class_name: str) -> None: ...
 
-    async def insert(self, schema: ClassSchema, row: Row) -> None: ...
+    async def insert(self, schema: ClassSchema, row: Row, *, savepoint: bool = True) -> None:
+        """Add a row. ``savepoint=False``: the caller's unit ends on any failure, so no SAVEPOINT is needed
+        to keep the transaction usable after a unique violation (two round trips less on PostgreSQL)."""
 
     async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
         """The row, locked until the transaction ends."""
 
-    async def update(self, schema: ClassSchema, object_id: str, values: Row) -> None: ...
+    async def update(self, schema: ClassSchema, object_id: str, values: Row, *, savepoint: bool = True) -> None:
+        """Change a row's columns; ``savepoint`` as for ``insert``."""
 
     async def delete(self, schema: ClassSchema, object_id: str) -> None: ...
 

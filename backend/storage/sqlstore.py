@@ -234,17 +234,17 @@ class SqlSession:
 
     # --- rows ------------------------------------------------------------------------
 
-    async def insert(self, schema: ClassSchema, row: Row) -> None:
+    async def insert(self, schema: ClassSchema, row: Row, *, savepoint: bool = True) -> None:
         table = self.store.table(schema)
         try:
-            async with self._guarded():
+            async with self._guarded(savepoint):
                 await self.conn.execute(self.store.statements.insert(table), row_to_columns(schema, row))
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
 
-    def _guarded(self) -> AbstractAsyncContextManager[object]:
+    def _guarded(self, savepoint: bool) -> AbstractAsyncContextManager[object]:
         """A savepoint around a write whose unique violation a caller may catch and carry on after."""
-        return nullcontext() if self.store.statement_rollback else self.conn.begin_nested()
+        return self.conn.begin_nested() if savepoint and not self.store.statement_rollback else nullcontext()
 
     async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
         table = self.store.table(schema)
@@ -252,13 +252,13 @@ class SqlSession:
         found = (await self.conn.execute(statement, {OBJECT_ID: object_id})).mappings().first()
         return columns_to_row(schema, found) if found is not None else None
 
-    async def update(self, schema: ClassSchema, object_id: str, values: Row) -> None:
+    async def update(self, schema: ClassSchema, object_id: str, values: Row, *, savepoint: bool = True) -> None:
         table = self.store.table(schema)
         columns = row_to_columns(schema, values)
         if not columns:
             return
         try:
-            async with self._guarded():
+            async with self._guarded(savepoint):
                 await self.conn.execute(sa.update(table).where(table.c.objectId == object_id).values(**columns))
         except IntegrityError as error:
             raise _duplicate(error, schema) from error

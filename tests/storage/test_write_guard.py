@@ -56,3 +56,21 @@ async def test_a_duplicate_that_escapes_rolls_the_whole_unit_back(services: Serv
             await services.objects.create(ctx, "Gadget", {"sku": "A-1"}, unit=unit)
     found = await services.objects.find(ctx, "Gadget", FindOptions())
     assert [obj["sku"] for obj in found.results] == ["A-1"]
+
+
+async def test_a_write_in_its_own_unit_fails_alone_and_the_next_one_works(services: Services) -> None:
+    # ObjectService skips the SAVEPOINT when the write is its unit's only business: the unit ends anyway
+    ctx = RequestContext.system()
+    first = await services.objects.create(ctx, "Gadget", {"sku": "A-1"})
+    second = await services.objects.create(ctx, "Gadget", {"sku": "B-2"})
+    async with services.db.unit() as unit:
+        await services.schemas.ensure_unique(unit, "Gadget", ("sku",))
+    with pytest.raises(DuplicateValue):
+        await services.objects.create(ctx, "Gadget", {"sku": "A-1", "extra": 1})
+    with pytest.raises(DuplicateValue):
+        await services.objects.update(ctx, "Gadget", second["objectId"], {"sku": "A-1"})
+    await services.objects.update(ctx, "Gadget", first["objectId"], {"sku": "A-2"})
+    await services.objects.create(ctx, "Gadget", {"sku": "C-3"})
+    found = await services.objects.find(ctx, "Gadget", FindOptions(order="sku"))
+    assert [obj["sku"] for obj in found.results] == ["A-2", "B-2", "C-3"]
+    assert all("extra" not in obj for obj in found.results)
