@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from backend.context import PrincipalKind, RequestContext
@@ -143,7 +144,7 @@ class JobService:
         """A schedule record plus what the scheduler knows: nextFire, or why it cannot run."""
         described = dict(record)
         next_fire = self.scheduler.next_fire_of(record["objectId"])
-        described["nextFire"] = next_fire.isoformat() if next_fire else None
+        described["nextFire"] = next_fire.astimezone(UTC).isoformat() if next_fire else None
         if record["objectId"] in self.scheduler.invalid:
             described["problem"] = self.scheduler.invalid[record["objectId"]]
         return described
