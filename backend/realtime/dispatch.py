@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 import orjson
 
+from backend.context import Principal
 from backend.realtime.changes import Change
 from backend.realtime.clients import Subscription
-from backend.realtime.permissions import protected_fields, readable, row_allowed
+from backend.realtime.permissions import ReadOp, protected_fields, readable, row_allowed
 from backend.services.render import FileUrl, render
 from backend.storage.protocols import Row
 
@@ -34,14 +35,15 @@ class Decision:
     original: Which | None
 
 
-def decide(sub: Subscription, change: Change, before_match: bool, after_match: bool) -> Decision | None:
+def decide(sub: Subscription, view: EventView, before_match: bool, after_match: bool) -> Decision | None:
     """parse-server's rules for which event (if any) this subscriber sees."""
-    principal, schema, before, after = sub.principal, change.schema, change.before, change.after
+    principal, change = sub.principal, view.change
+    before, after = change.before, change.after
     if change.kind == "delete":
-        if not before_match or before is None or not row_allowed(principal, schema, sub.op, before):
+        if not before_match or before is None or not view.allowed(principal, sub.op, "before"):
             return None
         return Decision("delete", "before", None) if readable(principal, before) else None
-    if after is None or not row_allowed(principal, schema, sub.op, after):
+    if after is None or not view.allowed(principal, sub.op, "after"):
         return None
     was = before_match and readable(principal, before)
     now = after_match and readable(principal, after)
@@ -77,6 +79,26 @@ class EventView:
     file_url: FileUrl
     _objects: dict[Which, dict[str, Any]] = field(default_factory=dict)
     _bytes: dict[tuple[Which, frozenset[str], tuple[str, ...] | None], bytes] = field(default_factory=dict)
+    # subscribers with one identity share these answers (every anonymous client is one principal)
+    _allowed: dict[tuple[Principal, str, Which], bool] = field(default_factory=dict)
+    _hidden: dict[tuple[Principal, Which], frozenset[str]] = field(default_factory=dict)
+
+    def allowed(self, principal: Principal, op: ReadOp, which: Which) -> bool:
+        """CLP and pointer permissions for this object, once per identity."""
+        key = (principal, op, which)
+        answer = self._allowed.get(key)
+        if answer is None:
+            answer = row_allowed(principal, self.change.schema, op, self.row(which))
+            self._allowed[key] = answer
+        return answer
+
+    def hidden(self, principal: Principal, which: Which) -> frozenset[str]:
+        key = (principal, which)
+        fields = self._hidden.get(key)
+        if fields is None:
+            fields = protected_fields(principal, self.change.schema, self.row(which))
+            self._hidden[key] = fields
+        return fields
 
     def object(self, which: Which) -> dict[str, Any]:
         obj = self._objects.get(which)
@@ -92,11 +114,10 @@ class EventView:
 
     def shaped(self, sub: Subscription, which: Which) -> dict[str, Any]:
         """A private copy of the object as this subscriber may see it (for include and hooks)."""
-        hidden = protected_fields(sub.principal, self.change.schema, self.row(which))
-        return shape(copy.deepcopy(self.object(which)), hidden, sub.keys)
+        return shape(copy.deepcopy(self.object(which)), self.hidden(sub.principal, which), sub.keys)
 
     def encoded(self, sub: Subscription, which: Which) -> bytes:
-        hidden = protected_fields(sub.principal, self.change.schema, self.row(which))
+        hidden = self.hidden(sub.principal, which)
         key = (which, hidden, sub.keys)
         data = self._bytes.get(key)
         if data is None:

@@ -206,7 +206,7 @@ class Hub:
             if not (before_match or after_match):
                 continue
             for subscription in list(self.members.get(matcher.key, {}).values()):
-                decision = dispatch.decide(subscription, change, before_match, after_match)
+                decision = dispatch.decide(subscription, view, before_match, after_match)
                 if decision is not None:
                     outcome = await self._send(subscription, decision, view, hooked)
                     tally[outcome] = tally.get(outcome, 0) + 1
