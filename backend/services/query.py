@@ -24,6 +24,7 @@ __all__ = ["SchemaLookup", "matches", "parse_keys", "parse_order", "parse_where"
 # a leading underscore is refused too: _hashed_password, _rperm, tokens... must not be probed by a query
 # (parse-server answers 105 "Invalid key name" for them); services build trees for those directly
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_$\-]+)*$")
+PROJECTED_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_$\-]+)*$")  # keys: render hides _ fields
 ORDERED_TYPES = frozenset({"Number", "String", "Date", "Unknown"})
 MILES_PER_RADIAN = 3958.8
 MAX_QUERY_DEPTH = 16
@@ -357,6 +358,6 @@ def parse_keys(keys: object) -> list[str] | None:
         raise InvalidQuery("keys must be a comma-separated string.")
     names = [key.strip() for key in keys.split(",") if key.strip()]
     for name in names:
-        if not KEY.match(name):
+        if not PROJECTED_KEY.match(name):
             raise InvalidKeyName(f"Invalid key name: {name[:64]}")
     return names

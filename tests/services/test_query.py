@@ -118,6 +118,7 @@ def test_order_and_keys_parse_names_and_refuse_bad_ones() -> None:
     ]
     assert parse_order(None, SCHEMA) == ()
     assert parse_keys("a, b.c") == ["a", "b.c"]
+    assert parse_keys("_hidden") == ["_hidden"]  # projection only: render never shows such fields
     with pytest.raises(InvalidKeyName):
         parse_keys("a,b c")
     with pytest.raises(InvalidQuery):
