@@ -208,7 +208,7 @@ def _sub_query(argument: object, lookup: SchemaLookup, depth: int, op: str) -> q
 
 def _in_query(negate: bool) -> Callable[..., q.Node]:
     def build(field: q.Field, argument: object, _c: Any, _o: Any, _s: Any, lookup: SchemaLookup, depth: int) -> q.Node:
-        _require(field, ("Pointer", "Unknown"), "$inQuery")
+        _require(field, ("Pointer", "Relation", "Unknown"), "$inQuery")
         return q.InQuery(field, _sub_query(argument, lookup, depth, "$inQuery"), negate)
 
     return build

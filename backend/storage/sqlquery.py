@@ -293,7 +293,11 @@ def _in_query(c: Compiler, node: q.InQuery) -> Expr:
     sub = _sub_select(c, node.query, None)
     if sub is None:
         return sa.true() if node.negate else sa.false()
-    matched = c.column(node.field).in_(sub)
+    if node.field.type == "Relation":  # the relation holds some object the sub-query finds
+        join = c.source.join_table(c.schema.class_name, node.field.path[0])
+        matched = c.table.c.objectId.in_(sa.select(join.c.owningId).where(join.c.relatedId.in_(sub)))
+    else:
+        matched = c.column(node.field).in_(sub)
     return negate(matched) if node.negate else matched
 
 

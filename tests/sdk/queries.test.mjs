@@ -96,6 +96,10 @@ test('relation.add then relation.query()', async () => {
   const holding = await new Parse.Query('Shelf').equalTo('holds', items[2]).find();
   assert.deepEqual(holding.map(found => found.id), [shelf.id]);
   assert.equal((await new Parse.Query('Shelf').equalTo('holds', items[1]).find()).length, 0);
+  const viaQuery = await new Parse.Query('Shelf').matchesQuery('holds', q().equalTo('name', 'c')).find();
+  assert.deepEqual(viaQuery.map(found => found.id), [shelf.id]);
+  const notVia = await new Parse.Query('Shelf').doesNotMatchQuery('holds', q().equalTo('name', 'a')).find();
+  assert.equal(notVia.length, 0);
 });
 
 test('Parse.Query.or, and, nor', async () => {
