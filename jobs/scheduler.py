@@ -29,6 +29,7 @@ from jobs.runner import Runner, RunPlan
 from jobs.specs import ScheduleSpec, check_schedule, due_times, plan_fires
 
 log = logging.getLogger("ballast.jobs")
+MAX_CLAIMING = 8  # fires claiming at once per instance: well under the connection pool, so requests still get one
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Scheduler:
         self._heap: list[tuple[datetime, int, str]] = []
         self._order = itertools.count()
         self._poke = asyncio.Event()
+        self._claiming = asyncio.Semaphore(MAX_CLAIMING)
         self._task: asyncio.Task[None] | None = None
 
     # --- the schedules -----------------------------------------------------------------
@@ -121,7 +123,25 @@ class Scheduler:
         return tasks
 
     async def fire(self, spec: ScheduleSpec, fire_time: datetime, missed: bool = False) -> str | None:
-        """Claim this fire (once across instances) and run it here; None when another instance has it."""
+        """Claim this fire (once across instances) and run it here; None when another instance has it.
+
+        At most ``MAX_CLAIMING`` fires claim at once, so a burst queues here instead of exhausting the
+        connection pool; a claim that fails (database away) is logged and left to the other instances.
+        """
+        try:
+            async with self._claiming:
+                claimed = await self._claim(spec, fire_time, missed)
+        except Exception:
+            log.exception("could not claim the %s fire of schedule %s", fire_time, spec.object_id)
+            return None
+        if claimed is None:
+            return None
+        run_id, plan = claimed
+        if plan is not None:
+            await self.runner.execute(plan)
+        return run_id
+
+    async def _claim(self, spec: ScheduleSpec, fire_time: datetime, missed: bool) -> tuple[str, RunPlan | None] | None:
         now = self.clock.now()
         fields: dict[str, Any] = {
             "jobName": spec.job_name, "source": "schedule", "status": "running", "params": spec.params,
@@ -139,11 +159,9 @@ class Scheduler:
         if run_id is None:
             return None
         if await self._over_limit(spec, run_id):
-            return run_id
-        plan = RunPlan(run_id, spec.job_name, dict(spec.params), RequestContext(MASTER), now,
-                       1, spec.retries + 1, spec.retry_backoff, spec.timeout)
-        await self.runner.execute(plan)
-        return run_id
+            return run_id, None
+        return run_id, RunPlan(run_id, spec.job_name, dict(spec.params), RequestContext(MASTER), now,
+                               1, spec.retries + 1, spec.retry_backoff, spec.timeout)
 
     async def _over_limit(self, spec: ScheduleSpec, run_id: str) -> bool:
         """maxConcurrency across instances: our claim counts itself, so racing claims both yield (never both run)."""
