@@ -95,6 +95,7 @@ class ObjectService:
     ) -> dict[str, Any]:
         """Create an object; answers ``{objectId, createdAt}`` plus the values of any ops."""
         check_class_name(class_name)
+        sent = data
         data = await self._before_save(ctx, class_name, data, None, None)
         values, perms = _decode_body(data, creating=True)
         async with self.db.unit(unit) as work:
@@ -118,7 +119,7 @@ class ObjectService:
             self._announce(work, ObjectEvent("create", schema, None, row, ctx))
             self._after_save(work, ctx, schema, row, None)
         response: dict[str, Any] = {"objectId": row["objectId"], "createdAt": wire.format_iso(now)}
-        return response | _echo(values, row)
+        return response | _echo(values, row, _changed_by_trigger(sent, data))
 
     async def update(
         self, ctx: RequestContext, class_name: str, object_id: str, data: Mapping[str, Any],
@@ -126,6 +127,7 @@ class ObjectService:
     ) -> dict[str, Any]:
         """Update an object; answers ``{updatedAt}`` plus the values of any ops."""
         check_class_name(class_name)
+        sent = data
         if self.triggers.handles("beforeSave", class_name):
             original = await self._current(ctx, class_name, object_id, unit)
             data = await self._before_save(ctx, class_name, data, original, object_id)
@@ -154,7 +156,8 @@ class ObjectService:
             after = {**before, **changes}
             self._announce(work, ObjectEvent("update", schema, before, after, ctx))
             self._after_save(work, ctx, schema, after, before)
-        return {"updatedAt": wire.format_iso(changes["updatedAt"])} | _echo(values, after)
+        updated = {"updatedAt": wire.format_iso(changes["updatedAt"])}
+        return updated | _echo(values, after, _changed_by_trigger(sent, data))
 
     async def delete(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None = None) -> None:
         check_class_name(class_name)
@@ -362,8 +365,19 @@ def _perms_columns(acl: object) -> Row:
     return {"_rperm": read, "_wperm": write}
 
 
-def _echo(values: Mapping[str, Any], row: Row) -> dict[str, Any]:
-    return {name: wire.encode(row.get(name)) for name, value in values.items() if ops.echoes(value)}
+def _echo(values: Mapping[str, Any], row: Row, changed: set[str]) -> dict[str, Any]:
+    """The fields a save answers with: results of ops, and what a beforeSave trigger changed (as Parse)."""
+    return {
+        name: wire.encode(row.get(name))
+        for name, value in values.items()
+        if ops.echoes(value) or (name in changed and not ops.is_relation_op(value))
+    }
+
+
+def _changed_by_trigger(sent: Mapping[str, Any], saved: Mapping[str, Any]) -> set[str]:
+    if sent is saved:
+        return set()
+    return {name for name, value in saved.items() if name not in sent or sent[name] != value}
 
 
 def _bounded(value: Any, what: str, maximum: int | None) -> int:

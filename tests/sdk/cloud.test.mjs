@@ -48,6 +48,9 @@ test('a beforeSave that rejects keeps the object out', async () => {
 
 test('a beforeSave that mutates stores the changed fields', async () => {
   const review = await new Parse.Object('CloudReview').save({ text: '  loved it  ', movie: 'sdk-mutate' });
+  // the save's answer carries what the trigger changed, so the SDK's object is current without a fetch
+  assert.equal(review.get('text'), 'loved it');
+  assert.equal(review.get('checked'), true);
   const stored = await new Parse.Query('CloudReview').get(review.id);
   assert.equal(stored.get('text'), 'loved it');
   assert.equal(stored.get('checked'), true);

@@ -44,7 +44,7 @@ class PostgresCluster:
         command = [str(self.bin / args[0]), *args[1:]]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        subprocess.run(command, check=True, capture_output=True, timeout=180)
 
     def start(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
@@ -52,9 +52,21 @@ class PostgresCluster:
             shutil.chown(self.base, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")
+        for attempt in range(3):
+            try:
+                self._start_server()
+                return
+            except subprocess.CalledProcessError as error:
+                # most often the free port was taken by someone else before the server bound it
+                log = (self.base / "log").read_text(errors="replace")[-2000:] if (self.base / "log").exists() else ""
+                if attempt == 2:
+                    raise RuntimeError(f"PostgreSQL did not start: {error.stderr!r}\n{log}") from error
+                self.port = free_port()
+
+    def _start_server(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.base} "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-w", "-t", "60",
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-w", "-t", "120",
                   "-o", options, "start")
 
     def stop(self) -> None:
