@@ -1,14 +1,18 @@
 """The audit trail: one hash-chained record per tool call, appended inside the caller's unit.
 
-Each record's canonical JSON body holds the previous record's hash; the chain
-head (``_AuditHead``) is row-locked while a record is appended, so appends are
-serialised across requests and instances. A write's record is appended in the
-write's own unit, so the two commit or roll back together (DESIGN.md rule 4).
+Records form CHAINS independent hash chains. Chain ``c`` numbers its records ``c * SPAN + 1, + 2, ...`` (so a
+``seq`` is unique across chains and chain 0 is the original single chain); each record's canonical JSON body
+holds the hash of the record before it IN ITS CHAIN. A chain's head (``_AuditHead`` with ``chain: c``) is
+row-locked while a record is appended, so each chain is a line across requests and instances; a write holds
+its chain's head until it commits, so several chains let concurrent writes commit side by side instead of
+queueing on one row lock. A write's record is appended in the write's own unit, so the two commit or roll
+back together (DESIGN.md rule 4). ``verify`` walks every chain and checks every head.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
 import sys
 from collections.abc import AsyncIterator
@@ -20,9 +24,12 @@ import orjson
 from agent_tools.records import AUDIT_HEAD, TOOL_CALL, Records
 from agent_tools.registry import ALWAYS_REDACTED
 from backend import wire
+from backend.services.appends import Appender
 from backend.services.units import Database, Unit
 
 GENESIS = "0" * 64
+CHAINS = 16  # more than the writes one instance commits at once, so a write rarely waits for a free chain
+SPAN = 10**12  # seqs per chain: chain c holds c*SPAN+1...; exact in a double (Parse Numbers) for 9000 chains
 INDEXED = ("agentId", "runId", "tool", "decision", "outcome", "idempotencyKey", "approvalId")
 PAGE = 500
 
@@ -60,60 +67,81 @@ class AuditLog:
     def __init__(self, db: Database, records: Records) -> None:
         self.db = db
         self.records = records
-        self._head_id: str | None = None
-        self._last: tuple[int, str] | None = None  # (seq, hash) of the last record this process committed
+        self.appender = Appender(records.schemas)
+        self._heads: dict[int, str] = {}  # chain -> its head's objectId
+        self._free: list[int] = []  # chains no unit of this process holds; the lowest is taken first
+        self._held: dict[int, int] = {}  # id(unit) -> the chain that unit appends to, until it ends
+        self._waiters: list[asyncio.Future[None]] = []
         self._queue: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
     async def ensure_head(self) -> None:
-        head = await self.records.first(AUDIT_HEAD, {}, order="createdAt,objectId")
-        if head is None:
-            head = await self.records.create(AUDIT_HEAD, {"seq": 0, "hash": GENESIS})
-            # two instances starting at once may both create one: everyone uses the oldest
-            head = await self.records.first(AUDIT_HEAD, {}, order="createdAt,objectId") or head
-        self._head_id = head["objectId"]
+        """Find (or make) the head of every chain; a head without ``chain`` is chain 0's (one chain before)."""
+        heads = await self._load_heads()
+        for chain in range(CHAINS):
+            if chain not in heads:
+                await self.records.create(AUDIT_HEAD, {"chain": chain, "seq": chain * SPAN, "hash": GENESIS})
+        # two instances starting at once may both create one: everyone uses the oldest
+        self._heads = await self._load_heads()
+        self._free = sorted(self._heads)
+
+    async def _load_heads(self) -> dict[int, str]:
+        heads: dict[int, str] = {}
+        for head in await self.records.find(AUDIT_HEAD, {}, order="createdAt,objectId", limit=1000):
+            heads.setdefault(int(head.get("chain") or 0), head["objectId"])
+        return heads
 
     async def append(self, unit: Unit, entry: dict[str, Any]) -> dict[str, Any]:
         """Chain one record into ``unit``; answers the record's body with its seq and hash."""
         return (await self.append_many(unit, [entry]))[0]
 
     async def append_many(self, unit: Unit, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Chain records into ``unit``, in order; the head is locked (and so appends serialised) until it ends.
+        """Chain records into ``unit``, in order, on a chain this unit holds until it ends.
 
-        When this process committed the last record, its (seq, hash) is known: the records are built first and
-        one update of the head both locks it and moves it. If the head says otherwise (another instance
-        appended), the records are rebuilt on the true last record, still under the lock.
+        The chain's head is locked and read (its last seq and hash), moved past the new records, and the
+        records inserted: all in ``unit``, so they commit or roll back with it, and another instance appending
+        to the same chain waits on the head's row lock.
         """
-        assert self._head_id is not None, "AuditLog.ensure_head() first"
-        count, known = len(entries), self._last
-        built = _build(known[0], known[1], entries) if known else None
-        change: dict[str, Any] = {"seq": {"__op": "Increment", "amount": count}}
-        if built:
-            change["hash"] = built[-1]["hash"]
-        bumped = await self.records.update(AUDIT_HEAD, self._head_id, change, unit=unit)  # locks the head
-        start = int(bumped["seq"]) - count
-        if built is None or known is None or known[0] != start:
-            built = _build(start, await self._hash_at(unit, start, built is None), entries)
-            await self.records.update(AUDIT_HEAD, self._head_id, {"hash": built[-1]["hash"]}, unit=unit)
+        assert self._heads, "AuditLog.ensure_head() first"
+        chain = await self._take(unit)
+        head_id = self._heads[chain]
+        head = await self.appender.lock(unit, AUDIT_HEAD, head_id)
+        if head is None:
+            raise RuntimeError(f"audit chain head {chain} is gone")
+        built = _build(int(head.get("seq") or 0), str(head.get("hash") or GENESIS), entries)
+        await self.appender.set(unit, AUDIT_HEAD, head_id, {"seq": built[-1]["seq"], "hash": built[-1]["hash"]})
         for body in built:
             indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
             text = canonical({key: value for key, value in body.items() if key != "hash"})
-            await self.records.create(TOOL_CALL, {"seq": body["seq"], "body": text, "hash": body["hash"], **indexed},
-                                      unit=unit)
-        last = (built[-1]["seq"], built[-1]["hash"])
-        unit.after_commit(lambda: setattr(self, "_last", last))
+            await self.appender.insert(unit, TOOL_CALL, {"seq": body["seq"], "body": text, "hash": body["hash"],
+                                                         **indexed})
         return built
 
-    async def _hash_at(self, unit: Unit, seq: int, head_intact: bool) -> str:
-        """The hash of record ``seq`` (the last one before ours), read under the head's lock."""
-        if seq == 0:
-            return GENESIS
-        if head_intact:
-            assert self._head_id is not None
-            head = await self.records.get(AUDIT_HEAD, self._head_id, unit=unit)
-            return str(head.get("hash") or GENESIS)
-        found = await self.records.first(TOOL_CALL, {"seq": seq}, unit=unit)
-        return str(found["hash"]) if found else GENESIS
+    async def _take(self, unit: Unit) -> int:
+        """A chain for ``unit`` (the one it already holds, or the lowest free one), given back when it ends."""
+        if (held := self._held.get(id(unit))) is not None:
+            return held
+        while not self._free:  # every chain is held by a unit that has appended and is committing: wait
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        chain = self._free.pop(0)
+        self._held[id(unit)] = chain
+
+        def give_back() -> None:
+            if self._held.get(id(unit)) != chain:
+                return
+            del self._held[id(unit)]
+            bisect.insort(self._free, chain)
+            while self._waiters:
+                waiter = self._waiters.pop(0)
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+
+        unit.after_commit(give_back)
+        unit.on_rollback(give_back)
+        return chain
 
     async def record(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append a record of a call that changed nothing, and wait until it is committed.
@@ -165,7 +193,8 @@ class AuditLog:
                 if filters.get(key)}
         if span:
             where["createdAt"] = span
-        rows = await self.records.find(TOOL_CALL, where, order="seq", limit=limit, skip=skip)
+        # chains interleave in time: time order (seq breaks ties, and orders a chain's records)
+        rows = await self.records.find(TOOL_CALL, where, order="createdAt,seq", limit=limit, skip=skip)
         return [orjson.loads(row["body"]) | {"hash": row["hash"]} for row in rows]
 
     async def export(self, filters: dict[str, Any]) -> AsyncIterator[str]:
@@ -180,17 +209,26 @@ class AuditLog:
             skip += PAGE
 
     async def verify(self) -> VerifyReport:
-        """Walk the whole chain: order, links, hashes, indexed copies, and the head."""
+        """Walk every chain: order, links, hashes, indexed copies, and each chain's head."""
         report = VerifyReport(True, 0)
-        prev, seq = GENESIS, 0
+        ends: dict[int, tuple[int, str]] = {}  # chain -> (seq, hash) of its last record so far
         async for row in self._rows():
-            seq += 1
             report.records += 1
-            _check_row(row, seq, prev, report)
-            prev = str(row.get("hash"))
-        head = await self.records.first(AUDIT_HEAD, {}, order="createdAt,objectId")
-        if head is not None and (int(head.get("seq", 0)) != seq or head.get("hash") != prev):
-            _fail(report, f"chain head says seq {head.get('seq')}, records end at {seq}: records were removed")
+            chain = int(row.get("seq", 0)) // SPAN
+            seq, prev = ends.get(chain, (chain * SPAN, GENESIS))
+            _check_row(row, seq + 1, prev, report)
+            ends[chain] = (int(row.get("seq", 0)), str(row.get("hash")))
+        heads: dict[int, dict[str, Any]] = {}
+        for head in await self.records.find(AUDIT_HEAD, {}, order="createdAt,objectId", limit=1000):
+            heads.setdefault(int(head.get("chain") or 0), head)
+        for chain in sorted(set(heads) | set(ends)):
+            seq, last = ends.get(chain, (chain * SPAN, GENESIS))
+            found = heads.get(chain)
+            if found is None:
+                _fail(report, f"chain {chain} has records but no head: its head was removed")
+            elif int(found.get("seq", 0)) != seq or found.get("hash") != last:
+                _fail(report, f"chain {chain} head says seq {found.get('seq')}, records end at {seq}: "
+                              "records were removed")
         return report
 
     async def _rows(self) -> AsyncIterator[dict[str, Any]]:

@@ -38,7 +38,7 @@ FIELDS: dict[str, dict[str, str]] = {
     TOOL_CALL: {"seq": "Number", "body": "String", "hash": "String", "agentId": "String", "runId": "String",
                 "tool": "String", "decision": "String", "outcome": "String", "idempotencyKey": "String",
                 "approvalId": "String"},
-    AUDIT_HEAD: {"seq": "Number", "hash": "String"},
+    AUDIT_HEAD: {"chain": "Number", "seq": "Number", "hash": "String"},
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
 }
 SYSTEM = RequestContext.system()
