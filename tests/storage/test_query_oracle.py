@@ -31,7 +31,7 @@ IN_CI = os.environ.get("CI") == "true"
 # shrinking a database-backed example is slow; the failure message prints the whole example instead
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.shrink,) if os.environ.get("ORACLE_SHRINK") else ())
 ORACLE = settings(
-    max_examples=int(os.environ.get("ORACLE_EXAMPLES", "150")), phases=PHASES, deadline=None, derandomize=IN_CI,
+    max_examples=int(os.environ.get("ORACLE_EXAMPLES", "100")), phases=PHASES, deadline=None, derandomize=IN_CI,
     database=None if IN_CI else settings.default.database,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
