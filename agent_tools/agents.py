@@ -159,6 +159,14 @@ class AgentStore:
             return TokenCheck(agent, entry.get("id"), "token.expired")
         return TokenCheck(agent, entry.get("id"), None)
 
+    async def check_id(self, agent_id: str, unit: Any = None) -> TokenCheck:
+        """An agent already authenticated by a verified access token: found, or unknown (deleted since)."""
+        try:
+            found = await self.records.get(AGENT, agent_id, unit=unit)
+        except ObjectNotFound:
+            return TokenCheck(None, None, "token.unknown")
+        return TokenCheck(agent_from(found), None, None)
+
     async def _holder(self, token: str, digest: str, unit: Any) -> dict[str, Any] | None:
         """The agent a token names (``bal_<agentId>_<secret>``), or the one holding its hash (older tokens)."""
         agent_id = token[len(TOKEN_PREFIX):].split("_", 1)[0]

@@ -58,7 +58,9 @@ async def _call(request: Request, tools: AgentTools, kind: str, tool: str) -> Pa
         idempotency_key=(request.headers.get("idempotency-key") or None) if kind == "write" else None,
         user_token=request.headers.get("x-parse-session-token") or None,
     )
-    return respond(await tools.gateway.call(call))
+    from agent_tools.runs import with_access_token  # an OAuth access / run token: the same path as over MCP
+
+    return respond(await tools.gateway.call(await with_access_token(tools, call)))
 
 
 router = APIRouter(prefix=PREFIX, tags=["agent tools"])

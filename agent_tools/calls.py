@@ -21,6 +21,7 @@ from backend.services.objects import FindOptions, FindResult, ObjectService
 from backend.services.units import Unit
 
 if TYPE_CHECKING:
+    from agent_tools.shaping import Shaper
     from backend.services.wiring import Services
 
 
@@ -110,6 +111,7 @@ class ToolContext:
     jobs: Any = None  # the job service, when there is one
     # delegation: the tool runs as the user, and the agent's own rights narrow what it may see and change
     restrict: Principal | None = None
+    shaper: Shaper | None = None  # the run's intent, untrusted fields, provenance (agent_tools.shaping)
     refs: list[dict[str, Any]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     effects: list[dict[str, Any]] = field(default_factory=list)
@@ -117,7 +119,8 @@ class ToolContext:
     @property
     def objects(self) -> UnitObjects:
         """The one way a tool reads (and, through create/update/delete below, writes) app data."""
-        return UnitObjects(self.services.objects, self.unit)
+        base = UnitObjects(self.services.objects, self.unit)
+        return self.shaper.objects(base) if self.shaper is not None else base
 
     @property
     def dry_run(self) -> bool:
@@ -158,7 +161,8 @@ class ToolContext:
             raise ObjectNotFound("Object not found.")
         self.refs.append({"className": class_name, "objectId": obj.get("objectId"),
                           "updatedAt": obj.get("updatedAt")})
-        return redact(obj, class_name, self.tool.scope)
+        shown = redact(obj, class_name, self.tool.scope)
+        return self.shaper.shown(class_name, shown) if self.shaper is not None else shown
 
     async def create(self, class_name: str, data: dict[str, Any]) -> dict[str, Any]:
         check_class(class_name, self.tool.scope)

@@ -19,8 +19,10 @@ from pydantic import BaseModel, ValidationError
 from agent_tools.agents import Agent
 from agent_tools.approvals import binding_for, preview_of
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
+from agent_tools.oauth import scope_for
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
 from agent_tools.registry import Tool
+from agent_tools.shaping import Shaper, result_hash, shaper_for
 from agent_tools.telemetry import describe, tool_span
 from backend.context import Principal
 from backend.errors import DuplicateValue, ParseError, status_for
@@ -44,6 +46,9 @@ class CallRequest:
     run_id: str | None = None
     idempotency_key: str | None = None
     user_token: str | None = field(default=None, repr=False)  # delegation: the session of the user acted for
+    agent_id: str | None = None  # already authenticated by a verified OAuth access token (no gateway token)
+    scopes: frozenset[str] | None = None  # that access token's scopes; None: a gateway token, every scope
+    intent: Any = None  # a run token's intent (agent_tools.intents.RunIntent): narrows every call of the run
 
 
 @dataclass
@@ -84,6 +89,7 @@ class Call:
     policy: Policy | None = None
     input: BaseModel | None = None
     user: Principal | None = None
+    shaper: Shaper | None = None
 
     def entry(self, **more: Any) -> dict[str, Any]:
         base = {"agentId": self.agent.id if self.agent else None, "runId": self.run_id,
@@ -94,6 +100,8 @@ class Call:
                 "input": self.input.model_dump(mode="json") if self.input else self.request.input,
                 "retryKey": self.request.idempotency_key,  # only a committed write claims the key itself
                 "durationMs": round((time.perf_counter() - self.started) * 1000, 3)}
+        if self.request.intent is not None:
+            base["intent"] = {"name": self.request.intent.name, "params": self.request.intent.params}
         return base | more
 
 
@@ -118,19 +126,23 @@ class Gateway:
                                                               outcome="blocked", error=blocked.message))
             return _error(call, blocked.status, blocked.code, blocked.message, blocked.rule, record)
 
-    async def list_tools(self, token: str | None) -> CallResult:
-        """The tools this token's agent may call, as a model should see them."""
+    async def list_tools(self, token: str | None, agent_id: str | None = None, scopes: frozenset[str] | None = None,
+                         intent: Any = None) -> CallResult:
+        """The tools this token's agent may call (within an access token's scopes and a run's intent)."""
         await self.tools.ready()
-        check = await self.tools.agents.check(token)
+        check = await (self.tools.agents.check_id(agent_id) if agent_id else self.tools.agents.check(token))
         if check.problem or check.agent is None:
             return CallResult(401, {"code": 209, "error": "Invalid or unknown agent token.", "rule": check.problem})
         agent = check.agent
-        shown = [tool.describe() for tool in self.tools.registry if granted(agent, tool) and tool.roles <= agent.roles]
+        shown = [tool.describe() for tool in self.tools.registry if granted(agent, tool) and tool.roles <= agent.roles
+                 and (scopes is None or scope_for(tool.kind) in scopes)
+                 and (intent is None or tool.name in intent.tools)]
         return CallResult(200, {"agent": agent.to_wire(), "tools": shown})
 
     async def _admit(self, call: Call, unit: Unit) -> Decision:
         """Everything before the tool runs, inside the call's own unit: who, which tool, what input, the policy."""
-        check = await self.tools.agents.check(call.request.token, unit)
+        check = await (self.tools.agents.check_id(call.request.agent_id, unit) if call.request.agent_id
+                       else self.tools.agents.check(call.request.token, unit))
         call.agent = check.agent
         if check.problem:
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
@@ -144,13 +156,18 @@ class Gateway:
         if tool is None or tool.kind != call.request.kind:
             raise Blocked("tool.unknown", f"No {call.request.kind} tool named {call.request.tool!r}.")
         call.tool = tool
+        if call.request.scopes is not None and scope_for(tool.kind) not in call.request.scopes:
+            raise Blocked("scope.insufficient", f"This token lacks the {scope_for(tool.kind)} scope.", status=403)
         call.policy = await self.tools.policies.current(unit)
         call.input = _validated(tool, call.request.input)
         assert call.agent is not None
         run = self.tools.budgets.state(call.run_id)
-        decision = await decide(call.agent, tool, call.policy, run, self.tools.limits)
+        decision = await decide(call.agent, tool, call.policy, run, self.tools.limits, intent=call.request.intent)
         if decision.kind == "deny":
             raise Blocked(decision.rule, decision.reason)
+        call.shaper = await shaper_for(self.tools, call.request.intent, call.agent.id, call.run_id, tool.name, unit)
+        if stopped := call.shaper.stopped(call.run_id):
+            raise Blocked("intent.budget", stopped)
         run.calls += 1
         return decision
 
@@ -171,9 +188,12 @@ class Gateway:
         run.objects.update((ref["className"], str(ref["objectId"])) for ref in context.refs)
         if call.policy is not None and len(run.objects) > call.policy.config.run_objects_read:
             raise Blocked("budget.objects", "This run has been shown as many objects as its budget allows.")
+        if call.shaper is not None and (stopped := call.shaper.account(call.run_id, context.refs)):
+            raise Blocked("intent.budget", stopped)
         result = _dump(output)
         record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
-                                                          context=context.refs, outcome="ok"))
+                                                          context=context.refs, outcome="ok",
+                                                          resultHash=result_hash(result)))
         return _ok(call, result, record)
 
     async def _write(self, call: Call) -> CallResult:
@@ -302,7 +322,9 @@ class Gateway:
         assert call.agent is not None and call.tool is not None
         request = self.tools.request_context(call.agent, call.user)
         restrict = call.agent.principal if call.user is not None else None
-        return ToolContext(request, self.tools.services, unit, call.tool, mode, self.tools.jobs, restrict=restrict)
+        tool = call.shaper.tool(call.tool) if call.shaper is not None else call.tool
+        return ToolContext(request, self.tools.services, unit, tool, mode, self.tools.jobs, restrict=restrict,
+                           shaper=call.shaper)
 
 
 def _written(call: Call, decision: Decision, context: ToolContext, result: dict[str, Any]) -> dict[str, Any]:
@@ -332,6 +354,8 @@ def _ok(call: Call, result: dict[str, Any], record: dict[str, Any], replayed: bo
             "version": call.tool.version if call.tool else None, "audit": record.get("seq")}
     if replayed:
         body["replayed"] = True
+    if call.shaper is not None:  # untrusted text in its own labelled part, the intent that shaped the result
+        body |= call.shaper.parts()
     return CallResult(200, body, record)
 
 

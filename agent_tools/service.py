@@ -21,6 +21,9 @@ class AgentTools:
     def __init__(self, services: Services, registry: ToolRegistry | None = None, jobs: Any = None) -> None:
         from agent_tools.approving import Approver
         from agent_tools.gateway import Gateway
+        from agent_tools.intents import IntentStore
+        from agent_tools.oauth import TokenAuthority
+        from agent_tools.shaping import Exposures
         from agent_tools.tools import builtin_registry
 
         self.services = services
@@ -34,6 +37,11 @@ class AgentTools:
         self.limits = RateLimits(getattr(services.settings, "redis_url", None))
         self.budgets = RunBudgets()
         self.gateway = Gateway(self)
+        # issue 5: run intents, field policies and provenance; per-run exposure; the OAuth token authority
+        self.intents = IntentStore(self.records)
+        self.exposures = Exposures()
+        settings = services.settings
+        self.oauth = TokenAuthority(self, settings.public_url, getattr(settings, "master_key", None))
         self.approver = Approver(self)
         self._ready = False
         self._lock = asyncio.Lock()
@@ -46,6 +54,7 @@ class AgentTools:
             if not self._ready:
                 await self.records.ensure_classes()
                 await self.audit.ensure_head()
+                await self.intents.ensure()
                 self._ready = True
 
     def request_context(self, agent: Agent, user: Principal | None = None) -> RequestContext:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from agent_tools.api import mount as mount_agent_tools
+from agent_tools.mcp_server import mount as mount_mcp
 from backend.api import handlers
 from backend.api.routes import parse_router
 from backend.api.idempotency import IdempotencyMiddleware
@@ -31,7 +32,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         await live_query.start()
         await jobs.open()
         try:
-            yield
+            async with mcp.running():  # the MCP transport's task group lives as long as the app
+                yield
         finally:
             await jobs.close()
             await live_query.stop()
@@ -43,7 +45,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.jobs = jobs
-    mount_agent_tools(app, services, jobs)  # /agent/v1: the agent tool gateway and its admin API
+    agent_tools = mount_agent_tools(app, services, jobs)  # /agent/v1: the agent tool gateway and its admin API
+    mcp = mount_mcp(app, agent_tools)  # /mcp (OAuth-protected MCP face), /oauth/token, intents admin API
     app.include_router(parse_router(), prefix=settings.mount_path)
     for extra in settings.extra_mount_paths:  # BALLAST_EXTRA_MOUNT_PATHS, e.g. /1 for legacy Parse.com clients
         app.include_router(parse_router(), prefix=extra)

@@ -76,6 +76,13 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
                   "decision": FieldSpec("String"), "idempotencyKey": FieldSpec("String")},
     "_AuditHead": {"seq": FieldSpec("Number"), "hash": FieldSpec("String")},
     "_AgentPolicy": {"version": FieldSpec("Number"), "config": FieldSpec("Object")},
+    # agent_tools' run intents, per-class field policies (untrusted/sensitive) and agent-write provenance
+    "_AgentIntent": {"name": FieldSpec("String"), "spec": FieldSpec("String"), "author": FieldSpec("String")},
+    "_FieldPolicy": {"className": FieldSpec("String"), "untrusted": FieldSpec("Array"),
+                     "sensitive": FieldSpec("Array")},
+    "_Provenance": {"className": FieldSpec("String"), "targetId": FieldSpec("String"),
+                    "agentId": FieldSpec("String"), "runId": FieldSpec("String"), "tool": FieldSpec("String"),
+                    "op": FieldSpec("String")},
     # the identity layer's append-only security trail (logins, sign-ups, revocations, role changes)
     "_SecurityEvent": {"event": FieldSpec("String"), "actor": FieldSpec("String"), "ip": FieldSpec("String"),
                        "target": FieldSpec("String"), "ok": FieldSpec("Boolean"), "details": FieldSpec("Object")},

@@ -1,0 +1,198 @@
+"""Intents: task-shaped slices of an agent's rights, and the per-class field policy (untrusted, sensitive).
+
+An intent names the tools, classes, fields and rows a run may see, and how many
+distinct objects (and sensitive field values) it may be shown. A run token binds
+one intent and its parameters (e.g. the customer) to one run. Intents and field
+policies are master-only Parse classes written through ObjectService.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent_tools.records import MASTER_ONLY_CLP, SYSTEM, Records
+from backend.errors import InvalidValue, ObjectNotFound
+from backend.services.units import Unit
+
+INTENT = "_AgentIntent"
+FIELD_POLICY = "_FieldPolicy"
+PROVENANCE = "_Provenance"
+MY_CLASSES = (INTENT, FIELD_POLICY, PROVENANCE)
+CACHE_SECONDS = 1.0
+
+
+class IntentSpec(BaseModel):
+    """What an admin declares for an intent."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    description: str = ""
+    tools: list[str] = Field(min_length=1)
+    classes: list[str] = Field(min_length=1)
+    fields: dict[str, list[str]] = Field(default_factory=dict)  # per class; a class not named: every field
+    rows: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per class: a where, {"$param": name} holes
+    max_objects: int = Field(200, ge=1, le=1_000_000, alias="maxObjects")
+    sensitive: dict[str, list[str]] = Field(default_factory=dict)
+    max_sensitive: int | None = Field(None, ge=0, alias="maxSensitive")
+    ttl: int = Field(900, ge=30, le=24 * 3600)  # seconds a run token lives
+
+    def parameters(self) -> set[str]:
+        """The parameter names the row filters need."""
+        names: set[str] = set()
+        for where in self.rows.values():
+            _holes(where, names)
+        return names
+
+
+@dataclass(frozen=True)
+class RunIntent:
+    """An intent bound to a run's parameters: what the gateway narrows every call to."""
+
+    spec: IntentSpec
+    params: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def tools(self) -> frozenset[str]:  # read by policy.decide (the intent seam)
+        return frozenset(self.spec.tools)
+
+    def rows(self, class_name: str) -> dict[str, Any] | None:
+        where = self.spec.rows.get(class_name)
+        return None if where is None else _fill(where, self.params)
+
+    def fields(self, class_name: str) -> frozenset[str] | None:
+        names = self.spec.fields.get(class_name)
+        return None if names is None else frozenset(names)
+
+
+def _holes(value: Any, names: set[str]) -> None:
+    if isinstance(value, dict):
+        if set(value) == {"$param"}:
+            names.add(str(value["$param"]))
+            return
+        for item in value.values():
+            _holes(item, names)
+    elif isinstance(value, list):
+        for item in value:
+            _holes(item, names)
+
+
+def _fill(value: Any, params: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$param"}:
+            return params[str(value["$param"])]
+        return {key: _fill(item, params) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, params) for item in value]
+    return value
+
+
+class FieldPolicy(BaseModel):
+    """Per class: fields users write (untrusted: shown apart, labelled) and sensitive fields (budgeted)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    untrusted: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)
+
+
+def _invalid(error: ValidationError, what: str) -> InvalidValue:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or what
+    return InvalidValue(f"Invalid {what} {where}: {first.get('msg', 'malformed')}.")
+
+
+class IntentStore:
+    """Intents and field policies: define, list, remove; field policies cached briefly for every call."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self._ready = False
+        self._policies: dict[str, FieldPolicy] = {}
+        self._loaded_at = -1e9
+
+    async def ensure(self) -> None:
+        if self._ready:
+            return
+        schemas = self.records.schemas
+        async with self.records.db.unit() as unit:
+            for name in MY_CLASSES:
+                if await schemas.get(unit, name) is None:
+                    await schemas.create_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP})
+        self._ready = True
+
+    async def define(self, raw: dict[str, Any], author: str) -> IntentSpec:
+        """Create or replace an intent."""
+        await self.ensure()
+        try:
+            spec = IntentSpec.model_validate(raw)
+        except ValidationError as error:
+            raise _invalid(error, "intent") from None
+        # stored as JSON text: row filters hold operators ($param, $in...) that Parse refuses as nested keys
+        body = {"name": spec.name, "spec": spec.model_dump_json(by_alias=True), "author": author}
+        found = await self.records.first(INTENT, {"name": spec.name})
+        if found is None:
+            await self.records.create(INTENT, body)
+        else:
+            await self.records.update(INTENT, found["objectId"], body)
+        return spec
+
+    async def get(self, name: str, unit: Unit | None = None) -> IntentSpec:
+        await self.ensure()
+        found = await self.records.first(INTENT, {"name": name}, unit=unit)
+        if found is None:
+            raise ObjectNotFound(f"No intent {name!r}.")
+        return IntentSpec.model_validate_json(found["spec"])
+
+    async def all(self) -> list[IntentSpec]:
+        await self.ensure()
+        found = await self.records.find(INTENT, order="name", limit=1000)
+        return [IntentSpec.model_validate_json(obj["spec"]) for obj in found]
+
+    async def remove(self, name: str) -> None:
+        await self.ensure()
+        found = await self.records.first(INTENT, {"name": name})
+        if found is None:
+            raise ObjectNotFound(f"No intent {name!r}.")
+        await self.records.objects.delete(SYSTEM, INTENT, found["objectId"])
+
+    async def bind(self, name: str, params: dict[str, Any], unit: Unit | None = None) -> RunIntent:
+        """The intent with its parameters (every hole filled), as a run token carries it."""
+        spec = await self.get(name, unit)
+        missing = sorted(spec.parameters() - set(params))
+        if missing:
+            raise InvalidValue(f"Intent {name} needs parameter(s) {', '.join(missing)}.")
+        return RunIntent(spec, dict(params))
+
+    async def set_fields(self, class_name: str, raw: dict[str, Any]) -> FieldPolicy:
+        await self.ensure()
+        try:
+            policy = FieldPolicy.model_validate(raw)
+        except ValidationError as error:
+            raise _invalid(error, "field policy") from None
+        body = {"className": class_name, **policy.model_dump()}
+        found = await self.records.first(FIELD_POLICY, {"className": class_name})
+        if found is None:
+            await self.records.create(FIELD_POLICY, body)
+        else:
+            await self.records.update(FIELD_POLICY, found["objectId"], body)
+        self._loaded_at = -1e9
+        return policy
+
+    async def field_policies(self, unit: Unit | None = None) -> dict[str, FieldPolicy]:
+        """Every class's field policy (other instances' changes seen within a second)."""
+        if time.monotonic() - self._loaded_at > CACHE_SECONDS:  # classes exist: AgentTools.ready() made them
+            found = await self.records.find(FIELD_POLICY, {}, limit=1000, unit=unit)
+            self._policies = {str(obj["className"]): FieldPolicy(untrusted=obj.get("untrusted") or [],
+                                                                 sensitive=obj.get("sensitive") or [])
+                              for obj in found}
+            self._loaded_at = time.monotonic()
+        return self._policies

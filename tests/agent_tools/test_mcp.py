@@ -1,0 +1,198 @@
+"""The MCP face, driven by the official MCP Python client against a real server on a loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import httpx2
+import mcp_types as types
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.conftest import APP_ID, MASTER_KEY
+from tests.support.live import LiveServer
+
+ADMIN = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": MASTER_KEY}
+
+
+class Site:
+    """The live server seen from outside: Parse REST, the agent admin API, OAuth and MCP."""
+
+    def __init__(self, live: LiveServer) -> None:
+        self.origin = live.url.removesuffix("/parse")
+        self.parse = live.url
+        self.http = httpx.AsyncClient(timeout=30)
+
+    async def admin(self, method: str, path: str, **options: Any) -> httpx.Response:
+        return await self.http.request(method, f"{self.origin}/agent/v1/admin{path}", headers=ADMIN, **options)
+
+    async def agent(self, name: str, grants: list[str]) -> tuple[str, str]:
+        answer = await self.admin("POST", "/agents", json={"name": name, "grants": grants})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["agent"]["id"], answer.json()["token"]
+
+    async def seed(self, class_name: str, **fields: Any) -> str:
+        answer = await self.http.post(f"{self.parse}/classes/{class_name}", json=fields, headers=ADMIN)
+        assert answer.status_code == 201, answer.text
+        object_id: str = answer.json()["objectId"]
+        return object_id
+
+    async def access_token(self, agent_id: str, secret: str, scope: str = "tools:read tools:write") -> str:
+        answer = await self.http.post(f"{self.origin}/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": agent_id, "client_secret": secret, "scope": scope,
+            "resource": f"{self.origin}/mcp"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["token_type"] == "Bearer"
+        token: str = answer.json()["access_token"]
+        return token
+
+    @asynccontextmanager
+    async def mcp(self, token: str) -> AsyncIterator[ClientSession]:
+        async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client,
+                    streamable_http_client(f"{self.origin}/mcp", http_client=client) as (read, write),
+                    ClientSession(read, write) as session):
+            await session.initialize()
+            yield session
+
+    async def records(self, **filters: str) -> list[dict[str, Any]]:
+        answer = await self.admin("GET", "/audit", params={**filters, "limit": 1000})
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()["results"]
+        return found
+
+
+@pytest.fixture
+async def site(live_server: LiveServer) -> AsyncIterator[Site]:
+    site = Site(live_server)
+    yield site
+    await site.http.aclose()
+
+
+async def test_without_a_token_the_answer_points_at_the_resource_metadata(site: Site) -> None:
+    answer = await site.http.post(f"{site.origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                                  headers={"Accept": "application/json, text/event-stream"})
+    assert answer.status_code == 401
+    pointer = f'resource_metadata="{site.origin}/.well-known/oauth-protected-resource/mcp"'
+    assert answer.headers["www-authenticate"].startswith("Bearer ") and pointer in answer.headers["www-authenticate"]
+    metadata = (await site.http.get(f"{site.origin}/.well-known/oauth-protected-resource/mcp")).json()
+    assert metadata["resource"] == f"{site.origin}/mcp"
+    assert metadata["authorization_servers"] == [f"{site.origin}/"] or metadata["authorization_servers"] == [
+        site.origin]
+    assert set(metadata["scopes_supported"]) == {"tools:read", "tools:write"}
+    server = (await site.http.get(f"{site.origin}/.well-known/oauth-authorization-server")).json()
+    assert server["token_endpoint"] == f"{site.origin}/oauth/token"
+    assert "client_credentials" in server["grant_types_supported"]
+    # a forged token, and a gateway token (not an access token for this resource), are refused the same way
+    for bad in ("eyJhbGciOiJIUzI1NiJ9.e30.x", "bal_not-an-access-token"):
+        refused = await site.http.post(f"{site.origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                                       headers={"Authorization": f"Bearer {bad}"})
+        assert refused.status_code == 401 and "resource_metadata=" in refused.headers["www-authenticate"]
+    with pytest.raises(Exception):  # noqa: B017 - the official client cannot even initialize
+        async with site.mcp("nothing"):
+            pass
+
+
+async def test_token_endpoint_refuses_bad_clients(site: Site) -> None:
+    agent_id, secret = await site.agent("oauth-client", ["read:*"])
+    url = f"{site.origin}/oauth/token"
+    wrong = await site.http.post(url, data={"grant_type": "client_credentials", "client_id": agent_id,
+                                            "client_secret": "bal_wrong"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    other = await site.http.post(url, data={"grant_type": "client_credentials", "client_id": agent_id,
+                                            "client_secret": secret, "resource": "https://elsewhere.example/mcp"})
+    assert other.status_code == 400 and other.json()["error"] == "invalid_target"
+    grant = await site.http.post(url, data={"grant_type": "password", "client_id": agent_id})
+    assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
+    basic = await site.http.post(url, data={"grant_type": "client_credentials", "scope": "tools:read"},
+                                 auth=(agent_id, secret))
+    assert basic.status_code == 200 and basic.json()["scope"] == "tools:read"
+
+
+async def test_official_client_lists_calls_and_polls_approvals(site: Site) -> None:
+    order = await site.seed("Order", status="new", total=10)
+    agent_id, secret = await site.agent("mcp-clerk", ["read:*", "write:*"])
+    token = await site.access_token(agent_id, secret)
+    rest = await site.http.get(f"{site.origin}/agent/v1/tools", headers={"Authorization": f"Bearer {secret}"})
+    async with site.mcp(token) as session:
+        listed = (await session.list_tools()).tools
+        by_name = {tool.name: tool for tool in listed}
+        assert set(by_name) == {tool["name"] for tool in rest.json()["tools"]}
+        for tool in listed:
+            assert tool.annotations is not None and tool.output_schema is not None
+            assert tool.output_schema["type"] == "object" and "result" in tool.output_schema["properties"]
+            assert tool.meta is not None and len(tool.meta["ballast/version"]) == 16
+        assert by_name["get_object"].annotations.read_only_hint is True  # type: ignore[union-attr]
+        assert by_name["get_object"].annotations.idempotent_hint is True  # type: ignore[union-attr]
+        assert by_name["delete_object"].annotations.destructive_hint is True  # type: ignore[union-attr]
+        assert by_name["update_object"].annotations.read_only_hint is False  # type: ignore[union-attr]
+        assert "className" in by_name["get_object"].input_schema["properties"]
+
+        got = await session.call_tool("get_object", {"className": "Order", "objectId": order})
+        assert not got.is_error and got.structured_content is not None
+        assert got.structured_content["status"] == "ok"
+        assert got.structured_content["result"]["object"]["status"] == "new"
+        changed = await session.call_tool("update_object", {"className": "Order", "objectId": order,
+                                                            "fields": {"status": "paid"}})
+        assert not changed.is_error, changed.content
+        pending = await session.call_tool("delete_object", {"className": "Order", "objectId": order})
+        assert not pending.is_error and pending.structured_content is not None
+        assert pending.structured_content["status"] == "pending"
+        approval = pending.structured_content["approval"]["id"]
+        polled = await session.call_tool("approval_status", {"approvalId": approval})
+        assert polled.structured_content is not None
+        assert polled.structured_content["result"] == {"id": approval, "status": "pending", "tool": "delete_object",
+                                                       **{key: polled.structured_content["result"][key]
+                                                          for key in ("expiresAt", "reason")}}
+    still = await site.http.get(f"{site.parse}/classes/Order/{order}", headers=ADMIN)
+    assert still.json()["status"] == "paid"  # updated for real, not deleted (waits for a human)
+    mine = await site.records(agentId=agent_id)
+    assert [(r["tool"], r["decision"], r["outcome"]) for r in mine] == [
+        ("get_object", "allow", "ok"), ("update_object", "allow", "ok"),
+        ("delete_object", "needs_approval", "pending"), ("approval_status", "allow", "ok")]
+    # the same call over REST is decided and recorded the same way
+    over_rest = await site.http.post(f"{site.origin}/agent/v1/read/get_object", headers={
+        "Authorization": f"Bearer {secret}"}, json={"className": "Order", "objectId": order})
+    assert over_rest.status_code == 200
+    rest_record, mcp_record = (await site.records(agentId=agent_id))[-1], mine[0]
+    for key in ("tool", "kind", "decision", "rule", "toolVersion", "policyVersion", "input", "agentId"):
+        assert rest_record[key] == mcp_record[key], key
+
+
+async def test_read_only_token_gets_insufficient_scope_and_suspension_refuses(site: Site) -> None:
+    order = await site.seed("Order", status="new")
+    agent_id, secret = await site.agent("mcp-reader", ["read:*", "write:*"])
+    token = await site.access_token(agent_id, secret, scope="tools:read")
+    async with site.mcp(token) as session:
+        names = {tool.name for tool in (await session.list_tools()).tools}
+        assert "get_object" in names and "update_object" not in names  # only what the token allows
+        with pytest.raises(Exception):  # noqa: B017 - the HTTP 403 ends the call
+            await session.call_tool("update_object", {"className": "Order", "objectId": order,
+                                                      "fields": {"status": "x"}})
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "update_object", "arguments": {"className": "Order", "objectId": order,
+                                                               "fields": {"status": "x"}}}}
+    refused = await site.http.post(f"{site.origin}/mcp", json=call, headers={
+        "Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18"})
+    assert refused.status_code == 403
+    challenge = refused.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and 'scope="tools:write"' in challenge
+    assert (await site.http.get(f"{site.parse}/classes/Order/{order}", headers=ADMIN)).json()["status"] == "new"
+
+    full = await site.access_token(agent_id, secret)
+    async with site.mcp(full) as session:
+        assert not (await session.call_tool("get_object", {"className": "Order", "objectId": order})).is_error
+        assert (await site.admin("POST", f"/agents/{agent_id}/suspend")).status_code == 200
+        refused_call = await session.call_tool("get_object", {"className": "Order", "objectId": order})
+        assert refused_call.is_error
+        text = refused_call.content[0]
+        assert isinstance(text, types.TextContent) and "agent.suspended" in text.text
+    last = (await site.records(agentId=agent_id))[-1]
+    assert (last["decision"], last["rule"], last["outcome"]) == ("deny", "agent.suspended", "blocked")
+    again = await site.http.post(f"{site.origin}/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": agent_id, "client_secret": secret})
+    assert again.status_code == 400 and again.json()["error"] == "unauthorized_client"
