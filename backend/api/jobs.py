@@ -21,6 +21,7 @@ from backend.errors import InvalidJSON
 from jobs.service import JobService
 
 router = APIRouter(tags=["jobs"])
+EXPOSED = "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"
 
 
 def _jobs(request: Request) -> JobService:
@@ -51,7 +52,9 @@ async def start_job(name: str, body: Body, request: Request, ctx: MasterCtx, job
 async def _start(name: str, body: dict[str, Any], request: Request, ctx: MasterCtx, jobs: JobService) -> ParseJSON:
     params = {**body, **request.query_params}  # as Parse: body and query string together
     run_id = await jobs.start(ctx, name, params)
-    return ParseJSON({}, headers={"X-Parse-Job-Status-Id": run_id})
+    # the JS SDK reads only headers named in Access-Control-Expose-Headers, CORS request or not (as
+    # parse-server sends it on every response)
+    return ParseJSON({}, headers={"X-Parse-Job-Status-Id": run_id, "Access-Control-Expose-Headers": EXPOSED})
 
 
 @router.get("/jobs")
