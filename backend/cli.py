@@ -55,6 +55,7 @@ def _announce_key(settings: Settings) -> None:
 from backend.commands.agents import agents_app, approvals_app, audit_app  # noqa: E402
 from backend.commands.files import files_app  # noqa: E402
 from backend.commands.functions import functions_app  # noqa: E402
+from backend.commands.intents import intents_app, runs_app  # noqa: E402
 from backend.commands.jobs import jobs_app  # noqa: E402
 from backend.commands.roles import roles_app  # noqa: E402
 from backend.commands.users import users_app  # noqa: E402
@@ -65,6 +66,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(files_app, name="files")
 app.add_typer(functions_app, name="functions")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(intents_app, name="intents")
+app.add_typer(runs_app, name="runs")
 app.add_typer(users_app, name="users")
 app.add_typer(roles_app, name="roles")
 
