@@ -203,3 +203,24 @@ async def test_restart_keeps_schedules_and_history_and_handles_a_misfire_per_pol
         assert runs[1]["message"] == "hi there"  # the job's own message wins; the misfire is on the claim
     else:
         assert fired == [START, START + timedelta(minutes=40)]
+
+
+async def test_a_job_started_by_an_agent_runs_as_that_agent_and_only_it_sees_the_run(one: Instance) -> None:
+    from backend.context import Principal, PrincipalKind
+    from backend.errors import MasterKeyRequired, ObjectNotFound, OperationForbidden
+
+    agent = RequestContext(Principal(PrincipalKind.AGENT, agent_id="agent-7", roles=frozenset({"ops"})))
+    run_id = await one.jobs.start(agent, "whoami", {})
+    run = await one.jobs.wait(run_id)
+    assert (run["message"], run["source"], run["principal"]["agentId"]) == ("agent:agent-7", "agent", "agent-7")
+    assert (await one.jobs.status(agent, run_id))["objectId"] == run_id
+    other = RequestContext(Principal(PrincipalKind.AGENT, agent_id="agent-8"))
+    with pytest.raises(ObjectNotFound):
+        await one.jobs.status(other, run_id)
+    user = RequestContext(Principal(PrincipalKind.USER, user_id="u1"))
+    with pytest.raises(MasterKeyRequired):
+        await one.jobs.start(user, "hello", {})
+    from backend.context import READ_ONLY_MASTER
+
+    with pytest.raises(OperationForbidden, match="read-only"):
+        await one.jobs.start(RequestContext(READ_ONLY_MASTER), "hello", {})
