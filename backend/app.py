@@ -11,8 +11,8 @@ from starlette.middleware.cors import CORSMiddleware
 from agent_tools.api import mount as mount_agent_tools
 from agent_tools.mcp_server import mount as mount_mcp
 from backend.api import handlers
-from backend.api.routes import parse_router
 from backend.api.idempotency import IdempotencyMiddleware
+from backend.api.routes import parse_router
 from backend.api.tunnel import TunnelMiddleware
 from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
