@@ -76,13 +76,20 @@ def ensure_anchor(url: str, start_script: Path = ANCHOR_START) -> None:
             return
     except httpx.HTTPError:
         pass
-    subprocess.run(["bash", str(start_script)], check=True, timeout=900, stdout=subprocess.DEVNULL)
+    env = {**os.environ, "ANCHOR_HOME": str(anchor_home())}
+    subprocess.run(["bash", str(start_script)], check=True, timeout=900, stdout=subprocess.DEVNULL, env=env)
     wait_healthy(url, 60)
+
+
+def anchor_home() -> Path:
+    """Where the anchor lives. Not under /root by default: its initdb runs as the 'postgres' user,
+    which cannot enter a 0700 home directory on a fresh machine."""
+    return Path(os.environ.get("ANCHOR_HOME", "/var/tmp/ballast-anchors"))
 
 
 def anchor_pid() -> int | None:
     """The anchor Parse Server's process id (from its pid file), to read its CPU time; None if unknown."""
-    home = Path(os.environ.get("ANCHOR_HOME", Path.home() / ".cache" / "ballast-anchors"))
+    home = anchor_home()
     try:
         pid = int((home / "parse-server" / "run" / "parse-server.pid").read_text().strip())
     except (OSError, ValueError):
