@@ -80,8 +80,11 @@ class Approver:
         if policy.version != approval.get("policyVersion"):
             raise Stale("the policy changed since the preview.")
         user = await tools.user_principal(approval["userId"]) if approval.get("userId") else None
+        from agent_tools.shaping import shaper_for  # provenance (agent, run) of the approved write, as live
+
+        shaper = await shaper_for(tools, None, agent.id, str(approval.get("runId")), tool.name, unit)
         context = ToolContext(tools.request_context(agent, user), tools.services, unit, tool, Mode.EXECUTE,
-                              tools.jobs, restrict=agent.principal if user else None)
+                              tools.jobs, restrict=agent.principal if user else None, shaper=shaper)
         given = tool.input_model.model_validate(approval.get("input") or {})
         try:
             output = await tool.handler(context, given)

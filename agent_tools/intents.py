@@ -102,6 +102,8 @@ class FieldPolicy(BaseModel):
 
     untrusted: list[str] = Field(default_factory=list)
     sensitive: list[str] = Field(default_factory=list)
+    # set by the server once an agent wrote an object of the class: reads then look up provenance
+    agent_written: bool = Field(False, alias="agentWritten", exclude=True)
 
 
 def _invalid(error: ValidationError, what: str) -> InvalidValue:
@@ -187,12 +189,26 @@ class IntentStore:
         self._loaded_at = -1e9
         return policy
 
+    async def mark_agent_written(self, class_name: str, unit: Unit) -> None:
+        """Note (in the write's unit) that agents write this class, so its readers look up provenance."""
+        known = self._policies.get(class_name)
+        if known is not None and known.agent_written:
+            return
+        found = await self.records.first(FIELD_POLICY, {"className": class_name}, unit=unit)
+        if found is None:
+            await self.records.create(FIELD_POLICY, {"className": class_name, "untrusted": [], "sensitive": [],
+                                                     "agentWritten": True}, unit=unit)
+        elif not found.get("agentWritten"):
+            await self.records.update(FIELD_POLICY, found["objectId"], {"agentWritten": True}, unit=unit)
+        self._loaded_at = -1e9
+
     async def field_policies(self, unit: Unit | None = None) -> dict[str, FieldPolicy]:
         """Every class's field policy (other instances' changes seen within a second)."""
         if time.monotonic() - self._loaded_at > CACHE_SECONDS:  # classes exist: AgentTools.ready() made them
             found = await self.records.find(FIELD_POLICY, {}, limit=1000, unit=unit)
             self._policies = {str(obj["className"]): FieldPolicy(untrusted=obj.get("untrusted") or [],
-                                                                 sensitive=obj.get("sensitive") or [])
+                                                                 sensitive=obj.get("sensitive") or [],
+                                                                 agent_written=bool(obj.get("agentWritten")))
                               for obj in found}
             self._loaded_at = time.monotonic()
         return self._policies

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from agent_tools.calls import UnitObjects
-from agent_tools.intents import PROVENANCE, FieldPolicy, RunIntent
+from agent_tools.intents import PROVENANCE, FieldPolicy, IntentStore, RunIntent
 from agent_tools.records import SYSTEM
 from agent_tools.redaction import where_fields
 from agent_tools.registry import ContextScope, Tool
@@ -67,7 +67,9 @@ def result_hash(result: Any) -> str:
 async def shaper_for(tools: AgentTools, intent: RunIntent | None, agent_id: str, run_id: str, tool_name: str,
                      unit: Unit | None = None) -> Shaper:
     """The shaper of one call: the run's intent and the current field policies."""
-    return Shaper(intent, await tools.intents.field_policies(unit), tools.exposures, agent_id, run_id, tool_name)
+    shaper = Shaper(intent, await tools.intents.field_policies(unit), tools.exposures, agent_id, run_id, tool_name)
+    shaper.store = tools.intents
+    return shaper
 
 
 class Shaper:
@@ -82,6 +84,7 @@ class Shaper:
         self.untrusted: list[dict[str, Any]] = []
         self.provenance: dict[tuple[str, str], dict[str, Any]] = {}
         self.sensitive: set[tuple[str, str, str]] = set()
+        self.store: IntentStore | None = None  # notes classes agents write (readers then look up provenance)
 
     # -- what the tool may touch
 
@@ -231,11 +234,16 @@ class ShapedObjects(UnitObjects):
         await self.base._objects.create(SYSTEM, PROVENANCE, {
             "className": class_name, "targetId": object_id, "agentId": shaper.agent_id, "runId": shaper.run_id,
             "tool": shaper.tool_name, "op": op}, unit=self.base._unit)
+        if shaper.store is not None:
+            await shaper.store.mark_agent_written(class_name, self.base._unit)
 
     async def _provenance(self, class_name: str, objects: list[dict[str, Any]]) -> None:
         """Who (which agent, in which run) last wrote each of these objects, when an agent did."""
+        policy = self.shaper.policies.get(class_name)
+        if policy is None or not policy.agent_written:  # no agent ever wrote this class: nothing to look up
+            return
         ids = [str(obj["objectId"]) for obj in objects if obj.get("objectId")]
-        if not ids or class_name.startswith("_"):
+        if not ids:
             return
         options = FindOptions(where={"className": class_name, "targetId": {"$in": ids}}, order="createdAt",
                               limit=1000)

@@ -79,7 +79,7 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
     # agent_tools' run intents, per-class field policies (untrusted/sensitive) and agent-write provenance
     "_AgentIntent": {"name": FieldSpec("String"), "spec": FieldSpec("String"), "author": FieldSpec("String")},
     "_FieldPolicy": {"className": FieldSpec("String"), "untrusted": FieldSpec("Array"),
-                     "sensitive": FieldSpec("Array")},
+                     "sensitive": FieldSpec("Array"), "agentWritten": FieldSpec("Boolean")},
     "_Provenance": {"className": FieldSpec("String"), "targetId": FieldSpec("String"),
                     "agentId": FieldSpec("String"), "runId": FieldSpec("String"), "tool": FieldSpec("String"),
                     "op": FieldSpec("String")},
