@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs, then runs it: ./infra/test.sh [pytest args]
 #  - a virtualenv in .venv with Ballast and its test extras
-#  - PostgreSQL server binaries and redis-server (Debian packages) when missing
+#  - PostgreSQL server binaries, redis-server and nginx (Debian packages) when missing
 #  - node/npm and the pinned Parse JS SDK (tests/sdk/package-lock.json)
 # A dependency that cannot be installed stops the run with an error; nothing is skipped for want of it.
 set -euo pipefail
@@ -21,6 +21,7 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
   apt_install postgresql
 fi
 command -v redis-server >/dev/null || apt_install redis-server
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 
 PY="${PYTHON:-python3}"
