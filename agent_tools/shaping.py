@@ -231,9 +231,14 @@ class ShapedObjects(UnitObjects):
         shaper = self.shaper
         if shaper.agent_id is None:
             return
-        await self.base._objects.create(SYSTEM, PROVENANCE, {
-            "className": class_name, "targetId": object_id, "agentId": shaper.agent_id, "runId": shaper.run_id,
-            "tool": shaper.tool_name, "op": op}, unit=self.base._unit)
+        objects, unit = self.base._objects, self.base._unit
+        mark = {"agentId": shaper.agent_id, "runId": shaper.run_id, "tool": shaper.tool_name, "op": op}
+        where = {"className": class_name, "targetId": object_id}
+        found = await objects.find(SYSTEM, PROVENANCE, FindOptions(where=where, limit=1, keys="objectId"), unit=unit)
+        if found.results:  # the object's last agent write is what readers are told
+            await objects.update(SYSTEM, PROVENANCE, str(found.results[0]["objectId"]), mark, unit=unit)
+        else:
+            await objects.create(SYSTEM, PROVENANCE, where | mark, unit=unit)
         if shaper.store is not None:
             await shaper.store.mark_agent_written(class_name, self.base._unit)
 
@@ -245,10 +250,9 @@ class ShapedObjects(UnitObjects):
         ids = [str(obj["objectId"]) for obj in objects if obj.get("objectId")]
         if not ids:
             return
-        options = FindOptions(where={"className": class_name, "targetId": {"$in": ids}}, order="createdAt",
-                              limit=1000)
+        options = FindOptions(where={"className": class_name, "targetId": {"$in": ids}}, limit=1000)
         found = await self.base._objects.find(SYSTEM, PROVENANCE, options, unit=self.base._unit)
-        for mark in found.results:  # oldest first: the last write wins
+        for mark in found.results:
             self.shaper.provenance[(class_name, str(mark["targetId"]))] = {
                 "agentId": mark.get("agentId"), "runId": mark.get("runId"), "tool": mark.get("tool"),
-                "op": mark.get("op"), "at": mark.get("createdAt")}
+                "op": mark.get("op"), "at": mark.get("updatedAt")}
