@@ -22,12 +22,12 @@ from backend.errors import DuplicateValue, InvalidSessionToken, ObjectNotFound, 
 from backend.services.authdata import AuthProviders
 from backend.services.mail import Mail, MailAdapter
 from backend.services.objects import ObjectService
-from backend.services.passwords import verify_password
+from backend.services.passwords import hash_password, verify_password
 from backend.services.security_log import SecurityLog
 from backend.services.sessions import SessionStore
 from backend.services.units import Database, Unit
 from backend.services.users import (
-    DUMMY_HASH,
+    DUMMY_PASSWORD,
     USER_CLASS,
     Login,
     UserGuard,
@@ -56,6 +56,7 @@ class AccountService:
         self.mailer = mailer
         self.security = security
         guard.on_verify_token.append(self.send_verification)
+        self._dummy_hash: str | None = None
 
     # --- sign up and log in ---------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class AccountService:
         async with self.db.unit() as unit:
             row = await self.guard.find_row(unit, where)
             self._check_lockout(row)
-            good = await verify_password(password, row.get("_hashed_password") if row else DUMMY_HASH)
+            good = await verify_password(password, row.get("_hashed_password") if row else await self._dummy())
             if row is not None and good:
                 self._check_verified(row)
                 return await self._start_session(unit, ctx, row, "login", "password")
@@ -116,6 +117,12 @@ class AccountService:
         await self.security.record(ctx, "login", ok=False, target=row["objectId"] if row else None,
                                    details={"username": str(username or email)[:256]})
         raise invalid_login()
+
+    async def _dummy(self) -> str:
+        """A hash at the configured cost: an unknown username costs as much time as a wrong password."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await hash_password(DUMMY_PASSWORD, self.settings.bcrypt_rounds)
+        return self._dummy_hash
 
     async def _start_session(self, unit: Unit, ctx: RequestContext, row: Row, action: str, provider: str) -> Login:
         schema = await self.guard.user_schema(unit)

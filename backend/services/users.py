@@ -24,7 +24,7 @@ from backend.context import RequestContext
 from backend.errors import DuplicateValue, ObjectNotFound, ParseCode, ParseError
 from backend.services.authdata import AuthProviders
 from backend.services.objects import ObjectService
-from backend.services.passwords import PasswordPolicy, hash_password, hash_password_sync
+from backend.services.passwords import PasswordPolicy, hash_password
 from backend.services.render import render
 from backend.services.security_log import SecurityLog
 from backend.services.sessions import SessionStore
@@ -35,8 +35,7 @@ USER_CLASS = "_User"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_USERNAME = 256
 MAX_EMAIL = 320
-# compared against when no user matches, so a wrong username costs as much time as a wrong password
-DUMMY_HASH = hash_password_sync("ballast-no-such-user", 4)
+DUMMY_PASSWORD = "ballast-no-such-user"  # hashed once at the configured cost, checked when no user matches
 
 
 VerifyCallback = Callable[[dict[str, Any], str], Awaitable[None]]
