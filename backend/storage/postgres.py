@@ -159,8 +159,6 @@ class PostgresStore(SqlStore):
         await super().close()
 
     async def install_functions(self, conn: AsyncConnection) -> None:
-        # concurrent instances may race to CREATE OR REPLACE; one advisory lock makes it orderly
-        await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7355608)")
         for statement in _FUNCTIONS:
             await conn.exec_driver_sql(statement)
 

@@ -87,6 +87,8 @@ class SqlStore:
 
     async def open(self) -> None:
         async with self.engine.begin() as conn:
+            # instances starting together on one empty database would race to create the same tables
+            await self.lock_class(conn, "_startup")
             await conn.run_sync(_meta.create_all)
             await self.install_functions(conn)
 
