@@ -96,7 +96,15 @@ class RateLimits:
         storage: Storage = MemoryStorage()
         if redis_url:
             storage = RedisStorage("async+" + redis_url, implementation="redispy")
+        self.storage = storage
         self.limiter = SlidingWindowCounterRateLimiter(storage)
+
+    async def close(self) -> None:
+        """Close the Redis connections (left open, they are torn down by GC with a warning, mid-request)."""
+        if isinstance(self.storage, RedisStorage):
+            client = getattr(self.storage.bridge, "storage", None)  # limits keeps its redis-py client there
+            if client is not None:
+                await client.aclose()
 
     async def hit(self, rate: str, *keys: str) -> bool:
         return await self.limiter.hit(_item(rate), "ballast-agent", *keys)

@@ -46,6 +46,9 @@ class AgentTools:
         self._ready = False
         self._lock = asyncio.Lock()
 
+    async def close(self) -> None:
+        await self.limits.close()
+
     async def ready(self) -> None:
         """Create agent_tools' classes and the audit chain head, once per process."""
         if self._ready:

@@ -35,6 +35,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             async with mcp.running():  # the MCP transport's task group lives as long as the app
                 yield
         finally:
+            await agent_tools.close()
             await jobs.close()
             await live_query.stop()
             await services.stop()
