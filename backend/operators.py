@@ -47,6 +47,19 @@ def is_scalar(value: Any) -> bool:
     return not isinstance(value, list | tuple | dict)
 
 
+def json_kind(value: Any) -> str:
+    """The JSON type of a decoded value, as JSON Schema and PostgreSQL's jsonb_typeof name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
 def contains_any(array: Iterable[Any], values: Iterable[Any]) -> bool:
     wanted = {json_key(value) for value in values}
     return any(json_key(item) in wanted for item in array)

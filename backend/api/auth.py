@@ -7,27 +7,17 @@ from an allowed IP.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-from collections.abc import Iterable
-
 import orjson
 from starlette.requests import HTTPConnection
 
 from backend.config import Settings
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
 from backend.errors import InvalidJSON, InvalidSessionToken, Unauthorized
+from backend.keys import ip_allowed, same
 from backend.services.sessions import SessionResolver
 
 CLIENT_KEY_HEADERS = ("x-parse-javascript-key", "x-parse-rest-api-key", "x-parse-client-key",
                       "x-parse-windows-key")
-
-
-def same(given: str | None, expected: str | None) -> bool:
-    """Constant-time equality; a missing side never matches."""
-    if not given or not expected:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def check_application(conn: HTTPConnection, settings: Settings) -> None:
@@ -61,20 +51,6 @@ def check_client_key(conn: HTTPConnection, settings: Settings) -> None:
 
 def client_ip(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "127.0.0.1"
-
-
-def ip_allowed(ip: str, allowed: Iterable[str]) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    for network in allowed:
-        try:
-            if address in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def cloud_context(conn: HTTPConnection) -> dict[str, object]:

@@ -10,8 +10,6 @@ Protocol-level pings are the ASGI server's (uvicorn's ``ws_ping_interval``).
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 from typing import Any
 
@@ -23,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from backend.config import Settings
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal
 from backend.errors import InvalidSessionToken, ParseError
+from backend.keys import ip_allowed, same
 from backend.realtime import protocol
 from backend.realtime.clients import Client
 from backend.realtime.hub import SESSION_ERROR, Hub
@@ -172,41 +171,21 @@ class Connection:
     def authenticate(self, request: dict[str, Any]) -> Principal:
         """Application id and client keys as the REST API checks them; the master key only from allowed IPs."""
         settings = self.settings
-        if not _same(request.get("applicationId"), settings.application_id):
+        if not same(request.get("applicationId"), settings.application_id):
             raise FrameError(protocol.BAD_KEYS, "Key in request is not valid")
         master = request.get("masterKey")
         if master:
-            if _same(master, settings.master_key):
+            if same(master, settings.master_key):
                 principal = MASTER
-            elif _same(master, settings.read_only_master_key):
+            elif same(master, settings.read_only_master_key):
                 principal = READ_ONLY_MASTER
             else:
                 raise FrameError(protocol.BAD_KEYS, "Key in request is not valid")
             host = self.websocket.client.host if self.websocket.client else "127.0.0.1"
-            if not _ip_allowed(host, settings.master_key_ips):
+            if not ip_allowed(host, settings.master_key_ips):
                 raise FrameError(protocol.BAD_KEYS, "Key in request is not valid")
             return principal
-        if settings.client_keys and not any(_same(request.get(name), key) for name in CLIENT_KEYS
+        if settings.client_keys and not any(same(request.get(name), key) for name in CLIENT_KEYS
                                             for key in settings.client_keys):
             raise FrameError(protocol.BAD_KEYS, "Key in request is not valid")
         return ANONYMOUS
-
-
-def _same(given: object, expected: str | None) -> bool:
-    if not isinstance(given, str) or not given or not expected:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _ip_allowed(host: str, allowed: list[str]) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    for network in allowed:
-        try:
-            if address in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False

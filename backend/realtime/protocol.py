@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from backend.operators import json_kind
+
 OPS = ("connect", "subscribe", "unsubscribe", "update")
 EVENTS = ("create", "enter", "update", "leave", "delete")
 
@@ -50,28 +52,16 @@ def decode(raw: str | bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError as error:
         raise FrameError(BAD_REQUEST, "Invalid JSON: the frame is not a JSON object.") from error
     if not isinstance(request, dict):
-        raise FrameError(BAD_REQUEST, f"Invalid type: {_json_type(request)} (expected object)")
+        raise FrameError(BAD_REQUEST, f"Invalid type: {json_kind(request)} (expected object)")
     op = request.get("op")
     if op is None:
         raise FrameError(BAD_REQUEST, "Missing required property: op")
     if not isinstance(op, str):
-        raise FrameError(BAD_REQUEST, f"Invalid type: {_json_type(op)} (expected string)")
+        raise FrameError(BAD_REQUEST, f"Invalid type: {json_kind(op)} (expected string)")
     if op not in OPS:
         raise FrameError(BAD_REQUEST, f"No enum match for: {orjson.dumps(op).decode()[:64]}")
     _VALIDATORS[op](request)
     return request
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _only(request: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -84,7 +74,7 @@ def _typed(request: dict[str, Any], name: str, expected: str, *, required: bool 
         if required:
             raise FrameError(BAD_REQUEST, f"Missing required property: {name}")
         return
-    actual = _json_type(request[name])
+    actual = json_kind(request[name])
     if actual != expected:
         raise FrameError(BAD_REQUEST, f"Invalid type: {actual} (expected {expected})")
 
@@ -115,7 +105,7 @@ def _string_list(query: dict[str, Any], name: str) -> None:
     if value is None or isinstance(value, str):
         return
     if not isinstance(value, list):
-        raise FrameError(BAD_REQUEST, f"Invalid type: {_json_type(value)} (expected array)")
+        raise FrameError(BAD_REQUEST, f"Invalid type: {json_kind(value)} (expected array)")
     if not value:
         raise FrameError(BAD_REQUEST, "Array is too short (0), minimum 1")
     if not all(isinstance(item, str) for item in value):

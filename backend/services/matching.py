@@ -89,33 +89,19 @@ def _compare_array(actual: Any, op: str, value: Any) -> bool:
     return not equal or (actual is None and expected is not None)
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if value is None:
-        return "null"
-    return "object"
-
-
 def _compare_json(actual: Any, op: str, value: Any) -> bool:
     actual, expected = _plain(actual), _plain(value)
     if expected is None:
         return (actual is None) == (op == "eq")
     if actual is None:
         return op == "ne"
-    same_kind = _json_kind(actual) == _json_kind(expected)
+    same_kind = operators.json_kind(actual) == operators.json_kind(expected)
     equal = same_kind and operators.json_key(actual) == operators.json_key(expected)
     if op == "eq":
         return equal
     if op == "ne":
         return not equal
-    return same_kind and _json_kind(expected) in ("number", "string") and _ORDERED[op](actual, expected)
+    return same_kind and operators.json_kind(expected) in ("number", "string") and _ORDERED[op](actual, expected)
 
 
 def _match_in(row: Mapping[str, Any], node: q.In) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from backend import querytree as q
 from backend import wire
 from backend.errors import InvalidQuery
+from backend.operators import json_kind
 from backend.storage.protocols import ClassSchema, FieldSpec
 from backend.storage.sqltables import to_column
 
@@ -66,15 +67,6 @@ class TableSource(Protocol):
     def join_table(self, class_name: str, key: str) -> sa.Table: ...
 
     def schema(self, class_name: str) -> ClassSchema: ...
-
-
-JSON_KIND = {
-    str: "string", bool: "boolean", int: "number", float: "number", list: "array", dict: "object",
-}
-
-
-def json_kind(value: Any) -> str:
-    return JSON_KIND.get(type(value), "object")
 
 
 class Compiler:
