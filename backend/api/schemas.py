@@ -15,7 +15,7 @@ router = APIRouter(tags=["schemas"])
 
 def _admin(request: Request) -> SchemaAdmin:
     services = get_services(request)
-    return SchemaAdmin(services.db, services.schemas)
+    return SchemaAdmin(services.db, services.schemas, services.identity.security)
 
 
 Admin = Annotated[SchemaAdmin, Depends(_admin)]

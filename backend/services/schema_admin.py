@@ -14,7 +14,8 @@ from backend import querytree as q
 from backend.context import RequestContext
 from backend.errors import InvalidClassName, InvalidJSON, OperationForbidden, ParseCode, ParseError
 from backend.services.schemas import SYSTEM_FIELDS, ClassNotEmpty, SchemaService, check_class_name
-from backend.services.units import Database
+from backend.services.security_log import SecurityLog
+from backend.services.units import Database, Unit
 from backend.storage.protocols import DEFAULT_FIELDS, ClassSchema
 
 ID_INDEX = {"_id_": {"_id": 1}}
@@ -44,9 +45,10 @@ def schema_to_wire(schema: ClassSchema) -> dict[str, Any]:
 
 
 class SchemaAdmin:
-    def __init__(self, db: Database, schemas: SchemaService) -> None:
+    def __init__(self, db: Database, schemas: SchemaService, security: SecurityLog) -> None:
         self.db = db
         self.schemas = schemas
+        self.security = security  # schema and CLP changes join the security trail, in the same unit
 
     async def list(self) -> list[dict[str, Any]]:
         # the cache, not a reload: replacing it would drop classes other requests are creating right now
@@ -71,6 +73,7 @@ class SchemaAdmin:
         _check_new_fields(class_name, body, existing=())
         async with self.db.unit() as unit:
             schema = await self.schemas.create_class(unit, class_name, body)
+            await self._record(ctx, unit, "schema.create", class_name, body)
         return schema_to_wire(schema)
 
     async def update(self, ctx: RequestContext, class_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,6 +86,11 @@ class SchemaAdmin:
             current = await self.schemas.require(unit, class_name)
             _check_new_fields(class_name, body, existing=current.fields)
             schema = await self.schemas.update_class(unit, class_name, body)
+            await self._record(ctx, unit, "schema.update", class_name, body)
+            if "classLevelPermissions" in body:
+                before = dict(current.class_level_permissions)
+                details = {"before": before, "after": body["classLevelPermissions"]}
+                await self.security.record(ctx, "clp.change", target=class_name, details=details, unit=unit)
         return schema_to_wire(schema)
 
     async def delete(self, ctx: RequestContext, class_name: str) -> None:
@@ -97,6 +105,7 @@ class SchemaAdmin:
             if count:
                 raise ClassNotEmpty(f"Class {class_name} is not empty, contains {count} objects, cannot drop schema.")
             await self.schemas.delete_class(unit, class_name, has_objects=False)
+            await self._record(ctx, unit, "schema.delete", class_name, {})
 
     async def purge(self, ctx: RequestContext, class_name: str) -> None:
         """Delete every object of a class, keeping the class (a missing class is already empty)."""
@@ -107,6 +116,20 @@ class SchemaAdmin:
             schema = await self.schemas.get(unit, class_name)
             if schema is not None:
                 await unit.session.purge(schema)
+                await self._record(ctx, unit, "schema.purge", class_name, {})
+
+    async def _record(self, ctx: RequestContext, unit: Unit, event: str, class_name: str,
+                      body: Mapping[str, Any]) -> None:
+        changes = {key: _described(body[key]) for key in ("fields", "indexes", "classLevelPermissions") if key in body}
+        await self.security.record(ctx, event, target=class_name, details=changes, unit=unit)
+
+
+def _described(section: Any) -> Any:
+    """A schema body section as a record can hold it: ``{"__op": "Delete"}`` becomes ``"deleted"``."""
+    if not isinstance(section, dict):
+        return section
+    return {name: "deleted" if isinstance(spec, dict) and spec.get("__op") == "Delete" else spec
+            for name, spec in section.items()}
 
 
 def _writable(ctx: RequestContext, verb: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -117,3 +119,30 @@ async def test_read_only_master_key_reads_but_cannot_change(settings: Settings) 
                 response = await client.request(method, path, json={}, headers=read_only)
                 assert response.json() == {"code": 119, "error": message}, path
             assert (await client.get("/schemas/Ro", headers=read_only)).json()["code"] == 103
+
+
+async def test_schema_and_clp_changes_are_recorded_in_the_security_trail(
+    client: httpx.AsyncClient, master_headers: dict[str, str]
+) -> None:
+    await client.post("/schemas/Audited", json={"fields": {"title": {"type": "String"}}}, headers=master_headers)
+    clp = {"find": {"*": True}, "get": {"*": True}, "create": {"role:Editors": True}}
+    await client.put("/schemas/Audited", json={"classLevelPermissions": clp}, headers=master_headers)
+    await client.delete("/schemas/Audited", headers=master_headers)
+    where = json.dumps({"target": "Audited"})
+    trail = await client.get("/classes/_SecurityEvent", params={"where": where, "order": "createdAt"},
+                             headers=master_headers)
+    events = [(row["event"], row["actor"]) for row in trail.json()["results"]]
+    assert events == [("schema.create", "master"), ("schema.update", "master"), ("clp.change", "master"),
+                      ("schema.delete", "master")]
+    clp_change = trail.json()["results"][2]["details"]
+    assert clp_change["after"] == clp and clp_change["before"]["create"] == {"*": True}
+
+
+async def test_a_refused_schema_change_leaves_no_trail(
+    client: httpx.AsyncClient, master_headers: dict[str, str]
+) -> None:
+    bad = {"fields": {"title": {"type": "NotAType"}}}
+    assert (await client.post("/schemas/Refused", json=bad, headers=master_headers)).status_code == 400
+    where = json.dumps({"target": "Refused"})
+    trail = await client.get("/classes/_SecurityEvent", params={"where": where}, headers=master_headers)
+    assert trail.json()["results"] == []
