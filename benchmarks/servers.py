@@ -89,12 +89,15 @@ def anchor_home() -> Path:
 
 def anchor_pid() -> int | None:
     """The anchor Parse Server's process id (from its pid file), to read its CPU time; None if unknown."""
-    home = anchor_home()
-    try:
-        pid = int((home / "parse-server" / "run" / "parse-server.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if Path(f"/proc/{pid}").exists() else None
+    # an anchor started by hand may live in start.sh's own default home instead
+    for home in (anchor_home(), Path.home() / ".cache" / "ballast-anchors"):
+        try:
+            pid = int((home / "parse-server" / "run" / "parse-server.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if Path(f"/proc/{pid}").exists():
+            return pid
+    return None
 
 
 async def fresh_database(admin_url: str, name: str) -> str:
