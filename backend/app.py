@@ -46,9 +46,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.jobs = jobs
+    # the Parse routes first: routes are tried in order, and these carry nearly all the traffic
+    app.include_router(parse_router(), prefix=settings.mount_path)
     agent_tools = mount_agent_tools(app, services, jobs)  # /agent/v1: the agent tool gateway and its admin API
     mcp = mount_mcp(app, agent_tools)  # /mcp (OAuth-protected MCP face), /oauth/token, intents admin API
-    app.include_router(parse_router(), prefix=settings.mount_path)
     for extra in settings.extra_mount_paths:  # BALLAST_EXTRA_MOUNT_PATHS, e.g. /1 for legacy Parse.com clients
         app.include_router(parse_router(), prefix=extra)
     live_query.install(app)  # WebSocket at the mount path, and /metrics
