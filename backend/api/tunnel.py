@@ -47,20 +47,16 @@ class TunnelMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             await _too_large(self.max_body)(scope, receive, send)
             return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_body:
-                await _too_large(self.max_body)(scope, receive, send)
-                return
+        try:
+            body = await read_body(receive, self.max_body)
+        except ClientGone:
+            return
+        if body is None:
+            await _too_large(self.max_body)(scope, receive, send)
+            return
         if scope["method"] == "POST" and body[:1] == b"{" and _is_text_or_json(scope):
             scope, body = _untunnel(scope, body)
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, replay(body), send)
 
 
 def _too_large(limit: int) -> ParseJSON:
@@ -116,7 +112,27 @@ def _query_string(params: dict[str, Any]) -> str:
     return urlencode(flat)
 
 
-def _replay(body: bytes) -> Receive:
+class ClientGone(Exception):
+    """The client disconnected before its whole body arrived: there is nothing to answer."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it grows past ``limit``."""
+    body = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def replay(body: bytes) -> Receive:
+    """A ``receive`` that hands the app an already-read body once."""
     sent = False
 
     async def receive() -> Message:

@@ -18,7 +18,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.api.responses import ParseJSON
-from backend.api.tunnel import BODY_TO_HEADER
+from backend.api.tunnel import BODY_TO_HEADER, ClientGone, read_body, replay
 
 STREAMED = "ballast.streamed_upload"  # scope key the tunnel middleware honours
 
@@ -38,27 +38,16 @@ class UploadMiddleware:
         if any(key == b"x-parse-application-id" for key, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
-        body = await _read(receive, self.max_json)
+        try:
+            body = await read_body(receive, self.max_json)
+        except ClientGone:
+            return
         if body is None:
             too_large = {"code": 130, "error": "File size exceeds maximum allowed."}
             await ParseJSON(too_large, status_code=400)(scope, receive, send)
             return
         scope, body = _from_json(scope, body)
-        await self.app(scope, _replay(body), send)
-
-
-async def _read(receive: Receive, limit: int) -> bytes | None:
-    body = bytearray()
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > limit:
-            return None
-    return bytes(body)
+        await self.app(scope, replay(body), send)
 
 
 def _from_json(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
@@ -82,16 +71,3 @@ def _from_json(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
         headers.append((b"content-type", content_type.encode("latin-1", "replace")))
     headers.append((b"content-length", str(len(data)).encode()))
     return {**scope, "headers": headers}, data
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive

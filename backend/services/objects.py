@@ -133,15 +133,7 @@ class ObjectService:
             data = await self._before_save(ctx, class_name, data, original, object_id)
         values, perms = _decode_body(data, creating=False)
         async with self.db.unit(unit) as work:
-            schema = await self.schemas.get(work, class_name)
-            if schema is None:
-                raise ObjectNotFound("Object not found.")
-            access.require_class(ctx.principal, schema, "update")
-            before = await work.session.fetch_for_update(schema, object_id)
-            if before is None or not access.can_read(ctx.principal, before):
-                raise ObjectNotFound("Object not found.")
-            access.require_write(ctx.principal, before)
-            access.require_row(ctx.principal, schema, "update", before)
+            schema, before = await self._writable(work, ctx, class_name, object_id, "update")
             changes: Row = {"updatedAt": wire.now()} | _perms_columns(perms)
             await self._guard(work, ctx, class_name, values, changes, before)
             schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
@@ -164,21 +156,28 @@ class ObjectService:
         if self.triggers.handles("beforeDelete", class_name):
             await self.triggers.before_delete(ctx, class_name, await self._current(ctx, class_name, object_id, unit))
         async with self.db.unit(unit) as work:
-            schema = await self.schemas.get(work, class_name)
-            if schema is None:
-                raise ObjectNotFound("Object not found.")
-            access.require_class(ctx.principal, schema, "delete")
-            before = await work.session.fetch_for_update(schema, object_id)
-            if before is None or not access.can_read(ctx.principal, before):
-                raise ObjectNotFound("Object not found.")
-            access.require_write(ctx.principal, before)
-            access.require_row(ctx.principal, schema, "delete", before)
+            schema, before = await self._writable(work, ctx, class_name, object_id, "delete")
             await self._guard(work, ctx, class_name, None, {}, before)
             await work.session.delete(schema, object_id)
             self._announce(work, ObjectEvent("delete", schema, before, None, ctx))
             if self.triggers.handles("afterDelete", class_name):
                 gone = render(schema, before, self.file_url)
                 work.after_commit(lambda: self.triggers.after_delete(ctx, class_name, gone))
+
+    async def _writable(
+        self, unit: Unit, ctx: RequestContext, class_name: str, object_id: str, operation: access.Operation
+    ) -> tuple[ClassSchema, Row]:
+        """The object, locked, once every rule lets ``ctx`` change it; Parse's 101 when any says no."""
+        schema = await self.schemas.get(unit, class_name)
+        if schema is None:
+            raise ObjectNotFound("Object not found.")
+        access.require_class(ctx.principal, schema, operation)
+        before = await unit.session.fetch_for_update(schema, object_id)
+        if before is None or not access.can_read(ctx.principal, before):
+            raise ObjectNotFound("Object not found.")
+        access.require_write(ctx.principal, before)
+        access.require_row(ctx.principal, schema, operation, before)
+        return schema, before
 
     async def _guard(
         self, unit: Unit, ctx: RequestContext, class_name: str, values: dict[str, Any] | None, row: Row,
