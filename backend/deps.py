@@ -1,4 +1,7 @@
-"""FastAPI wiring only: Annotated aliases that hand handlers their services and context."""
+"""Handlers' services and context: plain functions of the request, and the Annotated aliases FastAPI injects.
+
+The hot data routes (backend/api/classes.py) call the plain functions directly.
+"""
 
 from __future__ import annotations
 

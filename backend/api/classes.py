@@ -1,51 +1,71 @@
-"""/classes/{className}: create, query, get, update, delete."""
+"""/classes/{className}: create, query, get, update, delete.
+
+These carry nearly all of an app's traffic, so they are plain Starlette
+endpoints that fetch their context explicitly: FastAPI's dependency solving
+cost about a quarter of a get by id (0.61 -> 0.45 CPU ms in-process).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+from starlette.requests import Request
 
 from backend.api.installations import create_installation, update_installation
 from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
-from backend.deps import Body, Ctx, Objects, Svc
+from backend.deps import get_services, json_body, request_context
 from backend.services.installations import CLASS as INSTALLATION
 from backend.services.installations import InstallationService
 
 router = APIRouter(tags=["objects"])
 
 
-@router.post("/classes/{class_name}")
-async def create_object(class_name: str, body: Body, ctx: Ctx, objects: Objects, svc: Svc) -> ParseJSON:
+async def create_object(request: Request) -> ParseJSON:
+    class_name: str = request.path_params["class_name"]
+    body = await json_body(request)
+    ctx = await request_context(request)
+    svc = get_services(request)
     if class_name == INSTALLATION:  # parse-server applies the installation rules on /classes/_Installation too
-        return await create_installation(body, ctx, InstallationService(objects), svc)
-    saved = await objects.create(ctx, class_name, body)
+        return await create_installation(body, ctx, InstallationService(svc.objects), svc)
+    saved = await svc.objects.create(ctx, class_name, body)
     return created(saved, f"{svc.settings.public_url}/classes/{class_name}/{saved['objectId']}")
 
 
-@router.get("/classes/{class_name}")
-async def find_objects(class_name: str, request: Request, ctx: Ctx, objects: Objects) -> ParseJSON:
-    found = await objects.find(ctx, class_name, find_options(request))
+async def find_objects(request: Request) -> ParseJSON:
+    ctx = await request_context(request)
+    found = await get_services(request).objects.find(ctx, request.path_params["class_name"], find_options(request))
     return ParseJSON(find_response(found.results, found.count, found.class_name))
 
 
-@router.get("/classes/{class_name}/{object_id}")
-async def get_object(class_name: str, object_id: str, request: Request, ctx: Ctx, objects: Objects) -> ParseJSON:
-    params = request.query_params
-    obj = await objects.get(
-        ctx, class_name, object_id,
+async def get_object(request: Request) -> ParseJSON:
+    ctx = await request_context(request)
+    path, params = request.path_params, request.query_params
+    obj = await get_services(request).objects.get(
+        ctx, path["class_name"], path["object_id"],
         keys=params.get("keys"), include=params.get("include"), exclude_keys=params.get("excludeKeys"),
     )
     return ParseJSON(obj)
 
 
-@router.put("/classes/{class_name}/{object_id}")
-async def update_object(class_name: str, object_id: str, body: Body, ctx: Ctx, objects: Objects) -> ParseJSON:
+async def update_object(request: Request) -> ParseJSON:
+    class_name: str = request.path_params["class_name"]
+    object_id: str = request.path_params["object_id"]
+    body = await json_body(request)
+    ctx = await request_context(request)
+    objects = get_services(request).objects
     if class_name == INSTALLATION:
         return await update_installation(object_id, body, ctx, InstallationService(objects))
     return ParseJSON(await objects.update(ctx, class_name, object_id, body))
 
 
-@router.delete("/classes/{class_name}/{object_id}")
-async def delete_object(class_name: str, object_id: str, ctx: Ctx, objects: Objects) -> ParseJSON:
-    await objects.delete(ctx, class_name, object_id)
+async def delete_object(request: Request) -> ParseJSON:
+    ctx = await request_context(request)
+    await get_services(request).objects.delete(ctx, request.path_params["class_name"], request.path_params["object_id"])
     return ParseJSON({})
+
+
+router.add_route("/classes/{class_name}", create_object, methods=["POST"])
+router.add_route("/classes/{class_name}", find_objects, methods=["GET"])
+router.add_route("/classes/{class_name}/{object_id}", get_object, methods=["GET"])
+router.add_route("/classes/{class_name}/{object_id}", update_object, methods=["PUT"])
+router.add_route("/classes/{class_name}/{object_id}", delete_object, methods=["DELETE"])
