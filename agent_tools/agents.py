@@ -161,20 +161,21 @@ class AgentStore:
 
     async def check_id(self, agent_id: str, unit: Any = None) -> TokenCheck:
         """An agent already authenticated by a verified access token: found, or unknown (deleted since)."""
-        try:
-            found = await self.records.get(AGENT, agent_id, unit=unit)
-        except ObjectNotFound:
+        found = await self.records.row(AGENT, agent_id, unit) if AGENT_ID.fullmatch(agent_id) else None
+        if found is None:
             return TokenCheck(None, None, "token.unknown")
         return TokenCheck(agent_from(found), None, None)
 
     async def _holder(self, token: str, digest: str, unit: Any) -> dict[str, Any] | None:
-        """The agent a token names (``bal_<agentId>_<secret>``), or the one holding its hash (older tokens)."""
+        """The agent a token names (``bal_<agentId>_<secret>``), or the one holding its hash (older tokens).
+
+        Read fresh from the database on every call, in the call's own transaction, never from a cache: a
+        suspension or a revocation committed by any instance is seen by the very next call on every
+        instance (the kill switch), and the by-id row read costs about what a cache's freshness check would.
+        """
         agent_id = token[len(TOKEN_PREFIX):].split("_", 1)[0]
         if AGENT_ID.fullmatch(agent_id):
-            try:
-                return await self.records.get(AGENT, agent_id, unit=unit)
-            except ObjectNotFound:
-                return None
+            return await self.records.row(AGENT, agent_id, unit)
         return await self.records.first(AGENT, {"tokenHashes": digest}, unit=unit)
 
     async def _raw(self, agent_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.context import RequestContext
+from backend.services.appends import Appender
 from backend.services.objects import FindOptions, ObjectService
 from backend.services.schemas import SchemaService
 from backend.services.units import Database, Unit
@@ -54,6 +55,7 @@ class Records:
         self.db = db
         self.objects = objects
         self.schemas = schemas
+        self.rows = Appender(schemas)  # per-call lookups and marks of system rows, without ObjectService's work
 
     async def ensure_classes(self) -> None:
         """Create the classes (master-only) and their unique indexes, once."""
@@ -84,6 +86,17 @@ class Records:
                    limit: int = 100, skip: int = 0, unit: Unit | None = None) -> list[dict[str, Any]]:
         options = FindOptions(where=where or {}, order=order, limit=limit, skip=skip)
         return (await self.objects.find(SYSTEM, class_name, options, unit=unit)).results
+
+    async def row(self, class_name: str, object_id: str, unit: Unit | None = None) -> dict[str, Any] | None:
+        """The stored row by id (dates as datetimes), read in ``unit`` or a read-only unit of its own.
+
+        What every tool call does to find its agent: one prebuilt by-id statement, no CLP, rendering or
+        triggers (these classes are master-only and unhooked), so it can be read fresh on every call.
+        """
+        if unit is not None:
+            return await self.rows.fetch(unit, class_name, object_id)
+        async with self.db.unit(read_only=True) as own:
+            return await self.rows.fetch(own, class_name, object_id)
 
     async def first(self, class_name: str, where: dict[str, Any], *, order: str | None = None,
                     unit: Unit | None = None) -> dict[str, Any] | None:

@@ -79,6 +79,7 @@ async def _execute(tools: AgentTools, record: dict[str, Any]
     user = await tools.user_principal(record["userId"]) if record.get("userId") else None
     shaper = Shaper(intent, await tools.intents.field_policies(), Exposures(), agent.id, str(record.get("runId")),
                     tool.name)
+    shaper.store = tools.intents  # provenance is looked up (and, in the rolled-back preview, marked) as it was
     request = tools.request_context(agent, user)
     restrict = agent.principal if user is not None else None
     db = tools.services.db

@@ -13,17 +13,18 @@ import dataclasses
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from agent_tools.calls import UnitObjects
 from agent_tools.intents import PROVENANCE, FieldPolicy, IntentStore, RunIntent
-from agent_tools.records import SYSTEM
 from agent_tools.redaction import where_fields
 from agent_tools.registry import ContextScope, Tool
+from backend import wire
 from backend.errors import ObjectNotFound, OperationForbidden
-from backend.services.objects import FindOptions, FindResult
+from backend.services.objects import ID_ALPHABET, FindOptions, FindResult
 
 if TYPE_CHECKING:
     from agent_tools.service import AgentTools
@@ -57,6 +58,16 @@ class Exposures:
         while len(self._runs) > self._size:
             self._runs.popitem(last=False)
         return state
+
+
+def provenance_id(class_name: str, object_id: str) -> str:
+    """The objectId of an object's provenance row: derived from (class, object), so it is found by key."""
+    digest = int.from_bytes(hashlib.sha256(f"{class_name}\x00{object_id}".encode()).digest()[:16])
+    chars = []
+    for _ in range(10):
+        digest, digit = divmod(digest, len(ID_ALPHABET))
+        chars.append(ID_ALPHABET[digit])
+    return "".join(chars)
 
 
 def result_hash(result: Any) -> str:
@@ -227,20 +238,25 @@ class ShapedObjects(UnitObjects):
         await self.base.delete(ctx, class_name, object_id)
 
     async def _mark(self, class_name: str, object_id: str, op: str) -> None:
-        """Provenance of an agent's write, in the write's own unit (a preview's rolls back with it)."""
+        """Provenance of an agent's write, in the write's own unit (a preview's rolls back with it).
+
+        The object's row has an id derived from (class, object), so marking it again is a locked read and an
+        update by primary key; the unique (className, targetId) index still guards against two rows.
+        """
         shaper = self.shaper
-        if shaper.agent_id is None:
+        if shaper.agent_id is None or shaper.store is None:
             return
-        objects, unit = self.base._objects, self.base._unit
+        rows, unit = shaper.store.records.rows, self.base._unit
         mark = {"agentId": shaper.agent_id, "runId": shaper.run_id, "tool": shaper.tool_name, "op": op}
-        where = {"className": class_name, "targetId": object_id}
-        found = await objects.find(SYSTEM, PROVENANCE, FindOptions(where=where, limit=1, keys="objectId"), unit=unit)
-        if found.results:  # the object's last agent write is what readers are told
-            await objects.update(SYSTEM, PROVENANCE, str(found.results[0]["objectId"]), mark, unit=unit)
+        mark_id = provenance_id(class_name, object_id)
+        if await rows.lock(unit, PROVENANCE, mark_id) is not None:
+            await rows.set(unit, PROVENANCE, mark_id, mark)
         else:
-            await objects.create(SYSTEM, PROVENANCE, where | mark, unit=unit)
-        if shaper.store is not None:
-            await shaper.store.mark_agent_written(class_name, self.base._unit)
+            where = {"className": class_name, "targetId": object_id}
+            for old in await rows.find(unit, PROVENANCE, where, limit=1):  # made with a random id (before)
+                await rows.remove(unit, PROVENANCE, str(old["objectId"]))
+            await rows.insert(unit, PROVENANCE, {"objectId": mark_id} | where | mark)
+        await shaper.store.mark_agent_written(class_name, unit)
 
     async def _provenance(self, class_name: str, objects: list[dict[str, Any]]) -> None:
         """Who (which agent, in which run) last wrote each of these objects, when an agent did."""
@@ -250,9 +266,12 @@ class ShapedObjects(UnitObjects):
         ids = [str(obj["objectId"]) for obj in objects if obj.get("objectId")]
         if not ids:
             return
-        options = FindOptions(where={"className": class_name, "targetId": {"$in": ids}}, limit=1000)
-        found = await self.base._objects.find(SYSTEM, PROVENANCE, options, unit=self.base._unit)
-        for mark in found.results:
+        if self.shaper.store is None:
+            return
+        rows = self.shaper.store.records.rows
+        found = await rows.find(self.base._unit, PROVENANCE, {"className": class_name}, among=("targetId", ids))
+        for mark in found:
+            at = mark.get("updatedAt")
             self.shaper.provenance[(class_name, str(mark["targetId"]))] = {
                 "agentId": mark.get("agentId"), "runId": mark.get("runId"), "tool": mark.get("tool"),
-                "op": mark.get("op"), "at": mark.get("updatedAt")}
+                "op": mark.get("op"), "at": wire.format_iso(at) if isinstance(at, datetime) else at}

@@ -14,12 +14,14 @@ import secrets
 from typing import Any
 
 from backend import wire
+from backend.querytree import And, Compare, Field, FindSpec, In, Node
 from backend.services.objects import ID_ALPHABET
 from backend.services.schemas import SchemaService
 from backend.services.units import Unit
 from backend.storage.protocols import Row
 
 _SPACE = len(ID_ALPHABET) ** 10
+_OBJECT_ID = Field(("objectId",), "String")
 
 
 def fresh_id() -> str:
@@ -54,3 +56,24 @@ class Appender:
     async def set(self, unit: Unit, class_name: str, object_id: str, values: dict[str, Any]) -> None:
         schema = await self.schemas.require(unit, class_name)
         await unit.session.update(schema, object_id, values | {"updatedAt": wire.now()}, savepoint=False)
+
+    async def remove(self, unit: Unit, class_name: str, object_id: str) -> None:
+        schema = await self.schemas.require(unit, class_name)
+        await unit.session.delete(schema, object_id)
+
+    async def fetch(self, unit: Unit, class_name: str, object_id: str) -> Row | None:
+        """The row by id as stored (no lock; the prebuilt by-id statement), read in ``unit``."""
+        schema = await self.schemas.require(unit, class_name)
+        found = await unit.session.find(schema, FindSpec(where=Compare(_OBJECT_ID, "eq", object_id), limit=1))
+        return found[0] if found else None
+
+    async def find(self, unit: Unit, class_name: str, equal: dict[str, str], *,
+                   among: tuple[str, list[str]] | None = None, limit: int = 1000) -> list[Row]:
+        """Rows whose String fields equal ``equal`` (and whose ``among[0]`` is one of ``among[1]``), as stored."""
+        schema = await self.schemas.require(unit, class_name)
+        nodes: list[Node] = [Compare(Field((name,), schema.fields[name].type), "eq", value)
+                             for name, value in equal.items()]
+        if among is not None:
+            name, values = among
+            nodes.append(In(Field((name,), schema.fields[name].type), tuple(values)))
+        return await unit.session.find(schema, FindSpec(where=And(tuple(nodes)), limit=limit))
