@@ -33,7 +33,7 @@ from backend.services.render import FileUrl, project, render
 from backend.services.schemas import SchemaService, check_class_name, check_field_name
 from backend.services.triggers import FindRequest, NoTriggers, SaveRequest, Triggers
 from backend.services.units import Database, Unit
-from backend.storage.protocols import ClassSchema, Row
+from backend.storage.protocols import ClassSchema, Row, TransactionRequired
 
 ID_ALPHABET = string.ascii_letters + string.digits
 RESERVED = frozenset({"objectId", "createdAt", "updatedAt"})
@@ -98,7 +98,22 @@ class ObjectService:
         sent = data
         data = await self._before_save(ctx, class_name, data, None, None)
         values, perms = _decode_body(data, creating=True)
-        async with self.db.unit(unit) as work:
+        # a plain create is one INSERT: it runs without BEGIN / COMMIT unless it turns out to need more
+        # (a new field, a relation): then the session refuses before writing, and it runs in a transaction
+        single_write = unit is None and class_name not in self.guards and not any(map(ops.is_relation_op,
+                                                                                    values.values()))
+        try:
+            row = await self._insert(ctx, class_name, values, perms, unit, single_write=single_write)
+        except TransactionRequired:
+            row = await self._insert(ctx, class_name, values, perms, unit, single_write=False)
+        response: dict[str, Any] = {"objectId": row["objectId"], "createdAt": wire.format_iso(row["createdAt"])}
+        return response | _echo(values, row, _changed_by_trigger(sent, data))
+
+    async def _insert(
+        self, ctx: RequestContext, class_name: str, values: dict[str, Any], perms: object,
+        unit: Unit | None, *, single_write: bool,
+    ) -> Row:
+        async with self.db.unit(unit, single_write=single_write) as work:
             schema = await self.schemas.get(work, class_name)
             if schema is not None:
                 access.require_class(ctx.principal, schema, "create")
@@ -118,8 +133,7 @@ class ObjectService:
             await self._apply_relations(work, schema, row["objectId"], values)
             self._announce(work, ObjectEvent("create", schema, None, row, ctx))
             self._after_save(work, ctx, schema, row, None)
-        response: dict[str, Any] = {"objectId": row["objectId"], "createdAt": wire.format_iso(now)}
-        return response | _echo(values, row, _changed_by_trigger(sent, data))
+        return row
 
     async def update(
         self, ctx: RequestContext, class_name: str, object_id: str, data: Mapping[str, Any],

@@ -40,14 +40,20 @@ class Database:
         self.store = store
 
     @asynccontextmanager
-    async def unit(self, existing: Unit | None = None, *, read_only: bool = False) -> AsyncIterator[Unit]:
-        """A new unit, or ``existing`` when the caller already holds one (batch transactions)."""
+    async def unit(
+        self, existing: Unit | None = None, *, read_only: bool = False, single_write: bool = False
+    ) -> AsyncIterator[Unit]:
+        """A new unit, or ``existing`` when the caller already holds one (batch transactions).
+
+        ``single_write``: the unit makes at most one write, which commits on its own (see
+        Store.transaction); a second write raises TransactionRequired before it runs.
+        """
         if existing is not None:
             yield existing
             return
         unit: Unit | None = None
         try:
-            async with self.store.transaction(read_only=read_only) as session:
+            async with self.store.transaction(read_only=read_only, single_write=single_write) as session:
                 unit = Unit(session, read_only)
                 yield unit
         except BaseException:

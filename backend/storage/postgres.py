@@ -166,10 +166,10 @@ class PostgresStore(SqlStore):
         await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": "schema:" + class_name})
 
     @asynccontextmanager
-    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
+    async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
         if read_only:
             async with self._reader.connect() as conn:
                 yield conn
             return
-        async with self.engine.begin() as conn:
+        async with super().connect(read_only=False, single_write=single_write) as conn:
             yield conn

@@ -73,6 +73,10 @@ class StoredResponse:
     expires_at: datetime
 
 
+class TransactionRequired(Exception):
+    """A single-write session was asked for more than one write: redo the work in a transaction."""
+
+
 class Session(Protocol):
     """One database transaction."""
 
@@ -144,5 +148,12 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    def transaction(self, *, read_only: bool = False) -> AbstractAsyncContextManager[Session]:
-        """A transaction; a read-only one cannot write, whatever the caller does."""
+    def transaction(
+        self, *, read_only: bool = False, single_write: bool = False
+    ) -> AbstractAsyncContextManager[Session]:
+        """A transaction; a read-only one cannot write, whatever the caller does.
+
+        ``single_write``: no BEGIN and COMMIT around it (two of a create's three round trips); its one
+        write commits on its own. A second write, or a schema change, raises TransactionRequired before
+        it runs, so the caller redoes its work in a real transaction.
+        """

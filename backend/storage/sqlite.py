@@ -172,12 +172,15 @@ class SqliteStore(SqlStore):
         await super().close()
 
     @asynccontextmanager
-    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
+    async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
         if read_only:
             async with self._reader.connect() as conn:
                 yield conn
             return
         async with self._write_lock, self.engine.connect() as conn:
+            if single_write:  # no BEGIN / COMMIT: the one statement commits on its own
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
@@ -191,5 +194,8 @@ def _register_reader(dbapi_connection: Any, record: Any) -> None:
 
 
 def _begin(conn: Any) -> None:
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    mode = options.get("sqlite_begin", "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")

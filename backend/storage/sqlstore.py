@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backend.errors import DuplicateValue
 from backend.querytree import FindSpec, Node
-from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse
+from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse, TransactionRequired
 from backend.storage.sqlcache import OBJECT_ID, StatementCache, object_id_lookup
 from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
 from backend.storage.sqlquery import Compiler, SqlDialect, order_by, query_error
@@ -115,15 +115,20 @@ class SqlStore:
         return table
 
     @asynccontextmanager
-    async def connect(self, *, read_only: bool) -> AsyncIterator[AsyncConnection]:
-        """A connection inside a transaction; engines override to add locking or read-only mode."""
+    async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction (or in autocommit for a single write); engines override to add
+        locking or read-only mode."""
+        if single_write:
+            async with self.engine.connect() as conn:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return
         async with self.engine.begin() as conn:
             yield conn
 
     @asynccontextmanager
-    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[SqlSession]:
-        async with self.connect(read_only=read_only) as conn:
-            yield SqlSession(self, conn)
+    async def transaction(self, *, read_only: bool = False, single_write: bool = False) -> AsyncIterator[SqlSession]:
+        async with self.connect(read_only=read_only, single_write=single_write) as conn:
+            yield SqlSession(self, conn, single_write=single_write)
 
     def is_unique_violation(self, error: IntegrityError) -> bool:
         return True
@@ -147,12 +152,21 @@ class _Schemas:
 
 
 class SqlSession:
-    """One transaction on a SQL store."""
+    """One transaction on a SQL store (or, ``single_write``, one write that commits on its own)."""
 
-    def __init__(self, store: SqlStore, conn: AsyncConnection) -> None:
+    def __init__(self, store: SqlStore, conn: AsyncConnection, *, single_write: bool = False) -> None:
         self.store = store
         self.conn = conn
         self.known: dict[str, ClassSchema] = {}
+        self._writes_left = 1 if single_write else None  # None: a real transaction, no limit
+
+    def _count_write(self, *, schema_change: bool = False) -> None:
+        """In a single-write session, refuse the write that would need a transaction, before it runs."""
+        if self._writes_left is None:
+            return
+        if schema_change or self._writes_left == 0:
+            raise TransactionRequired()
+        self._writes_left -= 1
 
     # --- schemas -------------------------------------------------------------------
 
@@ -172,9 +186,11 @@ class SqlSession:
         return schema
 
     async def lock_class(self, class_name: str) -> None:
+        self._count_write(schema_change=True)  # a lock is taken only to change a schema
         await self.store.lock_class(self.conn, class_name)
 
     async def save_schema(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
+        self._count_write(schema_change=True)
         values = {"className": schema.class_name, "schema": schema_to_json(schema), "isParseClass": True}
         if previous is None:
             await self.conn.execute(sa.insert(SCHEMA_TABLE).values(**values))
@@ -225,6 +241,7 @@ class SqlSession:
             await self.conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({columns})")
 
     async def drop_class(self, class_name: str) -> None:
+        self._count_write(schema_change=True)
         schema = self.known.get(class_name)
         await self.conn.execute(sa.delete(SCHEMA_TABLE).where(SCHEMA_TABLE.c.className == class_name))
         await self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(self.conn, class_name)}")
@@ -237,6 +254,7 @@ class SqlSession:
     # --- rows ------------------------------------------------------------------------
 
     async def insert(self, schema: ClassSchema, row: Row, *, savepoint: bool = True) -> None:
+        self._count_write()
         table = self.store.table(schema)
         try:
             async with self._guarded(savepoint):
@@ -255,6 +273,7 @@ class SqlSession:
         return columns_to_row(schema, found) if found is not None else None
 
     async def update(self, schema: ClassSchema, object_id: str, values: Row, *, savepoint: bool = True) -> None:
+        self._count_write()
         table = self.store.table(schema)
         columns = row_to_columns(schema, values)
         if not columns:
@@ -266,6 +285,7 @@ class SqlSession:
             raise _duplicate(error, schema) from error
 
     async def delete(self, schema: ClassSchema, object_id: str) -> None:
+        self._count_write()
         table = self.store.table(schema)
         await self.conn.execute(sa.delete(table).where(table.c.objectId == object_id))
         for key, spec in schema.fields.items():
@@ -315,6 +335,7 @@ class SqlSession:
         return int((await self._query(statement)).scalar_one())
 
     async def add_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None:
+        self._count_write()
         join = self.store.join_table(schema.class_name, key)
         existing = await self.conn.execute(
             sa.select(join.c.relatedId).where(join.c.owningId == owning_id, join.c.relatedId.in_(related))
@@ -325,22 +346,26 @@ class SqlSession:
             await self.conn.execute(sa.insert(join), fresh)
 
     async def remove_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None:
+        self._count_write()
         join = self.store.join_table(schema.class_name, key)
         await self.conn.execute(sa.delete(join).where(join.c.owningId == owning_id, join.c.relatedId.in_(related)))
 
     async def purge(self, schema: ClassSchema) -> None:
+        self._count_write()
         await self.conn.execute(sa.delete(self.store.table(schema)))
         for key, spec in schema.fields.items():
             if spec.type == "Relation":
                 await self.conn.execute(sa.delete(self.store.join_table(schema.class_name, key)))
 
     async def ensure_unique(self, schema: ClassSchema, fields: tuple[str, ...]) -> None:
+        self._count_write(schema_change=True)
         table = _quote(self.conn, schema.class_name)
         columns = ", ".join(_quote(self.conn, name) for name in fields)
         index = _quote(self.conn, _index_name(schema, "unique_" + "_".join(fields)))
         await self.conn.exec_driver_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} ({columns})")
 
     async def ensure_unique_folded(self, class_name: str, field: str) -> None:
+        self._count_write(schema_change=True)
         await create_unique_index(self.conn, class_name, field, case_insensitive=True)
 
     async def find_reachable(self, schema: ClassSchema, seed_key: str, walk_key: str, related_id: str) -> list[Row]:
@@ -359,6 +384,7 @@ class SqlSession:
         return dict(found.params), dict(found.masterKeyOnly)
 
     async def put_config(self, params: dict[str, Any], master_key_only: dict[str, bool]) -> None:
+        self._count_write()
         await self.conn.execute(sa.delete(CONFIG_TABLE).where(CONFIG_TABLE.c.objectId == "1"))
         await self.conn.execute(
             sa.insert(CONFIG_TABLE).values(objectId="1", params=params, masterKeyOnly=master_key_only)
@@ -372,6 +398,7 @@ class SqlSession:
         return StoredResponse(found.status, found.body, found.expire) if found is not None else None
 
     async def put_response(self, key: str, response: StoredResponse) -> None:
+        self._count_write()
         await self.conn.execute(sa.delete(IDEMPOTENCY_TABLE).where(IDEMPOTENCY_TABLE.c.reqId == key))
         await self.conn.execute(
             sa.insert(IDEMPOTENCY_TABLE).values(
