@@ -40,6 +40,7 @@ log = logging.getLogger("ballast.realtime")
 
 AUTH_CLASSES = ("_Session", "_Role", "_User")  # a change here may change what a token may see
 SESSION_ERROR = "Invalid session token"
+FAN_OUT_SLICE = 500  # frames written between yields to the event loop (one event may go to thousands)
 
 
 class Hub:
@@ -200,16 +201,23 @@ class Hub:
         schema = change.schema
         tally: dict[str, int] = {}
         hooked = self.hooks.has("afterLiveQueryEvent", change.class_name)
+        sent = 0
         for matcher in list(class_matchers.values()):
             before_match = change.before is not None and matcher.matches(change.before, schema)
             after_match = change.after is not None and matcher.matches(change.after, schema)
             if not (before_match or after_match):
                 continue
             for subscription in list(self.members.get(matcher.key, {}).values()):
+                if subscription.client.subscriptions.get(subscription.request_id) is not subscription:
+                    continue  # unsubscribed while this event was on its way
                 decision = dispatch.decide(subscription, view, before_match, after_match)
-                if decision is not None:
-                    outcome = await self._send(subscription, decision, view, hooked)
-                    tally[outcome] = tally.get(outcome, 0) + 1
+                if decision is None:
+                    continue
+                outcome = await self._send(subscription, decision, view, hooked)
+                tally[outcome] = tally.get(outcome, 0) + 1
+                sent += 1
+                if sent % FAN_OUT_SLICE == 0:
+                    await asyncio.sleep(0)  # let requests and the other sockets in between a long fan-out
         self._record(tally, change)
 
     def _record(self, tally: dict[str, int], change: Change) -> None:

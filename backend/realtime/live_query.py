@@ -165,7 +165,6 @@ class Connection:
                         request.get("installationId"))
         await self.hub.connect(client)
         self.client = client
-        client.start()
         client.push(protocol.reply_frame("connected", client.id, client.installation_id))
 
     def authenticate(self, request: dict[str, Any]) -> Principal:
