@@ -120,6 +120,7 @@ class IntentStore:
         self._ready = False
         self._policies: dict[str, FieldPolicy] = {}
         self._loaded_at = -1e9
+        self._marking: set[str] = set()  # classes this process has marked agent-written (or is marking)
 
     async def ensure(self) -> None:
         if self._ready:
@@ -183,34 +184,52 @@ class IntentStore:
         except ValidationError as error:
             raise _invalid(error, "field policy") from None
         body = {"className": class_name, **policy.model_dump()}
-        found = await self.records.first(FIELD_POLICY, {"className": class_name})
-        if found is None:
+        found = await self.records.find(FIELD_POLICY, {"className": class_name})
+        if not found:
             await self.records.create(FIELD_POLICY, body)
-        else:
-            await self.records.update(FIELD_POLICY, found["objectId"], body)
+        for row in found:  # every row of the class, so the merged policy is exactly this one
+            await self.records.update(FIELD_POLICY, row["objectId"], body)
         self._loaded_at = -1e9
         return policy
 
     async def mark_agent_written(self, class_name: str, unit: Unit) -> None:
-        """Note (in the write's unit) that agents write this class, so its readers look up provenance."""
+        """Note (in the write's unit) that agents write this class, so its readers look up provenance.
+
+        One call per class and process does it: concurrent first writes used to each find no row and each
+        create one (a duplicate per call), and each then forced every call to reload the policies. Should
+        that unit roll back, the next agent write of the class marks it.
+        """
         known = self._policies.get(class_name)
-        if known is not None and known.agent_written:
+        if (known is not None and known.agent_written) or class_name in self._marking:
             return
+        self._marking.add(class_name)
+        unit.on_rollback(lambda: self._marking.discard(class_name))
         found = await self.records.first(FIELD_POLICY, {"className": class_name}, unit=unit)
         if found is None:
             await self.records.create(FIELD_POLICY, {"className": class_name, "untrusted": [], "sensitive": [],
                                                      "agentWritten": True}, unit=unit)
         elif not found.get("agentWritten"):
             await self.records.update(FIELD_POLICY, found["objectId"], {"agentWritten": True}, unit=unit)
-        self._loaded_at = -1e9
+
+        def reload() -> None:
+            self._loaded_at = -1e9
+
+        unit.after_commit(reload)
 
     async def field_policies(self, unit: Unit | None = None) -> dict[str, FieldPolicy]:
         """Every class's field policy (other instances' changes seen within a second)."""
         if time.monotonic() - self._loaded_at > CACHE_SECONDS:  # classes exist: AgentTools.ready() made them
-            found = await self.records.find(FIELD_POLICY, {}, limit=1000, unit=unit)
-            self._policies = {str(obj["className"]): FieldPolicy(untrusted=obj.get("untrusted") or [],
-                                                                 sensitive=obj.get("sensitive") or [],
-                                                                 agent_written=bool(obj.get("agentWritten")))
-                              for obj in found}
+            found = await self.records.find(FIELD_POLICY, {}, order="createdAt", limit=1000, unit=unit)
+            policies: dict[str, FieldPolicy] = {}
+            for obj in found:  # a class may hold several rows (racing first writes made one each): merged
+                name, seen = str(obj["className"]), policies.get(str(obj["className"]))
+                policy = FieldPolicy(untrusted=obj.get("untrusted") or [], sensitive=obj.get("sensitive") or [],
+                                     agent_written=bool(obj.get("agentWritten")))
+                if seen is not None:
+                    policy = FieldPolicy(untrusted=sorted({*seen.untrusted, *policy.untrusted}),
+                                         sensitive=sorted({*seen.sensitive, *policy.sensitive}),
+                                         agent_written=seen.agent_written or policy.agent_written)
+                policies[name] = policy
+            self._policies = policies
             self._loaded_at = time.monotonic()
         return self._policies
