@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from agent_tools.api import mount as mount_agent_tools
 from agent_tools.mcp_server import mount as mount_mcp
 from backend.api import handlers
+from backend.api.classes import routes as object_routes
 from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.routes import parse_router
 from backend.api.tunnel import TunnelMiddleware
@@ -47,10 +48,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = services
     app.state.jobs = jobs
     # the Parse routes first: routes are tried in order, and these carry nearly all the traffic
+    mount_paths = (settings.mount_path, *settings.extra_mount_paths)  # extra: e.g. /1 for legacy Parse.com clients
+    for prefix in mount_paths:
+        app.router.routes.extend(object_routes(prefix))
     app.include_router(parse_router(), prefix=settings.mount_path)
     agent_tools = mount_agent_tools(app, services, jobs)  # /agent/v1: the agent tool gateway and its admin API
     mcp = mount_mcp(app, agent_tools)  # /mcp (OAuth-protected MCP face), /oauth/token, intents admin API
-    for extra in settings.extra_mount_paths:  # BALLAST_EXTRA_MOUNT_PATHS, e.g. /1 for legacy Parse.com clients
+    for extra in settings.extra_mount_paths:  # BALLAST_EXTRA_MOUNT_PATHS
         app.include_router(parse_router(), prefix=extra)
     live_query.install(app)  # WebSocket at the mount path, and /metrics
     handlers.install(app)

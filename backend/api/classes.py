@@ -1,14 +1,15 @@
 """/classes/{className}: create, query, get, update, delete.
 
 These carry nearly all of an app's traffic, so they are plain Starlette
-endpoints that fetch their context explicitly: FastAPI's dependency solving
-cost about a quarter of a get by id (0.61 -> 0.45 CPU ms in-process).
+endpoints that fetch their context explicitly, matched first, straight from
+the app's route table: FastAPI's dependency solving cost about a fifth of a get
+by id, and its nested router matching another twentieth.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
+from starlette.routing import Route
 
 from backend.api.installations import create_installation, update_installation
 from backend.api.params import find_options, find_response
@@ -16,8 +17,6 @@ from backend.api.responses import ParseJSON, created
 from backend.deps import get_services, json_body, request_context
 from backend.services.installations import CLASS as INSTALLATION
 from backend.services.installations import InstallationService
-
-router = APIRouter(tags=["objects"])
 
 
 async def create_object(request: Request) -> ParseJSON:
@@ -64,8 +63,12 @@ async def delete_object(request: Request) -> ParseJSON:
     return ParseJSON({})
 
 
-router.add_route("/classes/{class_name}", create_object, methods=["POST"])
-router.add_route("/classes/{class_name}", find_objects, methods=["GET"])
-router.add_route("/classes/{class_name}/{object_id}", get_object, methods=["GET"])
-router.add_route("/classes/{class_name}/{object_id}", update_object, methods=["PUT"])
-router.add_route("/classes/{class_name}/{object_id}", delete_object, methods=["DELETE"])
+def routes(prefix: str) -> list[Route]:
+    """The object routes under ``prefix``, for the app's own route table (see backend/app.py)."""
+    return [
+        Route(f"{prefix}/classes/{{class_name}}", create_object, methods=["POST"]),
+        Route(f"{prefix}/classes/{{class_name}}", find_objects, methods=["GET"]),
+        Route(f"{prefix}/classes/{{class_name}}/{{object_id}}", get_object, methods=["GET"]),
+        Route(f"{prefix}/classes/{{class_name}}/{{object_id}}", update_object, methods=["PUT"]),
+        Route(f"{prefix}/classes/{{class_name}}/{{object_id}}", delete_object, methods=["DELETE"]),
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api import account_pages, aggregate, batch, classes, config, health, installations, roles, schemas
+from backend.api import account_pages, aggregate, batch, config, health, installations, roles, schemas
 from backend.api import files as files_api
 from backend.api import functions as functions_api
 from backend.api import jobs as jobs_api
@@ -14,9 +14,9 @@ from backend.api import users as users_api
 
 
 def parse_router() -> APIRouter:
+    """Every Parse route but the object routes (backend/api/classes.py), which the app matches first."""
     router = APIRouter()
     router.include_router(health.router)
-    router.include_router(classes.router)
     router.include_router(batch.router)
     router.include_router(schemas.router)
     router.include_router(config.router)
