@@ -9,6 +9,7 @@ policies are master-only Parse classes written through ObjectService.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ FIELD_POLICY = "_FieldPolicy"
 PROVENANCE = "_Provenance"
 MY_CLASSES = (INTENT, FIELD_POLICY, PROVENANCE)
 CACHE_SECONDS = 1.0
+PROVENANCE_KNOWN = 100_000  # provenance row ids remembered per process (an id is 10 characters)
 
 
 class IntentSpec(BaseModel):
@@ -121,6 +123,7 @@ class IntentStore:
         self._policies: dict[str, FieldPolicy] = {}
         self._loaded_at = -1e9
         self._marking: set[str] = set()  # classes this process has marked agent-written (or is marking)
+        self._provenance: OrderedDict[str, None] = OrderedDict()  # provenance rows known to exist (LRU)
 
     async def ensure(self) -> None:
         if self._ready:
@@ -191,6 +194,19 @@ class IntentStore:
             await self.records.update(FIELD_POLICY, row["objectId"], body)
         self._loaded_at = -1e9
         return policy
+
+    def provenance_known(self, mark_id: str) -> bool:
+        """Whether this process saw the provenance row ``mark_id`` committed (they are never removed)."""
+        if mark_id in self._provenance:
+            self._provenance.move_to_end(mark_id)
+            return True
+        return False
+
+    def note_provenance(self, mark_id: str) -> None:
+        self._provenance[mark_id] = None
+        self._provenance.move_to_end(mark_id)
+        while len(self._provenance) > PROVENANCE_KNOWN:
+            self._provenance.popitem(last=False)
 
     async def mark_agent_written(self, class_name: str, unit: Unit) -> None:
         """Note (in the write's unit) that agents write this class, so its readers look up provenance.

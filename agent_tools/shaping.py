@@ -249,13 +249,14 @@ class ShapedObjects(UnitObjects):
         rows, unit = shaper.store.records.rows, self.base._unit
         mark = {"agentId": shaper.agent_id, "runId": shaper.run_id, "tool": shaper.tool_name, "op": op}
         mark_id = provenance_id(class_name, object_id)
-        if await rows.lock(unit, PROVENANCE, mark_id) is not None:
-            await rows.set(unit, PROVENANCE, mark_id, mark)
+        if shaper.store.provenance_known(mark_id) or await rows.lock(unit, PROVENANCE, mark_id) is not None:
+            await rows.set(unit, PROVENANCE, mark_id, mark)  # rows are never removed once made: update by key
         else:
             where = {"className": class_name, "targetId": object_id}
             for old in await rows.find(unit, PROVENANCE, where, limit=1):  # made with a random id (before)
                 await rows.remove(unit, PROVENANCE, str(old["objectId"]))
             await rows.insert(unit, PROVENANCE, {"objectId": mark_id} | where | mark)
+        unit.after_commit(lambda: shaper.store.note_provenance(mark_id) if shaper.store else None)
         await shaper.store.mark_agent_written(class_name, unit)
 
     async def _provenance(self, class_name: str, objects: list[dict[str, Any]]) -> None:
