@@ -16,11 +16,40 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from backend import querytree as q
-from backend.storage.sqlquery import Compiler, Expr, acl_filter
+from backend.storage.sqlquery import Compiler, Expr, acl_filter, order_by, scalar_compare
 
 # not a column name: Parse field names start with a letter, system columns are _rperm/_wperm
 OBJECT_ID = "_lookup_object_id"
 T = TypeVar("T")
+SCALAR_TYPES = frozenset({"String", "Number", "Boolean", "Date", "Pointer"})  # one plain column each
+ALWAYS_SELECTED = ("objectId", "createdAt", "updatedAt", "_rperm", "_wperm")
+
+
+def selected_columns(table: sa.Table, columns: tuple[str, ...] | None) -> list[sa.Column[Any]]:
+    """The table's columns a find returns: all, or the asked-for ones plus those every object carries."""
+    if columns is None:
+        return list(table.c)
+    wanted = {*ALWAYS_SELECTED, *columns}
+    return [column for column in table.c if column.name in wanted]
+
+
+def plain_filters(compiler: Compiler, where: q.Node) -> tuple[q.Compare, ...] | None:
+    """The comparisons of ``where`` when it is only top-level scalar columns compared with non-null
+    values, ANDed (the shape of most app queries); None for anything else, which the compiler builds."""
+    nodes = where.children if isinstance(where, q.And) else (where,)
+    for node in nodes:
+        if not (
+            isinstance(node, q.Compare) and node.value is not None and not node.field.nested
+            and node.field.type in SCALAR_TYPES and compiler.has_column(node.field)
+            and compiler.spec(node.field).type == node.field.type
+        ):
+            return None
+    return tuple(node for node in nodes if isinstance(node, q.Compare))
+
+
+def filter_values(compiler: Compiler, filters: tuple[q.Compare, ...]) -> dict[str, Any]:
+    """The bound parameters of ``StatementCache.plain_find`` for these comparisons."""
+    return {f"p{i}": compiler.scalar(node.field, node.value) for i, node in enumerate(filters)}
 
 
 def object_id_lookup(spec: q.FindSpec) -> str | None:
@@ -61,6 +90,27 @@ class StatementCache:
             return sa.select(*table.c).where(where, self.acl(compiler, read_names)).limit(1)
 
         return self._get(("by_id", table, read_names), build)
+
+    def plain_find(self, compiler: Compiler, spec: q.FindSpec, filters: tuple[q.Compare, ...]) -> sa.Select[Any]:
+        """A find whose filters are ``plain_filters``, their values bound as ``filter_values`` names them."""
+        table = compiler.table
+        shape = tuple((node.field.path[0], node.op) for node in filters)
+
+        def build() -> sa.Select[Any]:
+            conditions = [
+                scalar_compare(table.c[name], op, sa.bindparam(f"p{i}", type_=table.c[name].type))
+                for i, (name, op) in enumerate(shape)
+            ]
+            return (
+                sa.select(*selected_columns(table, spec.columns))
+                .where(*conditions, self.acl(compiler, spec.read_names))
+                .order_by(*order_by(compiler, spec))
+                .offset(spec.skip or None)
+                .limit(spec.limit)
+            )
+
+        key = ("find", table, spec.read_names, shape, spec.order, spec.columns, spec.skip, spec.limit)
+        return self._get(key, build)
 
     def for_update(self, table: sa.Table) -> sa.Select[Any]:
         """SELECT ... FOR UPDATE of one row by objectId (bound as ``OBJECT_ID``)."""

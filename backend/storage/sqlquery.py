@@ -145,12 +145,17 @@ def _compare(c: Compiler, node: q.Compare) -> Expr:
     if node.field.type in ("GeoPoint", "Polygon"):
         equal = c.dialect.json_equals(column, value)
         return equal if node.op == "eq" else sa.or_(column.is_(None), negate(equal))
-    if node.op == "eq":
+    return scalar_compare(column, node.op, value)
+
+
+def scalar_compare(column: Expr, op: str, value: Any) -> Expr:
+    """A scalar column against a non-null value (a literal, or a bound parameter): ``ne`` keeps nulls, as Parse."""
+    if op == "eq":
         equal_expr: Expr = column == value
         return equal_expr
-    if node.op == "ne":
+    if op == "ne":
         return sa.or_(column != value, column.is_(None))
-    return _ORDERED[node.op](column, value)
+    return _ORDERED[op](column, value)
 
 
 _ORDERED: dict[str, Callable[[Any, Any], Expr]] = {

@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from backend.errors import DuplicateValue
 from backend.querytree import FindSpec, Node
 from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse, TransactionRequired
-from backend.storage.sqlcache import OBJECT_ID, StatementCache, object_id_lookup
+from backend.storage.sqlcache import (
+    OBJECT_ID,
+    StatementCache,
+    filter_values,
+    object_id_lookup,
+    plain_filters,
+    selected_columns,
+)
 from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
 from backend.storage.sqlquery import Compiler, SqlDialect, order_by, query_error
 from backend.storage.sqltables import (
@@ -296,9 +303,9 @@ class SqlSession:
     def _compiler(self, schema: ClassSchema, read_names: frozenset[str] | None = None) -> Compiler:
         return Compiler(schema, _Schemas(self.store, self.known), self.store.dialect, read_names)
 
-    async def _query(self, statement: sa.Select[Any]) -> sa.CursorResult[Any]:
+    async def _query(self, statement: sa.Select[Any], values: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
         try:
-            result: sa.CursorResult[Any] = await self.conn.execute(statement)
+            result: sa.CursorResult[Any] = await self.conn.execute(statement, values)
         except DBAPIError as error:
             raise query_error(error) from error
         return result
@@ -310,14 +317,13 @@ class SqlSession:
             statement = self.store.statements.by_id(compiler, spec.read_names)
             found = await self.conn.execute(statement, {OBJECT_ID: object_id})
             return [columns_to_row(schema, mapping) for mapping in found.mappings()]
-        table = compiler.table
-        if spec.columns is None:
-            selected: list[Any] = list(table.c)
-        else:
-            wanted = {"objectId", "createdAt", "updatedAt", "_rperm", "_wperm", *spec.columns}
-            selected = [column for column in table.c if column.name in wanted]
+        filters = plain_filters(compiler, spec.where)
+        if filters is not None:  # the common shape: a prebuilt statement, the values bound (see sqlcache)
+            statement = self.store.statements.plain_find(compiler, spec, filters)
+            result = await self._query(statement, filter_values(compiler, filters))
+            return [columns_to_row(schema, mapping) for mapping in result.mappings()]
         statement = (
-            sa.select(*selected)
+            sa.select(*selected_columns(compiler.table, spec.columns))
             .where(compiler.compile(spec.where), self.store.statements.acl(compiler, spec.read_names))
             .order_by(*order_by(compiler, spec))
             .offset(spec.skip or None)
