@@ -5,16 +5,19 @@
 For each server and each N: N WebSocket clients (in a separate process) connect and subscribe to
 the same query; the main process then creates objects at ``rate`` per second for ``seconds``
 through REST (master key) and reports, per run, delivery latency (write acknowledged -> event
-received, p50/p99, measured on a sample of the subscribers: every client counts its events, the
-sample also times them), events received per second, and how many of the expected events
-(writes x subscribers) arrived. Ballast runs as a real uvicorn process on PostgreSQL in the
-anchor's cluster; Parse Server is the anchor (``../shared/anchors/parse-server/start.sh``, never
-stopped here), whose LiveQuery serves the class ``LiveItem``.
+received, p50/p99, measured on a sample of the subscribers spread over the whole set, so the end
+of each fan-out counts as much as its start: every client counts its events, the sample also times
+them), events received per second, how many of the expected events (writes x subscribers) arrived,
+and the CPU time the server spent per event delivered (and the subscriber process's CPU seconds:
+with both on one machine, a busy instrument inflates every latency). Ballast runs as a real uvicorn
+process on PostgreSQL in the anchor's cluster; Parse Server is the anchor
+(``../shared/anchors/parse-server/start.sh``, never stopped here), whose LiveQuery serves the class ``LiveItem``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -28,9 +31,11 @@ from typing import Any
 
 import httpx
 import typer
+import uvloop
 import websockets
 
-from benchmarks.servers import BallastServer, Keys, ensure_anchor, fresh_database
+from benchmarks.load import process_cpu
+from benchmarks.servers import BallastServer, Keys, anchor_pid, ensure_anchor, fresh_database
 
 CLASS = "LiveItem"  # one of the anchor's LiveQuery classes
 SAMPLE = 50  # subscribers that time every event (the rest only count)
@@ -45,17 +50,24 @@ class RunResult:
     seconds: float
     p50_ms: float
     p99_ms: float
+    server_cpu: float | None = None  # CPU seconds the server used from the first write to the end of the drain
+    client_cpu: float = 0.0  # the same for the subscriber process (is the instrument the bottleneck?)
 
     @property
     def delivered(self) -> float:
         return self.received / max(1, self.writes * self.subscribers)
+
+    @property
+    def server_us_per_event(self) -> str:
+        return "?" if self.server_cpu is None else f"{self.server_cpu / max(1, self.received) * 1e6:.1f}"
 
 
 # --- the subscriber process -------------------------------------------------------------
 
 
 def subscriber_process(ws_url: str, app_id: str, run: str, count: int, pipe: Connection) -> None:
-    asyncio.run(_subscribers(ws_url, app_id, run, count, pipe))
+    # the measuring instrument must not be the bottleneck: uvloop, and no collector pauses while it measures
+    uvloop.run(_subscribers(ws_url, app_id, run, count, pipe))
 
 
 async def _subscribers(ws_url: str, app_id: str, run: str, count: int, pipe: Connection) -> None:
@@ -65,8 +77,13 @@ async def _subscribers(ws_url: str, app_id: str, run: str, count: int, pipe: Con
     for start in range(0, count, 200):  # open in batches: a burst of thousands of SYNs helps nobody
         batch = await asyncio.gather(*(_open(ws_url, app_id, run) for _ in range(start, min(count, start + 200))))
         sockets.extend(batch)
-    readers = [asyncio.create_task(_read(ws, index, counts, receipts if index < SAMPLE else None))
+    # timed subscribers spread over the whole set: a fan-out reaches its last subscriber last
+    step = max(1, count // SAMPLE)
+    readers = [asyncio.create_task(_read(ws, index, counts, receipts if index % step == 0 else None))
                for index, ws in enumerate(sockets)]
+    gc.collect()
+    gc.freeze()  # thousands of long-lived sockets: never scanned again
+    gc.disable()  # a full collection in the middle of a run stalls every reader (hundreds of ms)
     pipe.send("ready")
     acks: dict[str, float] = {}
     loop = asyncio.get_running_loop()
@@ -77,6 +94,7 @@ async def _subscribers(ws_url: str, app_id: str, run: str, count: int, pipe: Con
         acks.update(message)
     for task in readers:
         task.cancel()
+    gc.enable()
     latencies = [max(0.0, received - acks[object_id]) for object_id, received in receipts if object_id in acks]
     pipe.send({"received": sum(counts), "latencies": latencies})
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
@@ -137,7 +155,7 @@ def warm_up(url: str, keys: Keys) -> None:
 
 
 def measure(name: str, url: str, keys: Keys, subscribers: int, rate: float, seconds: float,
-            drain: float) -> RunResult:
+            drain: float, pid: int | None) -> RunResult:
     run = uuid.uuid4().hex[:12]
     warm_up(url, keys)
     here, there = mp.Pipe()
@@ -149,9 +167,12 @@ def measure(name: str, url: str, keys: Keys, subscribers: int, rate: float, seco
         if not here.poll(300) or here.recv() != "ready":
             raise RuntimeError("the subscribers did not connect within 300 s")
         began = time.monotonic()
+        cpu = (process_cpu(pid) if pid else 0.0, process_cpu(process.pid or 0))
         writes = asyncio.run(write_at_rate(url, keys, run, rate, seconds, here))
         time.sleep(drain)  # let the last events arrive
         elapsed = time.monotonic() - began
+        server_cpu = process_cpu(pid) - cpu[0] if pid else None
+        client_cpu = process_cpu(process.pid or 0) - cpu[1]
         here.send("stop")
         outcome: dict[str, Any] = here.recv()
     finally:
@@ -161,15 +182,17 @@ def measure(name: str, url: str, keys: Keys, subscribers: int, rate: float, seco
     latencies = sorted(outcome["latencies"]) or [float("nan")]
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return RunResult(name, subscribers, writes, outcome["received"], elapsed,
-                     statistics.median(latencies) * 1000, p99 * 1000)
+                     statistics.median(latencies) * 1000, p99 * 1000, server_cpu, client_cpu)
 
 
 def table(results: list[RunResult]) -> str:
-    lines = ["| server | subscribers | writes acked | events/s | delivered | p50 ms | p99 ms |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| server | subscribers | writes acked | events/s | delivered | p50 ms | p99 ms | server CPU µs/event "
+             "| subscriber process CPU s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         lines.append(f"| {r.server} | {r.subscribers} | {r.writes} | {r.received / r.seconds:,.0f} | "
-                     f"{r.delivered:.1%} | {r.p50_ms:.1f} | {r.p99_ms:.1f} |")
+                     f"{r.delivered:.1%} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.server_us_per_event} | "
+                     f"{r.client_cpu:.1f} |")
     return "\n".join(lines)
 
 
@@ -189,16 +212,19 @@ def main(
     os.environ["UVICORN_WS_PER_MESSAGE_DEFLATE"] = "false"
     results: list[RunResult] = []
     with ExitStack() as stack:
-        urls: dict[str, str] = {}
+        urls: dict[str, tuple[str, int | None]] = {}
         if "parse" in only:
             ensure_anchor(parse_url)
-            urls["parse-server-9"] = parse_url
+            urls["parse-server-9"] = (parse_url, anchor_pid())
         if "ballast" in only:
             uri = asyncio.run(fresh_database(pg_admin, "ballast_livequery_bench"))
-            urls["ballast-pg"] = stack.enter_context(BallastServer(port, keys, uri)).url
+            server = stack.enter_context(BallastServer(port, keys, uri))
+            urls["ballast-pg"] = (server.url, server.process.pid if server.process else None)
         for count in subscribers:
-            for name, url in urls.items():
-                runs = [measure(name, url, keys, count, rate, seconds, drain) for _ in range(repeat)]
+            for name, (url, pid) in urls.items():
+                runs = [measure(name, url, keys, count, rate, seconds, drain, pid) for _ in range(repeat)]
+                if repeat > 1:
+                    print("\n".join(f"  run: {line}" for line in table(runs).splitlines()[2:]), flush=True)
                 median = sorted(runs, key=lambda r: r.p99_ms)[len(runs) // 2]
                 results.append(median)
                 print(table([median]).splitlines()[-1], flush=True)
