@@ -15,12 +15,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from agent_tools.records import AGENT, Records
 from backend import wire
 from backend.context import Principal, PrincipalKind
 from backend.errors import InvalidValue, ObjectNotFound
+from backend.services.units import Unit
 
 TOKEN_PREFIX = "bal_"
+STANDING = ("name", "status", "roles", "grants", "owner", "tokens", "tokenHashes")
+KNOWN_AGENTS = 10_000  # agent rows a process keeps (reads are admitted on them, then confirmed)
 AGENT_ID = re.compile(r"[A-Za-z0-9]{10}")
 STATUSES = ("active", "suspended")
 
@@ -50,6 +55,13 @@ class TokenCheck:
     agent: Agent | None
     token_id: str | None
     problem: str | None  # token.unknown | token.revoked | token.expired
+    # answered from this process's copy of the agent row: (agent id, the row's standing) to confirm later
+    unconfirmed: tuple[str, bytes] | None = None
+
+
+def standing(raw: dict[str, Any]) -> bytes:
+    """Everything a call's admission rests on in an agent row: equal standings admit exactly the same calls."""
+    return orjson.dumps({key: raw.get(key) for key in STANDING}, option=orjson.OPT_SORT_KEYS)
 
 
 def hash_token(token: str) -> str:
@@ -66,6 +78,7 @@ class AgentStore:
 
     def __init__(self, records: Records) -> None:
         self.records = records
+        self._rows: dict[str, dict[str, Any]] = {}  # agent id -> its row as this process last read it
 
     async def create(self, name: str, roles: list[str], grants: list[str], owner: str | None = None,
                      token_days: int | None = None) -> tuple[Agent, str]:
@@ -98,6 +111,7 @@ class AgentStore:
             raise InvalidValue(f"status must be one of {', '.join(STATUSES)}.")
         await self._raw(agent_id)
         await self.records.update(AGENT, agent_id, {"status": status})
+        self.forget(agent_id)
         return await self.get(agent_id)
 
     async def set_grants(self, agent_id: str, roles: list[str] | None, grants: list[str] | None) -> Agent:
@@ -108,6 +122,7 @@ class AgentStore:
             changes["grants"] = sorted(set(grants))
         await self._raw(agent_id)
         await self.records.update(AGENT, agent_id, changes)
+        self.forget(agent_id)
         return await self.get(agent_id)
 
     async def issue_token(self, agent_id: str, days: int | None = None, *, revoke_others: bool = False) -> str:
@@ -125,6 +140,7 @@ class AgentStore:
                        "expiresAt": expires})
         hashes = [*(raw.get("tokenHashes") or []), digest]
         await self.records.update(AGENT, agent_id, {"tokens": tokens, "tokenHashes": hashes})
+        self.forget(agent_id)
         return token
 
     async def revoke_token(self, agent_id: str, token_id: str | None = None) -> int:
@@ -137,46 +153,86 @@ class AgentStore:
                 entry["revokedAt"] = wire.format_iso(wire.now())
                 revoked += 1
         await self.records.update(AGENT, agent_id, {"tokens": tokens})
+        self.forget(agent_id)
         return revoked
 
     def tokens_of(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         return [{key: value for key, value in entry.items() if key != "hash"} for entry in raw.get("tokens") or []]
 
-    async def check(self, token: str | None, unit: Any = None) -> TokenCheck:
-        """Resolve a presented bearer token; never says more than 'unknown' about a stranger."""
+    async def check(self, token: str | None, unit: Any = None, *, cached: bool = False) -> TokenCheck:
+        """Resolve a presented bearer token; never says more than 'unknown' about a stranger.
+
+        ``cached``: answer from this process's copy of the agent row when it has one (a read tool call,
+        whose answer waits for ``confirm`` in its audit record's transaction); otherwise read it fresh.
+        """
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
             return TokenCheck(None, None, "token.unknown")
         digest = hash_token(token)
-        found = await self._holder(token, digest, unit)
+        found, unconfirmed = await self._holder(token, digest, unit, cached)
         entry = _entry_for(found, digest) if found else None
         if found is None or entry is None:
-            return TokenCheck(None, None, "token.unknown")
+            return TokenCheck(None, None, "token.unknown", unconfirmed)
         agent = agent_from(found)
         if entry.get("revokedAt"):
-            return TokenCheck(agent, entry.get("id"), "token.revoked")
+            return TokenCheck(agent, entry.get("id"), "token.revoked", unconfirmed)
         expires = entry.get("expiresAt")
         if expires and wire.parse_iso(expires) <= wire.now():
-            return TokenCheck(agent, entry.get("id"), "token.expired")
-        return TokenCheck(agent, entry.get("id"), None)
+            return TokenCheck(agent, entry.get("id"), "token.expired", unconfirmed)
+        return TokenCheck(agent, entry.get("id"), None, unconfirmed)
 
-    async def check_id(self, agent_id: str, unit: Any = None) -> TokenCheck:
+    async def check_id(self, agent_id: str, unit: Any = None, *, cached: bool = False) -> TokenCheck:
         """An agent already authenticated by a verified access token: found, or unknown (deleted since)."""
-        found = await self.records.row(AGENT, agent_id, unit) if AGENT_ID.fullmatch(agent_id) else None
+        if not AGENT_ID.fullmatch(agent_id):
+            return TokenCheck(None, None, "token.unknown")
+        found, unconfirmed = await self._by_id(agent_id, unit, cached)
         if found is None:
             return TokenCheck(None, None, "token.unknown")
-        return TokenCheck(agent_from(found), None, None)
+        return TokenCheck(agent_from(found), None, None, unconfirmed)
 
-    async def _holder(self, token: str, digest: str, unit: Any) -> dict[str, Any] | None:
+    async def confirm(self, unit: Unit, seen: list[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
+        """Which of these (agent id, standing) no longer hold, read in ``unit``: the calls admitted on them run
+        again on the fresh row. One query for a whole batch of audit records, where each call would pay one."""
+        ids = sorted({agent_id for agent_id, _ in seen})
+        rows = {str(row["objectId"]): row for row in await self.records.rows.find(unit, AGENT, {},
+                                                                                    among=("objectId", ids))}
+        fresh = {agent_id: standing(rows[agent_id]) for agent_id in ids if agent_id in rows}
+        for agent_id in ids:
+            self._remember(agent_id, rows.get(agent_id))
+        return {item for item in seen if fresh.get(item[0]) != item[1]}
+
+    async def _holder(self, token: str, digest: str, unit: Any,
+                      cached: bool) -> tuple[dict[str, Any] | None, tuple[str, bytes] | None]:
         """The agent a token names (``bal_<agentId>_<secret>``), or the one holding its hash (older tokens).
 
-        Read fresh from the database on every call, in the call's own transaction, never from a cache: a
-        suspension or a revocation committed by any instance is seen by the very next call on every
-        instance (the kill switch), and the by-id row read costs about what a cache's freshness check would.
+        A write reads it fresh, in its own transaction (where its audit record commits), so a suspension or
+        revocation committed by any instance stops the very next call on every instance (the kill switch).
+        A read may start from this process's copy; ``confirm`` then checks it against the committed row in
+        the transaction that writes the call's record, before the answer leaves, and a changed agent makes
+        the call run again on the fresh row: the same guarantee, one query per batch of reads.
         """
         agent_id = token[len(TOKEN_PREFIX):].split("_", 1)[0]
         if AGENT_ID.fullmatch(agent_id):
-            return await self.records.row(AGENT, agent_id, unit)
-        return await self.records.first(AGENT, {"tokenHashes": digest}, unit=unit)
+            return await self._by_id(agent_id, unit, cached)
+        return await self.records.first(AGENT, {"tokenHashes": digest}, unit=unit), None
+
+    async def _by_id(self, agent_id: str, unit: Any,
+                     cached: bool) -> tuple[dict[str, Any] | None, tuple[str, bytes] | None]:
+        if cached and (known := self._rows.get(agent_id)) is not None:
+            return known, (agent_id, standing(known))
+        found = await self.records.row(AGENT, agent_id, unit)
+        self._remember(agent_id, found)
+        return found, None
+
+    def _remember(self, agent_id: str, row: dict[str, Any] | None) -> None:
+        self._rows.pop(agent_id, None)
+        if row is not None:
+            self._rows[agent_id] = row
+            while len(self._rows) > KNOWN_AGENTS:
+                self._rows.pop(next(iter(self._rows)))
+
+    def forget(self, agent_id: str) -> None:
+        """This process changed the agent: its next call reads the row fresh."""
+        self._rows.pop(agent_id, None)
 
     async def _raw(self, agent_id: str) -> dict[str, Any]:
         try:

@@ -15,7 +15,7 @@ import asyncio
 import bisect
 import hashlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ CHAINS = 16  # more than the writes one instance commits at once, so a write rar
 SPAN = 10**12  # seqs per chain: chain c holds c*SPAN+1...; exact in a double (Parse Numbers) for 9000 chains
 INDEXED = ("agentId", "runId", "tool", "decision", "outcome", "idempotencyKey", "approvalId")
 PAGE = 500
+_Queued = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]", tuple[str, bytes] | None]
 
 
 def canonical(body: dict[str, Any]) -> str:
@@ -49,6 +50,10 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list):
         return [scrub(item) for item in value]
     return value
+
+
+class AgentChanged(Exception):
+    """The agent a read was admitted on changed before its record committed: run the call again."""
 
 
 @dataclass
@@ -72,7 +77,9 @@ class AuditLog:
         self._free: list[int] = []  # chains no unit of this process holds; the lowest is taken first
         self._held: dict[int, int] = {}  # id(unit) -> the chain that unit appends to, until it ends
         self._waiters: list[asyncio.Future[None]] = []
-        self._queue: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = []
+        self._queue: list[_Queued] = []
+        # agent_tools.agents.AgentStore.confirm: which (agent id, standing) no longer hold, read in a unit
+        self.confirmer: Callable[[Unit, list[tuple[str, bytes]]], Awaitable[set[tuple[str, bytes]]]] | None = None
         self._drainer: asyncio.Task[None] | None = None
 
     async def ensure_head(self) -> None:
@@ -143,14 +150,16 @@ class AuditLog:
         unit.on_rollback(give_back)
         return chain
 
-    async def record(self, entry: dict[str, Any]) -> dict[str, Any]:
+    async def record(self, entry: dict[str, Any], confirm: tuple[str, bytes] | None = None) -> dict[str, Any]:
         """Append a record of a call that changed nothing, and wait until it is committed.
 
         Records that arrive together are committed together (group commit): one lock of the head and one
-        transaction for all of them, where each alone would take its own.
+        transaction for all of them, where each alone would take its own. ``confirm``: the (agent id,
+        standing) the call was admitted on; should the committed agent row differ, in the record's own
+        transaction, no record is written and ``AgentChanged`` is raised (the caller runs the call again).
         """
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._queue.append((entry, future))
+        self._queue.append((entry, future, confirm))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         return await future
@@ -160,24 +169,41 @@ class AuditLog:
             batch, self._queue = self._queue, []
             try:
                 async with self.db.unit() as unit:
-                    bodies = await self.append_many(unit, [entry for entry, _ in batch])
+                    kept = await self._confirmed(unit, batch)
+                    bodies = await self.append_many(unit, [entry for entry, _, _ in kept]) if kept else []
             except Exception:  # noqa: BLE001 - isolate the failing record: the others still get theirs
                 if len(batch) == 1:
                     _settle(batch, error=sys.exc_info()[1])
                     continue
                 await self._one_by_one(batch)
                 continue
-            _settle(batch, bodies)
+            _settle(kept, bodies)
 
-    async def _one_by_one(self, batch: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]]) -> None:
-        for entry, future in batch:
+    async def _confirmed(self, unit: Unit, batch: list[_Queued]) -> list[_Queued]:
+        """The batch's records whose agents are still as their calls saw them; the others get AgentChanged."""
+        seen = [confirm for _, _, confirm in batch if confirm is not None]
+        if not seen or self.confirmer is None:
+            return batch
+        changed = await self.confirmer(unit, seen)
+        kept = []
+        for queued in batch:
+            if queued[2] is not None and queued[2] in changed:
+                if not queued[1].done():
+                    queued[1].set_exception(AgentChanged())
+            else:
+                kept.append(queued)
+        return kept
+
+    async def _one_by_one(self, batch: list[_Queued]) -> None:
+        for queued in batch:
             try:
                 async with self.db.unit() as unit:
-                    body = await self.append(unit, entry)
+                    kept = await self._confirmed(unit, [queued])
+                    bodies = [await self.append(unit, queued[0])] if kept else []
             except Exception as error:  # noqa: BLE001
-                _settle([(entry, future)], error=error)
+                _settle([queued], error=error)
             else:
-                _settle([(entry, future)], [body])
+                _settle(kept, bodies)
 
     async def find_key(self, agent_id: str, key: str, unit: Unit | None = None) -> dict[str, Any] | None:
         """The first successful call of this agent with this idempotency key."""
@@ -259,9 +285,9 @@ def _body(seq: int, prev: str, entry: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _settle(batch: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]],
-            bodies: list[dict[str, Any]] | None = None, error: BaseException | None = None) -> None:
-    for index, (_, future) in enumerate(batch):
+def _settle(batch: list[_Queued], bodies: list[dict[str, Any]] | None = None,
+            error: BaseException | None = None) -> None:
+    for index, (_, future, _) in enumerate(batch):
         if future.done():
             continue
         if bodies is not None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent_tools.agents import Agent
 from agent_tools.approvals import binding_for, preview_of
+from agent_tools.audit import AgentChanged
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
@@ -90,6 +91,8 @@ class Call:
     input: BaseModel | None = None
     user: Principal | None = None
     shaper: Shaper | None = None
+    fresh: bool = False  # read the agent from the database even for a read (the second attempt)
+    unconfirmed: tuple[str, bytes] | None = None  # the agent copy a read was admitted on, to confirm
 
     def entry(self, **more: Any) -> dict[str, Any]:
         base = {"agentId": self.agent.id if self.agent else None, "runId": self.run_id,
@@ -120,11 +123,21 @@ class Gateway:
 
     async def _call(self, call: Call) -> CallResult:
         try:
+            return await self._attempt(call)
+        except AgentChanged:  # admitted on a copy of the agent that changed since: again, on the fresh row
+            return await self._attempt(Call(call.request, call.run_id, call.started, fresh=True))
+
+    async def _attempt(self, call: Call) -> CallResult:
+        try:
             return await (self._read(call) if call.request.kind == "read" else self._write(call))
         except Blocked as blocked:
-            record = await self.tools.audit.record(call.entry(decision=blocked.decision, rule=blocked.rule,
-                                                              outcome="blocked", error=blocked.message))
+            record = await self._record(call, call.entry(decision=blocked.decision, rule=blocked.rule,
+                                                         outcome="blocked", error=blocked.message))
             return _error(call, blocked.status, blocked.code, blocked.message, blocked.rule, record)
+
+    async def _record(self, call: Call, entry: dict[str, Any]) -> dict[str, Any]:
+        """The record of a call that changed nothing (group commit); confirms the agent it was admitted on."""
+        return await self.tools.audit.record(entry, confirm=call.unconfirmed)
 
     async def list_tools(self, token: str | None, agent_id: str | None = None, scopes: frozenset[str] | None = None,
                          intent: Any = None) -> CallResult:
@@ -141,9 +154,12 @@ class Gateway:
 
     async def _admit(self, call: Call, unit: Unit) -> Decision:
         """Everything before the tool runs, inside the call's own unit: who, which tool, what input, the policy."""
-        check = await (self.tools.agents.check_id(call.request.agent_id, unit) if call.request.agent_id
-                       else self.tools.agents.check(call.request.token, unit))
-        call.agent = check.agent
+        # a read may be admitted on this process's copy of the agent: its record's transaction confirms it
+        cached = call.request.kind == "read" and not call.fresh
+        agents = self.tools.agents
+        check = await (agents.check_id(call.request.agent_id, unit, cached=cached) if call.request.agent_id
+                       else agents.check(call.request.token, unit, cached=cached))
+        call.agent, call.unconfirmed = check.agent, check.unconfirmed
         if check.problem:
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
                           else f"This token is {check.problem.split('.')[1]}.")
@@ -191,9 +207,9 @@ class Gateway:
         if call.shaper is not None and (stopped := call.shaper.account(call.run_id, context.refs)):
             raise Blocked("intent.budget", stopped)
         result = _dump(output)
-        record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
-                                                          context=context.refs, outcome="ok",
-                                                          resultHash=result_hash(result)))
+        record = await self._record(call, call.entry(decision=decision.kind, rule=decision.rule,
+                                                     context=context.refs, outcome="ok",
+                                                     resultHash=result_hash(result)))
         return _ok(call, result, record)
 
     async def _write(self, call: Call) -> CallResult:
@@ -310,8 +326,10 @@ class Gateway:
             status, code = 500, 1
             message = f"Tool {call.request.tool} failed; nothing was changed."
         try:
-            record = await self.tools.audit.record(call.entry(decision=decision.kind, rule=decision.rule,
-                                                              outcome="error", error=message, code=code))
+            record = await self._record(call, call.entry(decision=decision.kind, rule=decision.rule,
+                                                         outcome="error", error=message, code=code))
+        except AgentChanged:
+            raise
         except Exception:  # no audit, no action: the write (if any) already rolled back with its record
             log.exception("audit append failed for tool %s", call.request.tool)
             return _error(call, 500, 1, "The audit trail refused the record; nothing was changed.", "audit.failed",

@@ -33,6 +33,7 @@ class AgentTools:
         self.agents = AgentStore(self.records)
         self.policies = PolicyStore(self.records)
         self.audit = AuditLog(services.db, self.records)
+        self.audit.confirmer = self.agents.confirm  # reads are admitted on a known agent row, confirmed here
         self.approvals = ApprovalStore(self.records)
         self.limits = RateLimits(getattr(services.settings, "redis_url", None))
         self.budgets = RunBudgets()

@@ -1,0 +1,93 @@
+"""Two Ballast instances on one database: an agent changed through one is stopped on the other's next call.
+
+Reads are admitted on a process's copy of the agent row and confirmed in the transaction that writes their
+audit record; these tests change the agent through instance B after instance A has read (and kept) it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from backend.app import create_app
+from backend.config import Settings
+from tests.agent_tools.conftest import Gateway, Seed
+
+
+@pytest.fixture
+async def other(settings: Settings, app: FastAPI, master_headers: dict[str, str]) -> AsyncIterator[Gateway]:
+    """A second instance (its own app, caches and audit chains) on the first one's database."""
+    second = create_app(settings)
+    async with second.router.lifespan_context(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/parse") as http:
+            yield Gateway(http, master_headers, second.state.agent_tools)
+
+
+async def _read(gateway: Gateway, token: str, order: dict[str, str]) -> httpx.Response:
+    return await gateway.call(token, "read", "get_object", {"className": "Order", "objectId": order["objectId"]})
+
+
+async def test_suspending_through_another_instance_stops_the_next_read_and_write(
+        gateway: Gateway, other: Gateway, seed: Seed) -> None:
+    order = await seed("Order", n=1)
+    agent_id, token = await gateway.agent("roamer", grants=["get_object", "update_object"])
+    assert (await _read(gateway, token, order)).status_code == 200  # instance A now holds the agent's row
+
+    assert (await other.admin("POST", f"/agents/{agent_id}/suspend")).status_code == 200
+    stopped = await _read(gateway, token, order)
+    assert stopped.status_code == 403 and stopped.json()["rule"] == "agent.suspended"
+    ref = {"className": "Order", "objectId": order["objectId"]}
+    write = await gateway.call(token, "write", "update_object", ref | {"fields": {"n": 2}})
+    assert write.status_code == 403 and write.json()["rule"] == "agent.suspended"
+
+    assert (await other.admin("POST", f"/agents/{agent_id}/resume")).status_code == 200
+    assert (await _read(gateway, token, order)).status_code == 200  # resumed: A's copy is refreshed as well
+    records = await gateway.records(agentId=agent_id)
+    assert [(record["tool"], record["outcome"]) for record in records] == [
+        ("get_object", "ok"), ("get_object", "blocked"), ("update_object", "blocked"), ("get_object", "ok")]
+    assert records[1]["rule"] == "agent.suspended" and records[1]["policyVersion"] is not None
+    assert (await gateway.verify())["ok"]
+
+
+async def test_tokens_and_grants_changed_elsewhere_hold_on_the_next_read(
+        gateway: Gateway, other: Gateway, seed: Seed) -> None:
+    order = await seed("Order", n=1)
+    agent_id, token = await gateway.agent("rotator", grants=["get_object", "count_objects"])
+    assert (await _read(gateway, token, order)).status_code == 200
+
+    rotated = await other.admin("POST", f"/agents/{agent_id}/tokens", json={"revokeOthers": True})
+    assert rotated.status_code in (200, 201), rotated.text
+    fresh = rotated.json()["token"]
+    revoked = await _read(gateway, token, order)
+    assert revoked.status_code == 401 and revoked.json()["rule"] == "token.revoked"
+    assert (await _read(gateway, fresh, order)).status_code == 200  # a token A has never seen works at once
+
+    granted = await other.admin("PUT", f"/agents/{agent_id}/grants", json={"grants": ["count_objects"]})
+    assert granted.status_code == 200, granted.text
+    ungranted = await _read(gateway, fresh, order)
+    assert ungranted.status_code == 403 and ungranted.json()["rule"] == "grant.missing"
+    assert len(await gateway.records(agentId=agent_id)) == 4  # one record per call, none for a re-run
+
+
+async def test_concurrent_tool_calls_on_two_instances_keep_every_chain_provable(
+        gateway: Gateway, other: Gateway, seed: Seed) -> None:
+    orders = [await seed("Order", n=0) for _ in range(6)]
+    _, token = await gateway.agent("pair", grants=["get_object", "update_object"])
+
+    async def work(instance: Gateway, order: dict[str, str], n: int) -> tuple[int, int]:
+        ref = {"className": "Order", "objectId": order["objectId"]}
+        wrote = await instance.call(token, "write", "update_object", ref | {"fields": {"n": n}})
+        read = await instance.call(token, "read", "get_object", ref)
+        return wrote.status_code, read.status_code
+
+    calls = [work(instance, order, n) for n in range(2) for order in orders for instance in (gateway, other)]
+    statuses = await asyncio.gather(*calls)
+    assert set(statuses) == {(200, 200)}
+    records = await gateway.records()
+    assert len(records) == 2 * len(statuses) and len({record["seq"] for record in records}) == len(records)
+    assert await other.verify() == {"ok": True, "records": len(records), "problems": []}
