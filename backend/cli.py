@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.console import Console
 from rich.panel import Panel
@@ -17,22 +19,29 @@ console = Console(stderr=True)
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1, or BALLAST_HOST)."),
     port: int = typer.Option(None, help="Port to listen on (default 1337, or PARSE_SERVER_PORT)."),
-    reload: bool = typer.Option(False, help="Restart when code changes (development)."),
+    workers: int = typer.Option(1, min=1, help="Server processes sharing the port (needs BALLAST_REDIS_URL above 1)."),
+    reload: bool = typer.Option(False, help="Restart when code changes (development; one process)."),
 ) -> None:
     """Run the server. With no environment set: SQLite and files under ./data."""
     import uvicorn
 
-    from backend.app import create_app
     from backend.embedded import prepare
 
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
     settings, generated = prepare(Settings().model_copy(update=overrides))
+    if workers > 1 and not settings.redis_url:
+        console.print("[red]--workers above 1 needs Redis[/], so that LiveQuery events and rate limits reach every "
+                      "process: set BALLAST_REDIS_URL (e.g. redis://127.0.0.1:6379/0), or run one worker.")
+        raise typer.Exit(2)
     if generated:
         _announce_key(settings)
-    console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)})")
+    console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)}"
+                  + (f", {workers} workers)" if workers > 1 else ")"))
+    # each worker builds the app from the environment (backend/asgi.py): hand it this command's choices
+    os.environ["BALLAST_HOST"], os.environ["PARSE_SERVER_PORT"] = settings.host, str(settings.port)
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
-                ws_per_message_deflate=False)
+    uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
+                reload=reload, log_level="warning", ws_per_message_deflate=False)
 
 
 def _engine(settings: Settings) -> str:

@@ -32,7 +32,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from benchmarks import dataset, report
 from benchmarks.load import Request, Stats, Summary, measure
 from benchmarks.rawhttp import RawClient, Reply
-from benchmarks.servers import REPO, BallastServer, Keys, Target, anchor_pid, ensure_anchor, fresh_database
+from benchmarks.servers import (
+    REPO,
+    BallastServer,
+    Keys,
+    RedisServer,
+    Target,
+    anchor_pid,
+    ensure_anchor,
+    fresh_database,
+)
 
 ALL_TARGETS = ("ballast-sqlite", "ballast-pg", "parse")
 ALL_OPS = ("create", "get", "query")
@@ -117,8 +126,10 @@ async def _one(progress: Progress, request: Request, title: str, *, clients: int
 
 
 def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_admin: str, parse_url: str,
-                  master: bool, source: Path) -> list[Target]:
+                  master: bool, source: Path, workers: list[int]) -> list[Target]:
+    """The servers, each Ballast target once per worker count (``ballast-pg-x2``: two processes)."""
     targets: list[Target] = []
+    redis = stack.enter_context(RedisServer(port + 100)).url if max(workers) > 1 else None
     for name in names:
         if name == "parse":
             ensure_anchor(parse_url)
@@ -126,14 +137,28 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
             target.pid = anchor_pid()
             targets.append(target)
             continue
-        uri = asyncio.run(fresh_database(pg_admin, "ballast_bench")) if name == "ballast-pg" else None
-        server = stack.enter_context(BallastServer(port + len(targets), keys, uri, source=source))
-        sqlite = server.data_dir / "ballast.sqlite3" if uri is None else None
-        target = Target(name, LABELS[name], server.url, keys, master, sql_url=uri, sqlite_path=sqlite)
-        target.pid = server.process.pid if server.process else None
-        console.print(f"{target.label}: {server.url} (pid {target.pid})")
-        targets.append(target)
+        for count in workers:
+            database = f"ballast_bench_{count}"
+            uri = asyncio.run(fresh_database(pg_admin, database)) if name == "ballast-pg" else None
+            server = stack.enter_context(BallastServer(port + len(targets), keys, uri, source=source, workers=count,
+                                                       redis_url=redis if count > 1 else None))
+            sqlite = server.data_dir / "ballast.sqlite3" if uri is None else None
+            key, label = (name, LABELS[name]) if count == 1 else (f"{name}-x{count}", f"{LABELS[name]} ×{count}")
+            target = Target(key, label, server.url, keys, master, sql_url=uri, sqlite_path=sqlite)
+            target.pid = server.process.pid if server.process else None
+            console.print(f"{target.label}: {server.url} (pid {target.pid}, {count} worker(s))")
+            targets.append(target)
     return targets
+
+
+def _counts(value: str) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter("workers: positive whole numbers, comma-separated, e.g. 1,2")
+    return counts
 
 
 def _split(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
@@ -160,6 +185,8 @@ def main(
     master: bool = typer.Option(False, help="Send the master key instead of the REST API key."),
     ballast_src: Annotated[Path, typer.Option(help="The Ballast checkout to serve (compare versions).")] = REPO,
     json_out: Annotated[Path | None, typer.Option(help="Also write all runs and medians here.")] = None,
+    workers: str = typer.Option("1", help="Ballast server processes, comma-separated counts to compare, e.g. 1,2 "
+                                "(above 1 a throwaway redis-server is started, as ballast serve --workers needs)."),
 ) -> None:
     """Run the benchmark and print the table (medians) with Ballast / Parse Server ratios."""
     names, chosen_ops = _split(targets, ALL_TARGETS, "targets"), _split(ops, ALL_OPS, "ops")
@@ -167,10 +194,11 @@ def main(
         raise typer.BadParameter("ports 1337 and 5433 belong to the anchor")
     keys = Keys()
     with ExitStack() as stack:
-        servers = start_servers(stack, names, keys, port, pg_admin, parse_url, master, ballast_src.resolve())
+        servers = start_servers(stack, names, keys, port, pg_admin, parse_url, master, ballast_src.resolve(),
+                                _counts(workers))
         runs = _run(servers, chosen_ops, objects, clients, duration, warmup, repeats)
     results = {op: {name: Summary.of(stats) for name, stats in row.items()} for op, row in runs.items()}
-    labels = {name: LABELS[name] for name in names}
+    labels = {target.name: target.label for target in servers}
     console.print(report.rich_table(results, labels))
     print(report.markdown(results, labels))
     if json_out is not None:

@@ -3,7 +3,7 @@ raw disk / raw moto rate, and Ballast's peak memory while a 200 MB upload stream
 
     .venv/bin/python -m benchmarks.files [--runs 5] [--big-mb 200]
 
-Ballast runs as its own uvicorn process (``benchmarks.ballast_app``, as ``ballast serve`` builds it), so its
+Ballast runs as its own uvicorn process (``backend.asgi``, as ``ballast serve`` runs it), so its
 memory is measured alone: VmHWM (peak resident set) from /proc before and after the big upload.
 """
 
@@ -64,7 +64,7 @@ class Ballast:
                    "PARSE_SERVER_MASTER_KEY": MASTER, "PARSE_SERVER_MAX_UPLOAD_SIZE": "1gb",
                    "PARSE_SERVER_PORT": str(self.port), "BALLAST_CLOUD_CODE_DIR": str(data_dir / "no-cloud"), **env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.ballast_app:app", "--port", str(self.port),
+            [sys.executable, "-m", "uvicorn", "--factory", "backend.asgi:app", "--port", str(self.port),
              "--log-level", "warning", "--no-access-log"], env=environ)
         for _ in range(300):
             try:

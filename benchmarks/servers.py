@@ -1,7 +1,7 @@
 """The servers a benchmark runs against: Ballast as a real uvicorn process, the anchor Parse Server.
 
-Ballast runs as a uvicorn process (``benchmarks.ballast_app``: the app
-``ballast serve`` builds; uvloop and httptools, no access log) with Parse Server's own environment variables, so
+Ballast runs as ``ballast serve`` (uvicorn with uvloop and httptools, no access log; ``--workers``
+processes) with Parse Server's own environment variables, so
 both servers get the same app id and keys. Its PostgreSQL database lives in the
 anchor's cluster (fsync off there too), so both engines run on equal terms.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,8 @@ class BallastServer:
     keys: Keys
     database_uri: str | None = None
     source: Path = REPO  # the Ballast tree to run (another checkout compares two versions)
+    workers: int = 1  # above 1 needs redis_url, as ``ballast serve --workers`` does
+    redis_url: str | None = None
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ballast-bench-")))
     process: subprocess.Popen[bytes] | None = None
 
@@ -135,13 +138,15 @@ class BallastServer:
         }
         if self.database_uri:
             env["PARSE_SERVER_DATABASE_URI"] = self.database_uri
+        if self.redis_url:
+            env["BALLAST_REDIS_URL"] = self.redis_url
         return env
 
     def __enter__(self) -> BallastServer:
         log = open(self.data_dir / "server.log", "wb")  # noqa: SIM115 - the child process keeps it
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.ballast_app:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--log-level", "warning"],
+            [sys.executable, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(self.workers)],
             cwd=self.source, env=self.environment() | {"PYTHONPATH": str(self.source)}, stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -162,3 +167,35 @@ class BallastServer:
                 self.process.kill()
                 self.process.wait(timeout=5)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class RedisServer:
+    """A throwaway redis-server on a loopback port (what ``ballast serve --workers`` needs), no persistence."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError("redis-server did not start (is it installed? infra/test.sh installs it)")
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

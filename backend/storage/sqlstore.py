@@ -93,7 +93,8 @@ class SqlStore:
         self.statements = StatementCache()  # hot-path statements built once (see sqlcache)
 
     async def open(self) -> None:
-        async with self.engine.begin() as conn:
+        # a write connection: on SQLite its BEGIN IMMEDIATE serialises worker processes starting together
+        async with self.connect(read_only=False) as conn:
             # instances starting together on one empty database would race to create the same tables
             await self.lock_class(conn, "_startup")
             await conn.run_sync(_meta.create_all)
