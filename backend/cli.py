@@ -40,8 +40,10 @@ def serve(
     # each worker builds the app from the environment (backend/asgi.py): hand it this command's choices
     os.environ["BALLAST_HOST"], os.environ["PARSE_SERVER_PORT"] = settings.host, str(settings.port)
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
+    # LiveQuery's protocol: uvicorn's websockets-sansio plus a non-awaiting write for the fan-out (uvicorn_protocol.py)
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
-                reload=reload, log_level="warning", ws_per_message_deflate=False)
+                reload=reload, log_level="warning", ws_per_message_deflate=False,
+                ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
 
 
 def _engine(settings: Settings) -> str:

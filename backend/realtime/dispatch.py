@@ -4,8 +4,10 @@ The event type follows parse-server: whether the object matched the query
 (and was readable) before and after the change decides create / enter /
 update / leave / delete. Matching runs once per distinct query; the object is
 rendered once per change and serialized once per view (protected fields,
-keys), so a thousand identical subscriptions cost a thousand ACL checks and
-a thousand small byte joins, not a thousand renders.
+keys); the decision and its bytes are made once per group of subscriptions
+that would get the same event (same identity, CLP operation, ``watch`` and
+``keys``), so a thousand identical subscriptions cost one decision and a
+thousand small byte joins, not a thousand renders or ACL checks.
 """
 
 from __future__ import annotations
@@ -133,6 +135,28 @@ def shape(obj: dict[str, Any], hidden: frozenset[str], keys: tuple[str, ...] | N
     if keys is not None:
         obj = {name: obj[name] for name in (*ALWAYS_KEPT, *keys) if name in obj}
     return obj
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One decision made and encoded for every subscriber of a group: a frame is ``head + ident + tail``."""
+
+    decision: Decision
+    head: bytes
+    tail: bytes
+
+
+def plan(sub: Subscription, view: EventView, before_match: bool, after_match: bool) -> Plan | None:
+    """The event of ``sub`` and its encoded parts; equal for every subscription with the same
+    principal, CLP operation, ``watch`` and ``keys`` (what ``decide`` and ``encoded`` read)."""
+    decision = decide(sub, view, before_match, after_match)
+    if decision is None:
+        return None
+    tail = [b',"object":', view.encoded(sub, decision.object)]
+    if decision.original is not None:
+        tail += [b',"original":', view.encoded(sub, decision.original)]
+    tail.append(b"}")
+    return Plan(decision, b'{"op":"' + decision.op.encode() + b'",', b"".join(tail))
 
 
 def frame(op: str, sub: Subscription, obj: bytes, original: bytes | None) -> bytes:

@@ -207,13 +207,18 @@ class Hub:
             after_match = change.after is not None and matcher.matches(change.after, schema)
             if not (before_match or after_match):
                 continue
+            plans: dict[tuple[Any, ...], dispatch.Plan | None] = {}
             for subscription in list(self.members.get(matcher.key, {}).values()):
                 if subscription.client.subscriptions.get(subscription.request_id) is not subscription:
                     continue  # unsubscribed while this event was on its way
-                decision = dispatch.decide(subscription, view, before_match, after_match)
-                if decision is None:
+                group = (subscription.principal, subscription.op, subscription.watch, subscription.keys)
+                if group in plans:
+                    plan = plans[group]
+                else:
+                    plan = plans[group] = dispatch.plan(subscription, view, before_match, after_match)
+                if plan is None:
                     continue
-                outcome = await self._send(subscription, decision, view, hooked)
+                outcome = await self._send(subscription, plan, view, hooked)
                 tally[outcome] = tally.get(outcome, 0) + 1
                 sent += 1
                 if sent % FAN_OUT_SLICE == 0:
@@ -231,17 +236,15 @@ class Hub:
         if any(outcome not in dropped for outcome in tally):
             self.metrics.latency.observe(max(0.0, time.time() - change.committed_at))
 
-    async def _send(self, sub: Subscription, decision: dispatch.Decision, view: dispatch.EventView,
-                    hooked: bool) -> str:
-        """Queue one event frame; answers the op sent, or why it was not ('hook', 'client')."""
+    async def _send(self, sub: Subscription, plan: dispatch.Plan, view: dispatch.EventView, hooked: bool) -> str:
+        """Send one event frame; answers the op sent, or why it was not ('hook', 'client')."""
         if sub.include or hooked:
-            frame = await self._custom_frame(sub, decision, view)
+            frame = await self._custom_frame(sub, plan.decision, view)
             if frame is None:
                 return "hook"
         else:
-            original = view.encoded(sub, decision.original) if decision.original else None
-            frame = dispatch.frame(decision.op, sub, view.encoded(sub, decision.object), original)
-        return decision.op if sub.client.push(frame) else "client"
+            frame = plan.head + sub.ident + plan.tail
+        return plan.decision.op if sub.client.push(frame) else "client"
 
     async def _custom_frame(self, sub: Subscription, decision: dispatch.Decision,
                             view: dispatch.EventView) -> bytes | None:

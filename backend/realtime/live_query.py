@@ -11,6 +11,7 @@ Protocol-level pings are the ASGI server's (uvicorn's ``ws_ping_interval``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from backend.realtime.clients import Client
 from backend.realtime.hub import SESSION_ERROR, Hub
 from backend.realtime.protocol import FrameError
 from backend.realtime.pubsub import LocalPubSub, PubSub
+from backend.realtime.uvicorn_protocol import DIRECT_SEND
 from backend.services.wiring import Services
 
 log = logging.getLogger("ballast.realtime")
@@ -73,6 +75,9 @@ class Connection:
         self.settings = settings
         self.websocket = websocket
         self.client: Client | None = None
+        # the server's non-awaiting write, when it offers one (LiveWebSocketProtocol)
+        direct = (websocket.scope.get("extensions") or {}).get(DIRECT_SEND) or {}
+        self.send_now: Callable[[bytes], bool] | None = direct.get("send_text")
 
     async def run(self) -> None:
         try:
@@ -162,7 +167,7 @@ class Connection:
                 raise FrameError(InvalidSessionToken.code, SESSION_ERROR, False)
             principal = resolved
         client = Client(self.send, self.close, self.settings.live_query_queue, principal, token,
-                        request.get("installationId"))
+                        request.get("installationId"), send_now=self.send_now)
         await self.hub.connect(client)
         self.client = client
         client.push(protocol.reply_frame("connected", client.id, client.installation_id))

@@ -15,11 +15,12 @@ from tests.support.postgres import free_port
 
 
 class LiveServer:
-    def __init__(self, app: FastAPI, port: int | None = None, mount_path: str = "/parse") -> None:
+    def __init__(self, app: FastAPI, port: int | None = None, mount_path: str = "/parse",
+                 ws: str = "backend.realtime.uvicorn_protocol:LiveWebSocketProtocol") -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}{mount_path}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-                                ws="websockets-sansio")
+        # the WebSocket protocol `ballast serve` runs (websockets-sansio plus LiveQuery's non-awaiting write)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws=ws)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
 
