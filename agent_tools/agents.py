@@ -7,6 +7,7 @@ and audited, as that agent's.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -21,7 +22,7 @@ from agent_tools.records import AGENT, Records
 from backend import wire
 from backend.context import Principal, PrincipalKind
 from backend.errors import InvalidValue, ObjectNotFound
-from backend.services.units import Unit
+from backend.services.units import Database, Unit
 
 TOKEN_PREFIX = "bal_"
 STANDING = ("name", "status", "roles", "grants", "owner", "tokens", "tokenHashes")
@@ -246,3 +247,46 @@ def _entry_for(raw: dict[str, Any], digest: str) -> dict[str, Any] | None:
         if hmac.compare_digest(str(entry.get("hash", "")), digest):
             return dict(entry)
     return None
+
+
+class Confirmations:
+    """Group confirmation of agent copies: one query answers every call that asked since the last one began.
+
+    A call admitted on a copy asks here and goes on (a write runs its tool meanwhile); before its result
+    counts it awaits the answer. A batch's query starts after each of its calls asked, so it sees every
+    change committed before any of them started: a suspension stops the next call on every instance.
+    """
+
+    def __init__(self, agents: AgentStore, db: Database) -> None:
+        self.agents, self.db = agents, db
+        self._queue: list[tuple[tuple[str, bytes], asyncio.Future[bool]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    def ask(self, seen: tuple[str, bytes]) -> asyncio.Future[bool]:
+        """A future answer: True while the agent's committed row still has this standing."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)  # a call that stopped early never awaits it
+        self._queue.append((seen, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        return future
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self.db.unit(read_only=True) as unit:
+                    changed = await self.agents.confirm(unit, [seen for seen, _ in batch])
+            except Exception as error:  # noqa: BLE001 - every waiting call learns it, none hangs
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for seen, future in batch:
+                if not future.done():
+                    future.set_result(seen not in changed)
+
+
+def _retrieved(future: asyncio.Future[bool]) -> None:
+    if not future.cancelled():
+        future.exception()

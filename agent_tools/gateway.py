@@ -8,6 +8,7 @@ and ``CallResult``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -92,7 +93,8 @@ class Call:
     user: Principal | None = None
     shaper: Shaper | None = None
     fresh: bool = False  # read the agent from the database even for a read (the second attempt)
-    unconfirmed: tuple[str, bytes] | None = None  # the agent copy a read was admitted on, to confirm
+    unconfirmed: tuple[str, bytes] | None = None  # the agent copy the call was admitted on, to confirm
+    confirmation: asyncio.Future[bool] | None = None  # a write's group confirmation of that copy
 
     def entry(self, **more: Any) -> dict[str, Any]:
         base = {"agentId": self.agent.id if self.agent else None, "runId": self.run_id,
@@ -135,6 +137,16 @@ class Gateway:
                                                          outcome="blocked", error=blocked.message))
             return _error(call, blocked.status, blocked.code, blocked.message, blocked.rule, record)
 
+    async def _confirm(self, call: Call) -> None:
+        """A write admitted on a copy of its agent goes on only if the committed row still agrees."""
+        if call.confirmation is None:
+            return
+        holds = await call.confirmation
+        call.confirmation = None
+        if not holds:
+            raise AgentChanged()
+        call.unconfirmed = None  # confirmed: its records need no further check
+
     async def _record(self, call: Call, entry: dict[str, Any]) -> dict[str, Any]:
         """The record of a call that changed nothing (group commit); confirms the agent it was admitted on."""
         return await self.tools.audit.record(entry, confirm=call.unconfirmed)
@@ -154,12 +166,15 @@ class Gateway:
 
     async def _admit(self, call: Call, unit: Unit) -> Decision:
         """Everything before the tool runs, inside the call's own unit: who, which tool, what input, the policy."""
-        # a read may be admitted on this process's copy of the agent: its record's transaction confirms it
-        cached = call.request.kind == "read" and not call.fresh
+        # admitted on this process's copy of the agent (the second attempt: on the fresh row), confirmed before
+        # the call's result counts: a read's in its record's transaction, a write's by a group confirmation
+        # that runs while its tool does and is awaited before its record is appended (``_confirm``)
         agents = self.tools.agents
-        check = await (agents.check_id(call.request.agent_id, unit, cached=cached) if call.request.agent_id
-                       else agents.check(call.request.token, unit, cached=cached))
+        check = await (agents.check_id(call.request.agent_id, unit, cached=not call.fresh) if call.request.agent_id
+                       else agents.check(call.request.token, unit, cached=not call.fresh))
         call.agent, call.unconfirmed = check.agent, check.unconfirmed
+        if call.unconfirmed is not None and call.request.kind == "write":
+            call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
         if check.problem:
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
                           else f"This token is {check.problem.split('.')[1]}.")
@@ -228,15 +243,20 @@ class Gateway:
                     raise _Detour("outside")
                 context = self._context(call, unit, Mode.LIVE)
                 result = _dump(await call.tool.handler(context, call.input))
+                await self._confirm(call)
                 record = await self.tools.audit.append(unit, _written(call, decision, context, result))
+        except AgentChanged:
+            raise
         except _Detour as detour:
             assert decision is not None
             return await self._detour(call, decision, detour)
         except OverCap:
             assert call.policy is not None and call.tool is not None
+            await self._confirm(call)
             return await self._propose(call, over_cap(call.tool, call.tool.cap + 1, call.policy))
         except NeedsApproval as needed:
             assert call.policy is not None
+            await self._confirm(call)
             return await self._propose(call, Decision("needs_approval", needed.rule, needed.reason,
                                                       call.policy.version))
         except DuplicateValue as error:  # a racing retry with the same key committed first: answer as it did
@@ -255,6 +275,7 @@ class Gateway:
         return _ok(call, result, record)
 
     async def _detour(self, call: Call, decision: Decision, detour: _Detour) -> CallResult:
+        await self._confirm(call)  # before a replay answers, a proposal is stored or a function runs
         if detour.action == "replay":
             return await self._replay(call, detour.payload)
         if detour.action == "propose":
@@ -274,7 +295,7 @@ class Gateway:
                                                       call.policy.version))
         except Exception as error:  # noqa: BLE001
             return await self._failed(call, decision, error)
-        record = await self.tools.audit.record(_written(call, decision, context, result))
+        record = await self._record(call, _written(call, decision, context, result))
         self.tools.budgets.state(call.run_id).writes += 1
         return _ok(call, result, record)
 
@@ -313,8 +334,8 @@ class Gateway:
         return CallResult(202, body, record)
 
     async def _replay(self, call: Call, first: dict[str, Any]) -> CallResult:
-        record = await self.tools.audit.record(call.entry(decision="allow", rule="idempotent.replay",
-                                                          outcome="replayed", replayOf=first["seq"]))
+        record = await self._record(call, call.entry(decision="allow", rule="idempotent.replay",
+                                                     outcome="replayed", replayOf=first["seq"]))
         return _ok(call, first.get("result") or {}, record, replayed=True)
 
     async def _failed(self, call: Call, decision: Decision, error: Exception) -> CallResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agent_tools.agents import Agent, AgentStore
+from agent_tools.agents import Agent, AgentStore, Confirmations
 from agent_tools.approvals import ApprovalStore
 from agent_tools.audit import AuditLog
 from agent_tools.policy import PolicyStore, RateLimits, RunBudgets
@@ -34,6 +34,7 @@ class AgentTools:
         self.policies = PolicyStore(self.records)
         self.audit = AuditLog(services.db, self.records)
         self.audit.confirmer = self.agents.confirm  # reads are admitted on a known agent row, confirmed here
+        self.confirmations = Confirmations(self.agents, services.db)  # writes' agent rows, confirmed in groups
         self.approvals = ApprovalStore(self.records)
         self.limits = RateLimits(getattr(services.settings, "redis_url", None))
         self.budgets = RunBudgets()

@@ -91,3 +91,21 @@ async def test_concurrent_tool_calls_on_two_instances_keep_every_chain_provable(
     records = await gateway.records()
     assert len(records) == 2 * len(statuses) and len({record["seq"] for record in records}) == len(records)
     assert await other.verify() == {"ok": True, "records": len(records), "problems": []}
+
+
+async def test_a_write_right_after_a_suspension_elsewhere_changes_nothing(
+        gateway: Gateway, other: Gateway, seed: Seed) -> None:
+    order = await seed("Order", n=1)
+    agent_id, token = await gateway.agent("writer", grants=["get_object", "update_object"])
+    ref = {"className": "Order", "objectId": order["objectId"]}
+    assert (await gateway.call(token, "write", "update_object", ref | {"fields": {"n": 2}})).status_code == 200
+
+    assert (await other.admin("POST", f"/agents/{agent_id}/suspend")).status_code == 200
+    stopped = await gateway.call(token, "write", "update_object", ref | {"fields": {"n": 3}})
+    assert stopped.status_code == 403 and stopped.json()["rule"] == "agent.suspended"
+    stored = await gateway.http.get(f"/classes/Order/{order['objectId']}", headers=gateway.admin_headers)
+    assert stored.json()["n"] == 2
+    records = await gateway.records(agentId=agent_id)
+    assert [(record["outcome"], record.get("rule")) for record in records] == [
+        ("ok", "allow"), ("blocked", "agent.suspended")]
+    assert (await other.verify())["ok"]
