@@ -37,6 +37,7 @@ from backend.storage.sqltables import (
     column_type,
     columns_to_row,
     row_to_columns,
+    rows_from,
 )
 
 _meta = sa.MetaData()
@@ -316,13 +317,11 @@ class SqlSession:
         object_id = object_id_lookup(spec)
         if object_id is not None:  # GET by id: a prebuilt statement (see sqlcache)
             statement = self.store.statements.by_id(compiler, spec.read_names)
-            found = await self.conn.execute(statement, {OBJECT_ID: object_id})
-            return [columns_to_row(schema, mapping) for mapping in found.mappings()]
+            return rows_from(schema, await self.conn.execute(statement, {OBJECT_ID: object_id}))
         filters = plain_filters(compiler, spec.where)
         if filters is not None:  # the common shape: a prebuilt statement, the values bound (see sqlcache)
             statement = self.store.statements.plain_find(compiler, spec, filters)
-            result = await self._query(statement, filter_values(compiler, filters))
-            return [columns_to_row(schema, mapping) for mapping in result.mappings()]
+            return rows_from(schema, await self._query(statement, filter_values(compiler, filters)))
         statement = (
             sa.select(*selected_columns(compiler.table, spec.columns))
             .where(compiler.compile(spec.where), self.store.statements.acl(compiler, spec.read_names))
@@ -330,8 +329,7 @@ class SqlSession:
             .offset(spec.skip or None)
             .limit(spec.limit)
         )
-        result = await self._query(statement)
-        return [columns_to_row(schema, mapping) for mapping in result.mappings()]
+        return rows_from(schema, await self._query(statement))
 
     async def count(self, schema: ClassSchema, where: Node, read_names: frozenset[str] | None) -> int:
         compiler = self._compiler(schema, read_names)
