@@ -40,6 +40,16 @@ async def test_sign_up_answers_201_with_a_revocable_session_token(client: httpx.
     assert "password" not in me and not any(key.startswith("_") for key in me)
 
 
+async def test_creating_a_user_through_classes_is_a_sign_up_with_a_session(client: httpx.AsyncClient) -> None:
+    made = await client.post("/classes/_User", json={"username": "carol", "password": "pw"}, headers=H)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert set(body) == {"objectId", "createdAt", "sessionToken"}
+    assert made.headers["location"].endswith(f"/classes/_User/{body['objectId']}")
+    me = (await client.get("/users/me", headers=as_user(body["sessionToken"]))).json()
+    assert me["username"] == "carol" and me["objectId"] == body["objectId"]
+
+
 async def test_log_in_get_and_post_then_log_out_revokes_the_token(client: httpx.AsyncClient) -> None:
     await sign_up(client, "bob", "s3cret!")
     got = await client.get("/login", params={"username": "bob", "password": "s3cret!"}, headers=H)
