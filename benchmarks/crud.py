@@ -10,6 +10,11 @@ cluster, so both servers use the same PostgreSQL.
 
     .venv/bin/python -m benchmarks.crud --help
     .venv/bin/python -m benchmarks.crud --repeats 3 --duration 5
+    .venv/bin/python -m benchmarks.crud --targets ballast-pg,parse --workers 1,2   # ballast serve --workers
+
+One Python process serves from one core; ``--workers 2`` runs Ballast as
+``ballast serve --workers 2`` (two processes, Redis between them), the way it
+is deployed on a multi-core machine. The CPU column counts every process.
 """
 
 from __future__ import annotations
