@@ -7,6 +7,12 @@ row-locked while a record is appended, so each chain is a line across requests a
 its chain's head until it commits, so several chains let concurrent writes commit side by side instead of
 queueing on one row lock. A write's record is appended in the write's own unit, so the two commit or roll
 back together (DESIGN.md rule 4). ``verify`` walks every chain and checks every head.
+
+The head a process committed last is kept (seq, hash) and trusted on its next append to that chain: the head
+row is then updated without being read first (the update still takes its row lock). Had another instance
+appended to the chain meanwhile, its records hold the seqs the new ones would take, and the unique seq index
+refuses them: the unit rolls back (``ChainMoved``), the call runs again, and this process reads heads under
+their lock for a while. Records of reads are group-committed by up to DRAINERS batches at once.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import bisect
 import hashlib
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +31,7 @@ import orjson
 from agent_tools.records import AUDIT_HEAD, TOOL_CALL, Records
 from agent_tools.registry import ALWAYS_REDACTED
 from backend import wire
+from backend.errors import DuplicateValue
 from backend.services.appends import Appender
 from backend.services.units import Database, Unit
 
@@ -32,6 +40,8 @@ CHAINS = 16  # more than the writes one instance commits at once, so a write rar
 SPAN = 10**12  # seqs per chain: chain c holds c*SPAN+1...; exact in a double (Parse Numbers) for 9000 chains
 INDEXED = ("agentId", "runId", "tool", "decision", "outcome", "idempotencyKey", "approvalId")
 PAGE = 500
+DISTRUST_SECONDS = 30.0  # after a chain moved under this process, heads are read under their lock this long
+DRAINERS = 4  # batches of records of reads (group commit) committing at once
 _Queued = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]", tuple[str, bytes] | None]
 
 
@@ -52,8 +62,16 @@ def scrub(value: Any) -> Any:
     return value
 
 
-class AgentChanged(Exception):
-    """The agent a read was admitted on changed before its record committed: run the call again."""
+class RunAgain(Exception):
+    """The call's unit rolled back for a reason that running it again resolves."""
+
+
+class AgentChanged(RunAgain):
+    """The agent a call was admitted on changed before its record committed: run the call again."""
+
+
+class ChainMoved(RunAgain):
+    """Another instance appended to the chain this process trusted its cached head of: run the call again."""
 
 
 @dataclass
@@ -74,13 +92,16 @@ class AuditLog:
         self.records = records
         self.appender = Appender(records.schemas)
         self._heads: dict[int, str] = {}  # chain -> its head's objectId
+        self._known: dict[int, tuple[int, str]] = {}  # chain -> (seq, hash) of the head this process committed
+        self._trust_after = 0.0  # after another instance's append moved a chain: read heads locked until then
         self._free: list[int] = []  # chains no unit of this process holds; the lowest is taken first
         self._held: dict[int, int] = {}  # id(unit) -> the chain that unit appends to, until it ends
         self._waiters: list[asyncio.Future[None]] = []
         self._queue: list[_Queued] = []
         # agent_tools.agents.AgentStore.confirm: which (agent id, standing) no longer hold, read in a unit
         self.confirmer: Callable[[Unit, list[tuple[str, bytes]]], Awaitable[set[tuple[str, bytes]]]] | None = None
-        self._drainer: asyncio.Task[None] | None = None
+        self._drainers: set[asyncio.Task[None]] = set()
+        self._starting = False  # a drainer is made and has not taken its batch yet
 
     async def ensure_head(self) -> None:
         """Find (or make) the head of every chain; a head without ``chain`` is chain 0's (one chain before)."""
@@ -112,16 +133,32 @@ class AuditLog:
         assert self._heads, "AuditLog.ensure_head() first"
         chain = await self._take(unit)
         head_id = self._heads[chain]
-        head = await self.appender.lock(unit, AUDIT_HEAD, head_id)
-        if head is None:
-            raise RuntimeError(f"audit chain head {chain} is gone")
-        built = _build(int(head.get("seq") or 0), str(head.get("hash") or GENESIS), entries)
+        cached = self._known.pop(chain, None) if time.monotonic() >= self._trust_after else None
+        known = cached
+        if known is None:
+            head = await self.appender.lock(unit, AUDIT_HEAD, head_id)
+            if head is None:
+                raise RuntimeError(f"audit chain head {chain} is gone")
+            known = (int(head.get("seq") or 0), str(head.get("hash") or GENESIS))
+        built = _build(known[0], known[1], entries)
+        # moving the head takes its row lock (so another instance appending to this chain waits), locked read
+        # first or not: a head this process committed last is trusted without re-reading it; had another
+        # instance appended since, its records hold the seqs ours would take and the insert below fails
         await self.appender.set(unit, AUDIT_HEAD, head_id, {"seq": built[-1]["seq"], "hash": built[-1]["hash"]})
-        for body in built:
-            indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
-            text = canonical({key: value for key, value in body.items() if key != "hash"})
-            await self.appender.insert(unit, TOOL_CALL, {"seq": body["seq"], "body": text, "hash": body["hash"],
-                                                         **indexed})
+        try:
+            for body in built:
+                indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
+                text = canonical({key: value for key, value in body.items() if key != "hash"})
+                await self.appender.insert(unit, TOOL_CALL, {"seq": body["seq"], "body": text,
+                                                             "hash": body["hash"], **indexed})
+        except DuplicateValue:
+            if cached is None:
+                raise  # the head was read under its lock: a racing retry's idempotency key, not a moved chain
+            self._known.clear()  # another instance writes these chains: read heads under the lock a while
+            self._trust_after = time.monotonic() + DISTRUST_SECONDS
+            raise ChainMoved() from None
+        last = (int(built[-1]["seq"]), str(built[-1]["hash"]))
+        unit.after_commit(lambda: self._known.__setitem__(chain, last))
         return built
 
     async def _take(self, unit: Unit) -> int:
@@ -160,19 +197,27 @@ class AuditLog:
         """
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._queue.append((entry, future, confirm))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
+        self._drainers = {task for task in self._drainers if not task.done()}
+        if not self._starting and len(self._drainers) < DRAINERS:
+            self._starting = True  # the new drainer takes everything queued until it starts
+            self._drainers.add(asyncio.create_task(self._drain()))
         return await future
 
     async def _drain(self) -> None:
+        """Commit queued records in batches, each in its own unit on its own chain, while any are queued.
+
+        Up to DRAINERS batches commit side by side: a record need not wait for the one batch in flight to
+        commit before its own starts (every batch holds its own chain, so they do not queue on one head).
+        """
+        self._starting = False
         while self._queue:
             batch, self._queue = self._queue, []
             try:
                 async with self.db.unit() as unit:
                     kept = await self._confirmed(unit, batch)
                     bodies = await self.append_many(unit, [entry for entry, _, _ in kept]) if kept else []
-            except Exception:  # noqa: BLE001 - isolate the failing record: the others still get theirs
-                if len(batch) == 1:
+            except Exception as error:  # noqa: BLE001 - isolate the failing record: the others still get theirs
+                if len(batch) == 1 and not isinstance(error, ChainMoved):
                     _settle(batch, error=sys.exc_info()[1])
                     continue
                 await self._one_by_one(batch)

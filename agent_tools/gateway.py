@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent_tools.agents import Agent
 from agent_tools.approvals import binding_for, preview_of
-from agent_tools.audit import AgentChanged
+from agent_tools.audit import AgentChanged, RunAgain
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
@@ -126,7 +126,7 @@ class Gateway:
     async def _call(self, call: Call) -> CallResult:
         try:
             return await self._attempt(call)
-        except AgentChanged:  # admitted on a copy of the agent that changed since: again, on the fresh row
+        except RunAgain:  # admitted on a copy of the agent that changed since, or a chain moved: once more
             return await self._attempt(Call(call.request, call.run_id, call.started, fresh=True))
 
     async def _attempt(self, call: Call) -> CallResult:
@@ -245,7 +245,7 @@ class Gateway:
                 result = _dump(await call.tool.handler(context, call.input))
                 await self._confirm(call)
                 record = await self.tools.audit.append(unit, _written(call, decision, context, result))
-        except AgentChanged:
+        except RunAgain:
             raise
         except _Detour as detour:
             assert decision is not None
@@ -349,7 +349,7 @@ class Gateway:
         try:
             record = await self._record(call, call.entry(decision=decision.kind, rule=decision.rule,
                                                          outcome="error", error=message, code=code))
-        except AgentChanged:
+        except RunAgain:
             raise
         except Exception:  # no audit, no action: the write (if any) already rolled back with its record
             log.exception("audit append failed for tool %s", call.request.tool)

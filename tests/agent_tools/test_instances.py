@@ -109,3 +109,21 @@ async def test_a_write_right_after_a_suspension_elsewhere_changes_nothing(
     assert [(record["outcome"], record.get("rule")) for record in records] == [
         ("ok", "allow"), ("blocked", "agent.suspended")]
     assert (await other.verify())["ok"]
+
+
+async def test_a_write_on_a_chain_another_instance_moved_runs_again_and_stays_provable(
+        gateway: Gateway, other: Gateway, seed: Seed) -> None:
+    order = await seed("Order", n=0)
+    agent_id, token = await gateway.agent("shared", grants=["update_object"])
+    ref = {"className": "Order", "objectId": order["objectId"]}
+    # each instance appends to its lowest free chain, 0: A trusts its head of chain 0, B moves it, A writes again
+    for instance, n in ((gateway, 1), (other, 2), (gateway, 3)):
+        answer = await instance.call(token, "write", "update_object", ref | {"fields": {"n": n}})
+        assert answer.status_code == 200, answer.text
+    assert gateway.tools.audit._trust_after > 0  # A's third write found chain 0 moved, and ran again
+    stored = await gateway.http.get(f"/classes/Order/{order['objectId']}", headers=gateway.admin_headers)
+    assert stored.json()["n"] == 3
+    records = await gateway.records(agentId=agent_id)
+    assert [record["input"]["fields"]["n"] for record in records] == [1, 2, 3]
+    assert [record["seq"] for record in records] == [1, 2, 3]  # one chain, one record per call
+    assert (await other.verify())["ok"]
