@@ -221,11 +221,13 @@ def main(
             server = stack.enter_context(BallastServer(port, keys, uri))
             urls["ballast-pg"] = (server.url, server.process.pid if server.process else None)
         for count in subscribers:
-            for name, (url, pid) in urls.items():
-                runs = [measure(name, url, keys, count, rate, seconds, drain, pid) for _ in range(repeat)]
-                if repeat > 1:
-                    print("\n".join(f"  run: {line}" for line in table(runs).splitlines()[2:]), flush=True)
-                median = sorted(runs, key=lambda r: r.p99_ms)[len(runs) // 2]
+            runs: dict[str, list[RunResult]] = {name: [] for name in urls}
+            for _ in range(repeat):  # the servers take turns: a busy spell on the machine hits both alike
+                for name, (url, pid) in urls.items():
+                    runs[name].append(measure(name, url, keys, count, rate, seconds, drain, pid))
+                    print(f"  run: {table(runs[name][-1:]).splitlines()[-1]}", flush=True)
+            for done in runs.values():
+                median = sorted(done, key=lambda r: r.p99_ms)[len(done) // 2]
                 results.append(median)
                 print(table([median]).splitlines()[-1], flush=True)
     print(f"\nrate {rate:g}/s for {seconds:g} s, latency sampled on {SAMPLE} subscribers per run\n")
