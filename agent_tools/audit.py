@@ -41,7 +41,7 @@ SPAN = 10**12  # seqs per chain: chain c holds c*SPAN+1...; exact in a double (P
 INDEXED = ("agentId", "runId", "tool", "decision", "outcome", "idempotencyKey", "approvalId")
 PAGE = 500
 DISTRUST_SECONDS = 30.0  # after a chain moved under this process, heads are read under their lock this long
-DRAINERS = 4  # batches of records of reads (group commit) committing at once
+DRAINERS = 2  # batches of records of reads (group commit) committing at once
 _Queued = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]", tuple[str, bytes] | None]
 
 
