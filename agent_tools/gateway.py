@@ -12,6 +12,8 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +115,15 @@ class Call:
 class Gateway:
     def __init__(self, tools: AgentTools) -> None:
         self.tools = tools
+        self._writes = 0  # write units open in this process
+
+    @asynccontextmanager
+    async def _open_write(self) -> AsyncIterator[None]:
+        self._writes += 1
+        try:
+            yield
+        finally:
+            self._writes -= 1
 
     async def call(self, request: CallRequest) -> CallResult:
         """Run one tool call and write its one audit record."""
@@ -169,9 +180,10 @@ class Gateway:
         # admitted on this process's copy of the agent (the second attempt: on the fresh row), confirmed before
         # the call's result counts: a read's in its record's transaction, a write's by a group confirmation
         # that runs while its tool does and is awaited before its record is appended (``_confirm``)
-        agents = self.tools.agents
-        check = await (agents.check_id(call.request.agent_id, unit, cached=not call.fresh) if call.request.agent_id
-                       else agents.check(call.request.token, unit, cached=not call.fresh))
+        # (a write alone in its unit, e.g. on SQLite's one writer, has no group to share: it reads the row itself)
+        agents, cached = self.tools.agents, not call.fresh and (call.request.kind == "read" or self._writes > 1)
+        check = await (agents.check_id(call.request.agent_id, unit, cached=cached) if call.request.agent_id
+                       else agents.check(call.request.token, unit, cached=cached))
         call.agent, call.unconfirmed = check.agent, check.unconfirmed
         if call.unconfirmed is not None and call.request.kind == "write":
             call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
@@ -231,7 +243,7 @@ class Gateway:
         """Admission, the tool and its audit record share one unit: they commit or roll back together."""
         decision: Decision | None = None
         try:
-            async with self.tools.services.db.unit() as unit:
+            async with self.tools.services.db.unit() as unit, self._open_write():
                 decision = await self._admit(call, unit)
                 assert call.tool is not None and call.agent is not None
                 key = call.request.idempotency_key

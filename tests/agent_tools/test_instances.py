@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agent_tools.agents import Confirmations
 from backend.app import create_app
 from backend.config import Settings
 from tests.agent_tools.conftest import Gateway, Seed
@@ -127,3 +128,27 @@ async def test_a_write_on_a_chain_another_instance_moved_runs_again_and_stays_pr
     assert [record["input"]["fields"]["n"] for record in records] == [1, 2, 3]
     assert [record["seq"] for record in records] == [1, 2, 3]  # one chain, one record per call
     assert (await other.verify())["ok"]
+
+
+async def test_concurrent_writes_right_after_a_suspension_elsewhere_all_stop(
+        gateway: Gateway, other: Gateway, seed: Seed, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []  # writes sharing a group confirmation of A's copy (several write units open at once)
+    ask = Confirmations.ask
+    monkeypatch.setattr(Confirmations, "ask", lambda self, seen: asked.append(seen[0]) or ask(self, seen))
+    orders = [await seed("Order", n=0) for _ in range(8)]
+    agent_id, token = await gateway.agent("crowd", grants=["update_object"])
+
+    async def write(order: dict[str, str], n: int) -> httpx.Response:
+        ref = {"className": "Order", "objectId": order["objectId"]}
+        return await gateway.call(token, "write", "update_object", ref | {"fields": {"n": n}})
+
+    assert {answer.status_code for answer in await asyncio.gather(*(write(o, 1) for o in orders))} == {200}
+    assert (await other.admin("POST", f"/agents/{agent_id}/suspend")).status_code == 200
+    stopped = await asyncio.gather(*(write(order, 2) for order in orders))
+    assert {(answer.status_code, answer.json()["rule"]) for answer in stopped} == {(403, "agent.suspended")}
+    for order in orders:
+        stored = await gateway.http.get(f"/classes/Order/{order['objectId']}", headers=gateway.admin_headers)
+        assert stored.json()["n"] == 1
+    assert len(await gateway.records(agentId=agent_id)) == 16
+    if engine == "postgres":  # SQLite has one writer: a write alone in its unit reads the agent itself
+        assert asked
