@@ -101,7 +101,7 @@ class AuditLog:
         # agent_tools.agents.AgentStore.confirm: which (agent id, standing) no longer hold, read in a unit
         self.confirmer: Callable[[Unit, list[tuple[str, bytes]]], Awaitable[set[tuple[str, bytes]]]] | None = None
         self._drainers: set[asyncio.Task[None]] = set()
-        self._starting = False  # a drainer is made and has not taken its batch yet
+        self._starting: asyncio.Task[None] | None = None  # a drainer made that has not taken its batch yet
 
     async def ensure_head(self) -> None:
         """Find (or make) the head of every chain; a head without ``chain`` is chain 0's (one chain before)."""
@@ -198,9 +198,10 @@ class AuditLog:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._queue.append((entry, future, confirm))
         self._drainers = {task for task in self._drainers if not task.done()}
-        if not self._starting and len(self._drainers) < DRAINERS:
-            self._starting = True  # the new drainer takes everything queued until it starts
-            self._drainers.add(asyncio.create_task(self._drain()))
+        starting = self._starting is not None and not self._starting.done()
+        if not starting and len(self._drainers) < DRAINERS:
+            self._starting = asyncio.create_task(self._drain())  # takes everything queued until it starts
+            self._drainers.add(self._starting)
         return await future
 
     async def _drain(self) -> None:
@@ -209,7 +210,7 @@ class AuditLog:
         Up to DRAINERS batches commit side by side: a record need not wait for the one batch in flight to
         commit before its own starts (every batch holds its own chain, so they do not queue on one head).
         """
-        self._starting = False
+        self._starting = None
         while self._queue:
             batch, self._queue = self._queue, []
             try:
