@@ -39,6 +39,8 @@ def serve(
                   + (f", {workers} workers)" if workers > 1 else ")"))
     # each worker builds the app from the environment (backend/asgi.py): hand it this command's choices
     os.environ["BALLAST_HOST"], os.environ["PARSE_SERVER_PORT"] = settings.host, str(settings.port)
+    if workers > 1 and "BALLAST_DATABASE_POOL_SIZE" not in os.environ:  # the same connections in all, not N times
+        os.environ["BALLAST_DATABASE_POOL_SIZE"] = str(max(4, settings.database_pool_size // workers))
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
     # LiveQuery's protocol: uvicorn's websockets-sansio plus a non-awaiting write for the fan-out (uvicorn_protocol.py)
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,

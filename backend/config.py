@@ -57,6 +57,9 @@ class Settings(BaseSettings):
 
     # data
     database_uri: str | None = Field(None, validation_alias=_parse("database_uri", "DATABASE_URL"))
+    # PostgreSQL connections one process keeps open per pool (reads and writes have a pool each): enough for the
+    # requests it has in flight; ``ballast serve --workers N`` divides the default between its processes
+    database_pool_size: int = Field(32, ge=1, le=1000, validation_alias=_ballast("database_pool_size"))
     data_dir: Path = Field(Path("data"), validation_alias=_ballast("data_dir"))
     allow_client_class_creation: bool = Field(True, validation_alias=_parse("allow_client_class_creation"))
 

@@ -49,7 +49,7 @@ class Services:
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
-    store = store or create_store(settings.database_url)
+    store = store or create_store(settings.database_url, settings.database_pool_size)
     db = Database(store)
     events = EventBus()
     schemas = SchemaService(settings.allow_client_class_creation)

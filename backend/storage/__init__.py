@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend.storage.protocols import Store
 
 
-def create_store(url: str) -> Store:
+def create_store(url: str, pool_size: int = 32) -> Store:
     """The adapter for a SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
     if url.startswith("sqlite"):
         from backend.storage.sqlite import SqliteStore
@@ -14,5 +14,5 @@ def create_store(url: str) -> Store:
     if url.startswith("postgresql"):
         from backend.storage.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, pool_size=pool_size)
     raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} (use sqlite or postgresql)")
