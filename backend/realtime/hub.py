@@ -179,6 +179,10 @@ class Hub:
         self.metrics.matchers.set(len(self.members))
 
     async def _schema(self, class_name: str) -> ClassSchema:
+        # the schema cache as REST reads it; only a miss costs a transaction (thousands of clients subscribe at once)
+        cached = self.services.schemas.cached(class_name)
+        if cached is not None:
+            return cached
         async with self.services.db.unit(read_only=True) as unit:
             schema = await self.services.schemas.get(unit, class_name)
         return schema or new_schema(class_name)
