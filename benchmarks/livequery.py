@@ -79,8 +79,11 @@ async def _subscribers(ws_url: str, app_id: str, run: str, count: int, pipe: Con
         sockets.extend(batch)
     # timed subscribers spread over the whole set: a fan-out reaches its last subscriber last
     step = max(1, count // SAMPLE)
-    readers = [asyncio.create_task(_read(ws, index, counts, receipts if index % step == 0 else None))
-               for index, ws in enumerate(sockets)]
+    transports: list[asyncio.Transport] = []
+    for index, ws in enumerate(sockets):
+        transport: asyncio.Transport = ws.transport
+        transport.set_protocol(FrameCounter(transport, index, counts, receipts if index % step == 0 else None))
+        transports.append(transport)
     gc.collect()
     gc.freeze()  # thousands of long-lived sockets: never scanned again
     gc.disable()  # a full collection in the middle of a run stalls every reader (hundreds of ms)
@@ -92,16 +95,16 @@ async def _subscribers(ws_url: str, app_id: str, run: str, count: int, pipe: Con
         if message == "stop":
             break
         acks.update(message)
-    for task in readers:
-        task.cancel()
     gc.enable()
     latencies = [max(0.0, received - acks[object_id]) for object_id, received in receipts if object_id in acks]
     pipe.send({"received": sum(counts), "latencies": latencies})
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    for transport in transports:
+        transport.close()
 
 
 async def _open(ws_url: str, app_id: str, run: str) -> websockets.ClientConnection:
-    ws = await websockets.connect(ws_url, max_size=None, open_timeout=60, ping_interval=None)
+    # no compression (neither server compresses events): FrameCounter reads plain text frames
+    ws = await websockets.connect(ws_url, max_size=None, open_timeout=60, ping_interval=None, compression=None)
     await ws.send(json.dumps({"op": "connect", "applicationId": app_id, "javascriptKey": Keys().javascript_key}))
     connected = json.loads(await ws.recv())
     if connected.get("op") != "connected":
@@ -114,15 +117,51 @@ async def _open(ws_url: str, app_id: str, run: str) -> websockets.ClientConnecti
     return ws
 
 
-async def _read(ws: websockets.ClientConnection, index: int, counts: list[int],
-                receipts: list[tuple[str, float]] | None) -> None:
-    try:
-        async for frame in ws:
-            counts[index] += 1
-            if receipts is not None:
-                receipts.append((json.loads(frame)["object"]["objectId"], time.time()))
-    except websockets.ConnectionClosed:
-        return
+class FrameCounter(asyncio.Protocol):
+    """One subscriber's socket after its handshake: counts event frames straight off the transport.
+
+    The instrument must stay cheaper than the servers it measures (it shares their two cores): a
+    WebSocket library parsing every one of 25,000 frames a second needed as much CPU as Ballast did
+    to send them, and when it fell behind every latency grew with its backlog. Server frames are
+    unmasked and, without compression, whole text messages; a timed subscriber also decodes its events
+    (stamped when their bytes arrive). Server pings are answered, as the library would.
+    """
+
+    def __init__(self, transport: asyncio.Transport, index: int, counts: list[int],
+                 receipts: list[tuple[str, float]] | None) -> None:
+        self.transport, self.index, self.counts, self.receipts = transport, index, counts, receipts
+        self.buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buffer = self.buffer
+        buffer += data
+        position, size = 0, len(buffer)
+        while size - position >= 2:
+            length, head = buffer[position + 1] & 0x7F, 2
+            if length >= 126:
+                head = 4 if length == 126 else 10
+                if size - position < head:
+                    break
+                length = int.from_bytes(buffer[position + 2:position + head], "big")
+            end = position + head + length
+            if end > size:
+                break
+            opcode = buffer[position] & 0x0F
+            if opcode == 0x1:
+                self.counts[self.index] += 1
+                if self.receipts is not None:
+                    event = json.loads(bytes(buffer[position + head:end]))
+                    self.receipts.append((event["object"]["objectId"], now))
+            elif opcode == 0x9:
+                self.pong(bytes(buffer[position + head:end]))
+            position = end
+        del buffer[:position]
+
+    def pong(self, payload: bytes) -> None:
+        mask = os.urandom(4)  # client frames are masked (RFC 6455)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + masked)
 
 
 # --- the writer ---------------------------------------------------------------------------
