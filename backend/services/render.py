@@ -19,11 +19,14 @@ def render(schema: ClassSchema, row: Row, file_url: FileUrl) -> dict[str, Any]:
     """A whole object as Parse JSON (dates of the three default fields as plain ISO strings)."""
     out: dict[str, Any] = {}
     for name, value in row.items():
-        if name.startswith("_") or name in HIDDEN_FIELDS or value is None:
+        if value is None or name[0] == "_" or name in HIDDEN_FIELDS:
             continue
-        if name in ("createdAt", "updatedAt"):
+        kind = type(value)
+        if kind is str or kind is int or kind is bool:  # most values: JSON as they are (exact types, no subclasses)
+            out[name] = value
+        elif name in ("createdAt", "updatedAt"):
             out[name] = wire.format_iso(value)
-        elif isinstance(value, wire.File):
+        elif kind is wire.File:
             out[name] = wire.encode(wire.File(value.name, file_url(value.name)))
         else:
             out[name] = wire.encode(value)
