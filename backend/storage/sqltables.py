@@ -89,6 +89,10 @@ def to_column(spec: FieldSpec, value: Any) -> Any:
     return value
 
 
+# the types from_column changes; every other column's value is the wire value as stored
+DECODED_TYPES = frozenset({"Pointer", "File", "Bytes", "Object", "Array", "GeoPoint", "Polygon", "Number"})
+
+
 def from_column(spec: FieldSpec, value: Any) -> Any:
     """What a column stores -> the wire value."""
     if value is None:
@@ -122,22 +126,23 @@ def rows_from(schema: ClassSchema, result: Any) -> list[Row]:
     """Every row of a SELECT result as a Row, as ``columns_to_row`` makes them, with the per-column
     decisions made once for the result instead of once per value (a find renders up to 1,000 rows)."""
     fields = schema.column_fields()
-    columns: list[tuple[str, FieldSpec | None]] = []  # spec None: a system column, kept as stored
-    keep: list[bool] = []
+    # per column: (name, kept as stored?, its spec when it needs decoding); unknown columns are dropped
+    columns: list[tuple[str, bool, FieldSpec | None]] = []
     names = result.keys()  # a result's column names (iterating the result itself yields its rows)
     for key in names:
         name = str(key)  # SQLAlchemy hands out quoted_name, a str subclass JSON encoders refuse as a key
-        columns.append((name, None if name in SYSTEM_COLUMNS else fields.get(name)))
-        keep.append(name in SYSTEM_COLUMNS or name in fields)
+        spec = fields.get(name)
+        decoded = spec is not None and spec.type in DECODED_TYPES and name not in SYSTEM_COLUMNS
+        columns.append((name, name in SYSTEM_COLUMNS or spec is not None, spec if decoded else None))
     rows: list[Row] = []
     for values in result:
         row: Row = {}
-        for (name, spec), wanted, value in zip(columns, keep, values, strict=True):
-            if spec is None:
-                if wanted:
-                    row[name] = value
-            elif value is not None:
-                row[name] = from_column(spec, value)
+        for (name, kept, spec), value in zip(columns, values, strict=True):
+            if spec is not None:
+                if value is not None:
+                    row[name] = from_column(spec, value)
+            elif kept and (value is not None or name in SYSTEM_COLUMNS):
+                row[name] = value
         rows.append(row)
     return rows
 
