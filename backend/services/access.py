@@ -186,8 +186,10 @@ def protected_fields(principal: Principal, schema: ClassSchema, row: Mapping[str
     """
     if principal.is_master:
         return frozenset()
-    if schema.class_name not in DEFAULT_PROTECTED and not schema.class_level_permissions.get("protectedFields"):
-        return frozenset()  # nothing protected in this class (the common case; asked once per row rendered)
+    configured = schema.class_level_permissions.get("protectedFields")
+    names_any = isinstance(configured, Mapping) and any(configured.values())
+    if schema.class_name not in DEFAULT_PROTECTED and not names_any:
+        return frozenset()  # no field named anywhere (the default CLP's {"*": []} too): asked once per row rendered
     own_user = schema.class_name == "_User" and principal.user_id is not None and row.get("objectId") == (
         principal.user_id)
     if own_user:
