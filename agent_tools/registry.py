@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -78,25 +79,14 @@ class Tool:
             "scope": self.scope.to_wire(), "transactional": self.transactional,
         }
 
-    @property
+    @cached_property  # kept on the instance (a frozen dataclass still has a __dict__), computed once
     def version(self) -> str:
         """A content hash of the declaration: a changed tool is a new version."""
-        return _version_of(self)
+        digest = hashlib.sha256(orjson.dumps(self.declaration(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return digest[:16]
 
     def describe(self) -> dict[str, Any]:
         return self.declaration() | {"version": self.version}
-
-
-_VERSIONS: dict[int, str] = {}
-
-
-def _version_of(tool: Tool) -> str:
-    key = id(tool)
-    cached = _VERSIONS.get(key)
-    if cached is None:
-        digest = hashlib.sha256(orjson.dumps(tool.declaration(), option=orjson.OPT_SORT_KEYS)).hexdigest()
-        cached = _VERSIONS[key] = digest[:16]
-    return cached
 
 
 class ToolRegistry:
