@@ -133,8 +133,11 @@ def truncate_ms(value: datetime) -> datetime:
 
 def format_iso(value: datetime) -> str:
     """``2024-01-02T03:04:05.678Z``, the only date shape Parse sends."""
-    # isoformat is C code, several times faster than strftime; it ends in "+00:00" once in UTC
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    # isoformat is C code, several times faster than strftime; it ends in "+00:00" once in UTC (as the
+    # database's values already are)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def now() -> datetime:
