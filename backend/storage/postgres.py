@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import operators, wire
 from backend.storage.sqlquery import Expr
+from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
 
 _FUNCTIONS = (
@@ -153,8 +154,14 @@ class PostgresStore(SqlStore):
             url, pool_size=pool_size, max_overflow=max_overflow, isolation_level="AUTOCOMMIT",
             skip_autocommit_rollback=True, connect_args={"server_settings": {"default_transaction_read_only": "on"}},
         )
+        # both kinds of autocommit unit keep their connections between uses (see sqlshelf); single writes keep
+        # fewer, so transactions still find pooled connections
+        self._reads = ConnectionShelf(self._reader, pool_size)
+        self._single_writes = ConnectionShelf(engine, max(1, pool_size // 2), isolation_level="AUTOCOMMIT")
 
     async def close(self) -> None:
+        await self._reads.close()
+        await self._single_writes.close()
         await self._reader.dispose()
         await super().close()
 
@@ -167,9 +174,9 @@ class PostgresStore(SqlStore):
 
     @asynccontextmanager
     async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
-        if read_only:
-            async with self._reader.connect() as conn:
+        if read_only or single_write:
+            async with (self._reads if read_only else self._single_writes).connection() as conn:
                 yield conn
             return
-        async with super().connect(read_only=False, single_write=single_write) as conn:
+        async with super().connect(read_only=False) as conn:
             yield conn

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import operators, wire
 from backend.storage.sqlquery import Expr
+from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
 
 _SQLITE_KINDS = {
@@ -166,15 +167,17 @@ class SqliteStore(SqlStore):
         # on PostgreSQL do; toggling the pragma around each read cost six aiosqlite thread hops a request.
         self._reader = create_async_engine(url, pool_size=8, max_overflow=8, skip_autocommit_rollback=True)
         event.listen(self._reader.sync_engine, "connect", _register_reader)
+        self._reads = ConnectionShelf(self._reader, 8)  # kept between reads (see sqlshelf)
 
     async def close(self) -> None:
+        await self._reads.close()
         await self._reader.dispose()
         await super().close()
 
     @asynccontextmanager
     async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
         if read_only:
-            async with self._reader.connect() as conn:
+            async with self._reads.connection() as conn:
                 yield conn
             return
         async with self._write_lock, self.engine.connect() as conn:

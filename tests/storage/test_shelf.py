@@ -1,0 +1,60 @@
+"""Shelved autocommit connections (backend/storage/sqlshelf.py): reused when healthy, never when in doubt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from backend.config import Settings
+from backend.context import RequestContext
+from backend.services.wiring import Services, build_services
+from backend.storage.sqlstore import SqlSession
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    built = build_services(settings)
+    await built.start()
+    try:
+        yield built
+    finally:
+        await built.stop()
+
+
+async def _backend_pid(services: Services) -> int:
+    async with services.db.unit(read_only=True) as unit:
+        assert isinstance(unit.session, SqlSession)
+        return int((await unit.session.conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+async def test_a_read_after_an_error_reuses_the_connection_and_still_reads(services: Services) -> None:
+    first = await _backend_pid(services)
+    with pytest.raises(sa.exc.DBAPIError):
+        async with services.db.unit(read_only=True) as unit:
+            assert isinstance(unit.session, SqlSession)
+            await unit.session.conn.execute(sa.text("SELECT 1 / 0"))
+    assert await _backend_pid(services) == first  # the same server connection: nothing was reopened
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+async def test_a_read_cancelled_mid_statement_is_not_handed_on(services: Services) -> None:
+    first = await _backend_pid(services)
+
+    async def slow_read() -> None:
+        async with services.db.unit(read_only=True) as unit:
+            assert isinstance(unit.session, SqlSession)
+            await unit.session.conn.execute(sa.text("SELECT pg_sleep(30)"))
+
+    task = asyncio.create_task(slow_read())
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await _backend_pid(services) != first  # a fresh connection, not the one left mid-query
+    created = await services.objects.create(RequestContext.system(), "Gadget", {"sku": "A-1"})
+    fetched = await services.objects.get(RequestContext.system(), "Gadget", created["objectId"])
+    assert fetched["sku"] == "A-1"
