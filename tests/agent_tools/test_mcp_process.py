@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.config import Settings
 from tests.agent_tools.test_mcp import Site
 from tests.conftest import APP_ID, MASTER_KEY
+from tests.support.live import ballast_serve
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,27 +32,8 @@ def served(settings: Settings) -> Iterator[Served]:
            "BALLAST_DATA_DIR": str(settings.data_dir), "PARSE_SERVER_URL": url, "BALLAST_JOBS_ENABLED": "false"}
     if settings.database_uri:
         env["PARSE_SERVER_DATABASE_URI"] = settings.database_uri
-    process = subprocess.Popen([str(Path(sys.executable).parent / "ballast"), "serve", "--port", str(port)], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else "exited"
+    with ballast_serve(["--port", str(port)], env, url, cwd=ROOT):
         yield Served(url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 async def test_mcp_against_ballast_serve_in_its_own_process(served: Served) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from backend.config import Settings
 from tests.conftest import APP_ID, MASTER_KEY
 from tests.realtime.conftest import RedisServer
+from tests.support.live import ballast_serve
 from tests.support.postgres import free_port
 
 BALLAST = str(Path(sys.executable).parent / "ballast")
@@ -34,27 +34,8 @@ def two_workers(settings: Settings, redis_server: RedisServer) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/parse"
     env = _environment(settings, url) | {"BALLAST_REDIS_URL": redis_server.url}
-    process = subprocess.Popen([BALLAST, "serve", "--port", str(port), "--workers", "2"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else "exited"
+    with ballast_serve(["--port", str(port), "--workers", "2"], env, url):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 def test_more_than_one_worker_without_redis_is_refused_with_what_to_set(settings: Settings) -> None:

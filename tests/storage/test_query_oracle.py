@@ -11,20 +11,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from backend import wire
-from backend.config import Settings
 from backend.context import RequestContext
 from backend.errors import ParseError
 from backend.services.objects import FindOptions
 from backend.services.query import matches, parse_order, parse_where, sort_rows
-from backend.services.wiring import Services, build_services
+from backend.services.wiring import Services
 from tests.storage import querygen
 
 IN_CI = os.environ.get("CI") == "true"
@@ -37,14 +34,6 @@ ORACLE = settings(
 )
 CTX = RequestContext.system()
 _classes = itertools.count()
-
-
-@pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    built = build_services(settings)
-    await built.start()
-    yield built
-    await built.stop()
 
 
 async def _store(services: Services, objects: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:

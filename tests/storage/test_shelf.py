@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
 
-from backend.config import Settings
 from backend.context import RequestContext
-from backend.services.wiring import Services, build_services
+from backend.services.wiring import Services
 from backend.storage.sqlstore import SqlSession
-
-
-@pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    built = build_services(settings)
-    await built.start()
-    try:
-        yield built
-    finally:
-        await built.stop()
 
 
 async def _backend_pid(services: Services) -> int:

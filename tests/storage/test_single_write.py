@@ -7,26 +7,13 @@ work is redone in a real transaction and nothing is half-written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from backend.config import Settings
 from backend.context import RequestContext
 from backend.errors import DuplicateValue
 from backend.services.objects import FindOptions
-from backend.services.wiring import Services, build_services
+from backend.services.wiring import Services
 from backend.storage.protocols import TransactionRequired
-
-
-@pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    built = build_services(settings)
-    await built.start()
-    try:
-        yield built
-    finally:
-        await built.stop()
 
 
 async def _skus(services: Services) -> list[str]:

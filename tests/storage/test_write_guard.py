@@ -8,25 +8,12 @@ can go on writing in the same transaction, and what it wrote commits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from backend.config import Settings
 from backend.context import RequestContext
 from backend.errors import DuplicateValue
 from backend.services.objects import FindOptions
-from backend.services.wiring import Services, build_services
-
-
-@pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    built = build_services(settings)
-    await built.start()
-    try:
-        yield built
-    finally:
-        await built.stop()
+from backend.services.wiring import Services
 
 
 async def test_a_caught_duplicate_leaves_the_transaction_usable(services: Services) -> None:

@@ -1,10 +1,15 @@
-"""A real Ballast server on a loopback port, in a thread of the test process."""
+"""A real Ballast server on a loopback port: in a thread of the test process, or as ``ballast serve``."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -38,3 +43,29 @@ class LiveServer:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+@contextmanager
+def ballast_serve(args: list[str], env: dict[str, str], url: str, cwd: Path | None = None) -> Iterator[None]:
+    """``ballast serve ARGS`` as its own process, until ``url``/health answers; stopped on exit."""
+    command = [str(Path(sys.executable).parent / "ballast"), "serve", *args]
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else "exited"
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
