@@ -14,11 +14,10 @@ from starlette.routing import Route
 from backend.api.installations import create_installation, update_installation
 from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
+from backend.api.users import USERS, sign_up
 from backend.deps import get_services, json_body, request_context
 from backend.services.installations import CLASS as INSTALLATION
 from backend.services.installations import InstallationService
-
-USERS = "_User"
 
 
 async def create_object(request: Request) -> ParseJSON:
@@ -28,11 +27,8 @@ async def create_object(request: Request) -> ParseJSON:
     svc = get_services(request)
     if class_name == INSTALLATION:  # parse-server applies the installation rules on /classes/_Installation too
         return await create_installation(body, ctx, InstallationService(svc.objects), svc)
-    if class_name == USERS:  # a sign-up, as POST /users: the new user gets its session token
-        login = await svc.identity.accounts.sign_up(ctx, body)
-        if not login.created:
-            return ParseJSON(login.user)
-        return created(login.user, f"{svc.settings.public_url}/classes/{USERS}/{login.user['objectId']}")
+    if class_name == USERS:  # a sign-up, as POST /users (Location too: parse-server names /users/<id> for both)
+        return await sign_up(body, ctx, svc)
     saved = await svc.objects.create(ctx, class_name, body)
     return created(saved, f"{svc.settings.public_url}/classes/{class_name}/{saved['objectId']}")
 

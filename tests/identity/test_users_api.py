@@ -45,7 +45,7 @@ async def test_creating_a_user_through_classes_is_a_sign_up_with_a_session(clien
     assert made.status_code == 201, made.text
     body = made.json()
     assert set(body) == {"objectId", "createdAt", "sessionToken"}
-    assert made.headers["location"].endswith(f"/classes/_User/{body['objectId']}")
+    assert made.headers["location"].endswith(f"/users/{body['objectId']}")  # as parse-server names it
     me = (await client.get("/users/me", headers=as_user(body["sessionToken"]))).json()
     assert me["username"] == "carol" and me["objectId"] == body["objectId"]
 
