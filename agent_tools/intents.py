@@ -131,8 +131,7 @@ class IntentStore:
         schemas = self.records.schemas
         async with self.records.db.unit() as unit:
             for name in MY_CLASSES:
-                if await schemas.get(unit, name) is None:
-                    await schemas.create_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP})
+                await schemas.ensure_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP})
         async with self.records.db.unit() as unit:  # one provenance row per object (its last agent write), indexed
             await schemas.ensure_unique(unit, PROVENANCE, ("className", "targetId"))
         self._ready = True

@@ -61,12 +61,10 @@ class Records:
         """Create the classes (master-only) and their unique indexes, once."""
         async with self.db.unit() as unit:
             for name in CLASSES:
-                schema = await self.schemas.get(unit, name)
                 wanted = {field: {"type": kind} for field, kind in FIELDS[name].items()}
-                if schema is None:
-                    await self.schemas.create_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP,
-                                                                 "fields": wanted})
-                elif missing := {field: spec for field, spec in wanted.items() if field not in schema.fields}:
+                schema = await self.schemas.ensure_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP,
+                                                                      "fields": wanted})
+                if missing := {field: spec for field, spec in wanted.items() if field not in schema.fields}:
                     await self.schemas.update_class(unit, name, {"fields": missing})
         async with self.db.unit() as unit:
             for name, fields in UNIQUE:

@@ -88,10 +88,9 @@ class JobRecords:
         schemas = self.objects.schemas
         async with self.objects.db.unit() as unit:
             for name, extra in ((RUNS, _RUN_FIELDS), (SCHEDULES, _SCHEDULE_FIELDS)):
-                if await schemas.get(unit, name) is None:
-                    fields = {key: {"type": kind} for key, kind in extra.items()}
-                    body = {"fields": fields, "classLevelPermissions": MASTER_ONLY, "indexes": _INDEXES.get(name, {})}
-                    await schemas.create_class(unit, name, body)
+                fields = {key: {"type": kind} for key, kind in extra.items()}
+                body = {"fields": fields, "classLevelPermissions": MASTER_ONLY, "indexes": _INDEXES.get(name, {})}
+                await schemas.ensure_class(unit, name, body)
             await schemas.ensure_unique(unit, RUNS, ("fireKey",))
 
     # --- runs --------------------------------------------------------------------------

@@ -46,10 +46,10 @@ class Identity:
         schemas = self.objects.schemas
         async with self.db.unit() as unit:
             for class_name in SYSTEM_CLASSES:
-                if await schemas.get(unit, class_name) is None:
-                    await schemas.create_class(unit, class_name, {})
+                await schemas.ensure_class(unit, class_name, {})
         try:
             async with self.db.unit() as unit:
+                await unit.session.lock_class("_User")  # instances starting together would make the index twice
                 await unit.session.ensure_unique_folded("_User", "username")
                 await unit.session.ensure_unique_folded("_User", "email")
                 await unit.session.ensure_unique(await schemas.require(unit, "_Role"), ("name",))

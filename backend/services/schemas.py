@@ -173,8 +173,20 @@ class SchemaService:
             raise ClassNotFound(f"Class {class_name} does not exist.")
         return schema
 
+    async def ensure_class(self, unit: Unit, class_name: str, body: Mapping[str, Any]) -> ClassSchema:
+        """The class, created from ``body`` when missing. Under the class's schema lock, deciding on the stored
+        schema: instances starting together on a new database create it once (the rest of ``unit`` keeps the
+        lock, so a caller may go on to add fields)."""
+        await unit.session.lock_class(class_name)
+        stored = await unit.session.load_schema(class_name)
+        if stored is not None:
+            self._remember(unit, stored, class_name)
+            return stored
+        return await self.create_class(unit, class_name, body)
+
     async def ensure_unique(self, unit: Unit, class_name: str, fields: tuple[str, ...]) -> None:
         """A unique index over existing fields: a later duplicate write fails with DuplicateValue (137)."""
+        await unit.session.lock_class(class_name)  # two instances creating the same index at once would collide
         schema = await self.require(unit, class_name)
         missing = [name for name in fields if name not in schema.column_fields()]
         if missing or not fields:
