@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
 EARTH_RADIUS_KM = 6371.0
+# the ordering comparisons of a query tree: the same functions compare Python values (the matcher) and build
+# SQL (SQLAlchemy columns overload them)
+ORDERED: dict[str, Callable[[Any, Any], Any]] = {
+    "lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+}
 WORD = re.compile(r"\w+", re.UNICODE)
 
 

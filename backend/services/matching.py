@@ -65,15 +65,7 @@ def _match_compare(row: Mapping[str, Any], node: q.Compare) -> bool:
         return actual is None or _scalar_key(node.field, actual) != _scalar_key(node.field, node.value)
     if actual is None or type(_scalar_key(node.field, actual)) is not type(_scalar_key(node.field, node.value)):
         return False
-    return _ORDERED[node.op](_scalar_key(node.field, actual), _scalar_key(node.field, node.value))
-
-
-_ORDERED: dict[str, Callable[[Any, Any], bool]] = {
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-}
+    return bool(operators.ORDERED[node.op](_scalar_key(node.field, actual), _scalar_key(node.field, node.value)))
 
 
 def _compare_array(actual: Any, op: str, value: Any) -> bool:
@@ -101,7 +93,8 @@ def _compare_json(actual: Any, op: str, value: Any) -> bool:
         return equal
     if op == "ne":
         return not equal
-    return same_kind and operators.json_kind(expected) in ("number", "string") and _ORDERED[op](actual, expected)
+    ordered = operators.json_kind(expected) in ("number", "string")
+    return same_kind and ordered and bool(operators.ORDERED[op](actual, expected))
 
 
 def _match_in(row: Mapping[str, Any], node: q.In) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from backend import querytree as q
 from backend import wire
 from backend.errors import InvalidQuery
-from backend.operators import json_kind
+from backend.operators import ORDERED, json_kind
 from backend.storage.protocols import ClassSchema, FieldSpec
 from backend.storage.sqltables import to_column
 
@@ -155,15 +155,8 @@ def scalar_compare(column: Expr, op: str, value: Any) -> Expr:
         return equal_expr
     if op == "ne":
         return sa.or_(column != value, column.is_(None))
-    return _ORDERED[op](column, value)
-
-
-_ORDERED: dict[str, Callable[[Any, Any], Expr]] = {
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-}
+    ordered: Expr = ORDERED[op](column, value)
+    return ordered
 
 
 def _array_equal(c: Compiler, column: Expr, encoded: Any) -> Expr:
@@ -208,7 +201,7 @@ def _compare_json(c: Compiler, node: q.Compare) -> Expr:
         return negate(sa.and_(typed, scalar == encoded))
     if kind == "boolean":
         raise InvalidQuery("Ordering comparisons need a string, number or date.")
-    return sa.and_(typed, _ORDERED[node.op](scalar, encoded))
+    return sa.and_(typed, ORDERED[node.op](scalar, encoded))
 
 
 def _in(c: Compiler, node: q.In) -> Expr:

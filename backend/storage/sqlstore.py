@@ -35,7 +35,6 @@ from backend.storage.sqltables import (
     build_join_table,
     build_table,
     column_type,
-    columns_to_row,
     row_to_columns,
     rows_from,
 )
@@ -278,8 +277,8 @@ class SqlSession:
     async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
         table = self.store.table(schema)
         statement = self.store.statements.for_update(table)
-        found = (await self.conn.execute(statement, {OBJECT_ID: object_id})).mappings().first()
-        return columns_to_row(schema, found) if found is not None else None
+        found = rows_from(schema, await self.conn.execute(statement, {OBJECT_ID: object_id}))
+        return found[0] if found else None
 
     async def update(self, schema: ClassSchema, object_id: str, values: Row, *, savepoint: bool = True) -> None:
         self._count_write()
@@ -377,8 +376,7 @@ class SqlSession:
         table = self.store.table(schema)
         seed = self.store.join_table(schema.class_name, seed_key)
         walk = self.store.join_table(schema.class_name, walk_key)
-        result = await self.conn.execute(reachable_statement(table, seed, walk, related_id))
-        return [columns_to_row(schema, mapping) for mapping in result.mappings()]
+        return rows_from(schema, await self.conn.execute(reachable_statement(table, seed, walk, related_id)))
 
     # --- config and idempotency ----------------------------------------------------------
 

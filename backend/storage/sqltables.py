@@ -123,8 +123,8 @@ def row_to_columns(schema: ClassSchema, row: Row) -> dict[str, Any]:
 
 
 def rows_from(schema: ClassSchema, result: Any) -> list[Row]:
-    """Every row of a SELECT result as a Row, as ``columns_to_row`` makes them, with the per-column
-    decisions made once for the result instead of once per value (a find renders up to 1,000 rows)."""
+    """Every row of a SELECT result as a Row: system columns as stored, fields decoded (nulls left out), other
+    columns dropped; the per-column decisions are made once for the result (a find renders up to 1,000 rows)."""
     fields = schema.column_fields()
     # per column: (name, kept as stored?, its spec when it needs decoding); unknown columns are dropped
     columns: list[tuple[str, bool, FieldSpec | None]] = []
@@ -145,15 +145,3 @@ def rows_from(schema: ClassSchema, result: Any) -> list[Row]:
                 row[name] = value
         rows.append(row)
     return rows
-
-
-def columns_to_row(schema: ClassSchema, mapping: Any) -> Row:
-    fields = schema.column_fields()
-    row: Row = {}
-    for key, value in mapping.items():
-        name = str(key)  # SQLAlchemy hands out quoted_name, a str subclass JSON encoders refuse as a key
-        if name in SYSTEM_COLUMNS:
-            row[name] = value
-        elif value is not None and name in fields:
-            row[name] = from_column(fields[name], value)
-    return row
