@@ -28,7 +28,7 @@ class Approver:
         await self.tools.ready()
         shown: dict[str, Any] = {}
         try:
-            async with self.tools.services.db.unit() as unit:
+            async with self.tools.services.db.unit(resumable=False) as unit:
                 approval = await self.tools.approvals.lock(unit, approval_id)
                 shown = approval
                 self._check_open(approval)

@@ -140,17 +140,16 @@ class AuditLog:
             if head is None:
                 raise RuntimeError(f"audit chain head {chain} is gone")
             known = (int(head.get("seq") or 0), str(head.get("hash") or GENESIS))
-        built = _build(known[0], known[1], entries)
+        built, texts = _build(known[0], known[1], entries)
         # moving the head takes its row lock (so another instance appending to this chain waits), locked read
         # first or not: a head this process committed last is trusted without re-reading it; had another
         # instance appended since, its records hold the seqs ours would take and the insert below fails
         await self.appender.set(unit, AUDIT_HEAD, head_id, {"seq": built[-1]["seq"], "hash": built[-1]["hash"]})
+        rows = [{"seq": body["seq"], "body": text, "hash": body["hash"]}
+                | {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
+                for body, text in zip(built, texts, strict=True)]
         try:
-            for body in built:
-                indexed = {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
-                text = canonical({key: value for key, value in body.items() if key != "hash"})
-                await self.appender.insert(unit, TOOL_CALL, {"seq": body["seq"], "body": text,
-                                                             "hash": body["hash"], **indexed})
+            await self.appender.insert_many(unit, TOOL_CALL, rows)
         except DuplicateValue:
             if cached is None:
                 raise  # the head was read under its lock: a racing retry's idempotency key, not a moved chain
@@ -314,14 +313,17 @@ class AuditLog:
             last = int(page[-1]["seq"])
 
 
-def _build(after: int, prev: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The bodies (with their hashes) of ``entries`` chained after record ``after`` whose hash is ``prev``."""
-    built = []
+def _build(after: int, prev: str, entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The bodies (with their hashes) of ``entries`` chained after record ``after`` whose hash is ``prev``,
+    and the canonical text of each (what its hash covers, and what is stored)."""
+    built, texts = [], []
     for offset, entry in enumerate(entries, start=1):
         body = _body(after + offset, prev, entry)
-        prev = chain_hash(prev, canonical(body))
+        text = canonical(body)
+        prev = chain_hash(prev, text)
         built.append(body | {"hash": prev})
-    return built
+        texts.append(text)
+    return built, texts
 
 
 def _body(seq: int, prev: str, entry: dict[str, Any]) -> dict[str, Any]:

@@ -243,7 +243,7 @@ class Gateway:
         """Admission, the tool and its audit record share one unit: they commit or roll back together."""
         decision: Decision | None = None
         try:
-            async with self.tools.services.db.unit() as unit, self._open_write():
+            async with self.tools.services.db.unit(resumable=False) as unit, self._open_write():
                 decision = await self._admit(call, unit)
                 assert call.tool is not None and call.agent is not None
                 key = call.request.idempotency_key
@@ -315,7 +315,7 @@ class Gateway:
         """Dry-run the write in a unit that rolls back; store the preview as a pending approval."""
         assert call.tool is not None and call.agent is not None and call.policy is not None
         try:
-            async with self.tools.services.db.unit() as unit:
+            async with self.tools.services.db.unit(resumable=False) as unit:
                 context = self._context(call, unit, Mode.PREVIEW)
                 await call.tool.handler(context, call.input)
                 raise Rollback()

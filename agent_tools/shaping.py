@@ -252,10 +252,8 @@ class ShapedObjects(UnitObjects):
         if shaper.store.provenance_known(mark_id) or await rows.lock(unit, PROVENANCE, mark_id) is not None:
             await rows.set(unit, PROVENANCE, mark_id, mark)  # rows are never removed once made: update by key
         else:
-            where = {"className": class_name, "targetId": object_id}
-            for old in await rows.find(unit, PROVENANCE, where, limit=1):  # made with a random id (before)
-                await rows.remove(unit, PROVENANCE, str(old["objectId"]))
-            await rows.insert(unit, PROVENANCE, {"objectId": mark_id} | where | mark)
+            await rows.insert(unit, PROVENANCE, {"objectId": mark_id, "className": class_name,
+                                                 "targetId": object_id} | mark)
         unit.after_commit(lambda: shaper.store.note_provenance(mark_id) if shaper.store else None)
         await shaper.store.mark_agent_written(class_name, unit)
 
@@ -269,9 +267,15 @@ class ShapedObjects(UnitObjects):
             return
         if self.shaper.store is None:
             return
-        rows = self.shaper.store.records.rows
-        found = await rows.find(self.base._unit, PROVENANCE, {"className": class_name}, among=("targetId", ids))
+        rows, unit = self.shaper.store.records.rows, self.base._unit
+        marks = {provenance_id(class_name, object_id): object_id for object_id in ids}
+        if len(marks) == 1:  # a get: the prebuilt by-key statement
+            found = [row for row in [await rows.fetch(unit, PROVENANCE, next(iter(marks)))] if row is not None]
+        else:
+            found = await rows.find(unit, PROVENANCE, {}, among=("objectId", list(marks)))
         for mark in found:
+            if mark.get("className") != class_name or marks.get(str(mark["objectId"])) != mark.get("targetId"):
+                continue  # not this object's row (ids are derived: only a hash collision lands here)
             at = mark.get("updatedAt")
             self.shaper.provenance[(class_name, str(mark["targetId"]))] = {
                 "agentId": mark.get("agentId"), "runId": mark.get("runId"), "tool": mark.get("tool"),

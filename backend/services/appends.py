@@ -48,6 +48,13 @@ class Appender:
         await unit.session.insert(schema, row, savepoint=False)
         return str(row["objectId"])
 
+    async def insert_many(self, unit: Unit, class_name: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows with one statement (as ``insert`` does one)."""
+        schema = await self.schemas.require(unit, class_name)
+        now = wire.now()
+        await unit.session.insert_many(schema, [{"objectId": fresh_id(), "createdAt": now, "updatedAt": now} | values
+                                                for values in rows])
+
     async def lock(self, unit: Unit, class_name: str, object_id: str) -> Row | None:
         """The row, locked until the unit ends (PostgreSQL ``FOR UPDATE``; SQLite's writer lock)."""
         schema = await self.schemas.require(unit, class_name)

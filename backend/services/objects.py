@@ -133,8 +133,8 @@ class ObjectService:
             for name, value in values.items():
                 if not ops.is_relation_op(value):
                     row[name] = ops.apply(name, None, value)
-            try:
-                await work.session.insert(schema, row, savepoint=unit is not None)  # own unit: fails whole
+            try:  # a SAVEPOINT only for a caller's unit that may go on after a failure: an own unit fails whole
+                await work.session.insert(schema, row, savepoint=unit is not None and unit.resumable)
             except DuplicateValue as error:
                 raise self._explain(class_name, error) from error
             await self._apply_relations(work, schema, row["objectId"], values)
@@ -162,7 +162,7 @@ class ObjectService:
                 if not ops.is_relation_op(value):
                     changes[name] = ops.apply(name, before.get(name), value)
             try:
-                await work.session.update(schema, object_id, changes, savepoint=unit is not None)
+                await work.session.update(schema, object_id, changes, savepoint=unit is not None and unit.resumable)
             except DuplicateValue as error:
                 raise self._explain(class_name, error) from error
             await self._apply_relations(work, schema, object_id, values)

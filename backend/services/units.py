@@ -22,6 +22,9 @@ Effect = Callable[[], Awaitable[None] | None]
 class Unit:
     session: Session
     read_only: bool
+    # a caller that hands this unit to a service may catch a failed write and go on in the unit, so the
+    # service guards each write with a SAVEPOINT on PostgreSQL; False: any failure ends the unit (no guard)
+    resumable: bool = True
     effects: list[Effect] = field(default_factory=list)
     undo: list[Callable[[], None]] = field(default_factory=list)
 
@@ -41,12 +44,14 @@ class Database:
 
     @asynccontextmanager
     async def unit(
-        self, existing: Unit | None = None, *, read_only: bool = False, single_write: bool = False
+        self, existing: Unit | None = None, *, read_only: bool = False, single_write: bool = False,
+        resumable: bool = True,
     ) -> AsyncIterator[Unit]:
         """A new unit, or ``existing`` when the caller already holds one (batch transactions).
 
         ``single_write``: the unit makes at most one write, which commits on its own (see
         Store.transaction); a second write raises TransactionRequired before it runs.
+        ``resumable=False``: the caller never goes on after a failed write (see ``Unit.resumable``).
         """
         if existing is not None:
             yield existing
@@ -54,7 +59,7 @@ class Database:
         unit: Unit | None = None
         try:
             async with self.store.transaction(read_only=read_only, single_write=single_write) as session:
-                unit = Unit(session, read_only)
+                unit = Unit(session, read_only, resumable)
                 yield unit
         except BaseException:
             for undo in unit.undo if unit else ():

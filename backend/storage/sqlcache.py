@@ -119,6 +119,16 @@ class StatementCache:
             lambda: sa.select(table).where(table.c.objectId == sa.bindparam(OBJECT_ID)).with_for_update(),
         )
 
+    def update(self, table: sa.Table) -> sa.Update:
+        """UPDATE one row by objectId (bound as ``OBJECT_ID``); the SET columns are the other parameters' keys."""
+        return self._get(("update", table),
+                         lambda: sa.update(table).where(table.c.objectId == sa.bindparam(OBJECT_ID)))
+
+    def delete(self, table: sa.Table) -> sa.Delete:
+        """DELETE one row by objectId (bound as ``OBJECT_ID``)."""
+        return self._get(("delete", table),
+                         lambda: sa.delete(table).where(table.c.objectId == sa.bindparam(OBJECT_ID)))
+
     def insert(self, table: sa.Table) -> sa.Insert:
         """INSERT INTO the table; the columns are the keys of the parameters it is executed with."""
         return self._get(("insert", table), lambda: sa.insert(table))

@@ -270,6 +270,17 @@ class SqlSession:
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
 
+    async def insert_many(self, schema: ClassSchema, rows: list[Row]) -> None:
+        self._count_write()
+        table = self.store.table(schema)
+        values = [row_to_columns(schema, row) for row in rows]
+        names = set().union(*values)  # one statement, one column list: a value a row lacks is NULL
+        try:
+            await self.conn.execute(self.store.statements.insert(table),
+                                    [{name: row.get(name) for name in names} for row in values])
+        except IntegrityError as error:
+            raise _duplicate(error, schema) from error
+
     def _guarded(self, savepoint: bool) -> AbstractAsyncContextManager[object]:
         """A savepoint around a write whose unique violation a caller may catch and carry on after."""
         return self.conn.begin_nested() if savepoint and not self.store.statement_rollback else nullcontext()
@@ -288,14 +299,14 @@ class SqlSession:
             return
         try:
             async with self._guarded(savepoint):
-                await self.conn.execute(sa.update(table).where(table.c.objectId == object_id).values(**columns))
+                await self.conn.execute(self.store.statements.update(table), columns | {OBJECT_ID: object_id})
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
 
     async def delete(self, schema: ClassSchema, object_id: str) -> None:
         self._count_write()
         table = self.store.table(schema)
-        await self.conn.execute(sa.delete(table).where(table.c.objectId == object_id))
+        await self.conn.execute(self.store.statements.delete(table), {OBJECT_ID: object_id})
         for key, spec in schema.fields.items():
             if spec.type == "Relation":
                 join = self.store.join_table(schema.class_name, key)
