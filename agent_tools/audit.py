@@ -144,7 +144,7 @@ class AuditLog:
         # moving the head takes its row lock (so another instance appending to this chain waits), locked read
         # first or not: a head this process committed last is trusted without re-reading it; had another
         # instance appended since, its records hold the seqs ours would take and the insert below fails
-        await self.appender.set(unit, AUDIT_HEAD, head_id, {"seq": built[-1]["seq"], "hash": built[-1]["hash"]})
+        await self.appender.set_later(unit, AUDIT_HEAD, head_id, {"seq": built[-1]["seq"], "hash": built[-1]["hash"]})
         rows = [{"seq": body["seq"], "body": text, "hash": body["hash"]}
                 | {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}
                 for body, text in zip(built, texts, strict=True)]

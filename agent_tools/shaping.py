@@ -250,7 +250,8 @@ class ShapedObjects(UnitObjects):
         mark = {"agentId": shaper.agent_id, "runId": shaper.run_id, "tool": shaper.tool_name, "op": op}
         mark_id = provenance_id(class_name, object_id)
         if shaper.store.provenance_known(mark_id) or await rows.lock(unit, PROVENANCE, mark_id) is not None:
-            await rows.set(unit, PROVENANCE, mark_id, mark)  # rows are never removed once made: update by key
+            # rows are never removed once made: an update by key, sent with the call's audit record
+            await rows.set_later(unit, PROVENANCE, mark_id, mark)
         else:
             await rows.insert(unit, PROVENANCE, {"objectId": mark_id, "className": class_name,
                                                  "targetId": object_id} | mark)

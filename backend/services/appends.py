@@ -42,27 +42,31 @@ class Appender:
 
     async def insert(self, unit: Unit, class_name: str, values: dict[str, Any]) -> str:
         """Insert one row (no ACL: the class's CLP admits the master key only); answers its objectId."""
-        schema = await self.schemas.require(unit, class_name)
-        now = wire.now()
-        row: Row = {"objectId": fresh_id(), "createdAt": now, "updatedAt": now} | values
-        await unit.session.insert(schema, row, savepoint=False)
-        return str(row["objectId"])
+        return (await self.insert_many(unit, class_name, [values]))[0]
 
-    async def insert_many(self, unit: Unit, class_name: str, rows: list[dict[str, Any]]) -> None:
-        """Insert rows with one statement (as ``insert`` does one)."""
+    async def insert_many(self, unit: Unit, class_name: str, rows: list[dict[str, Any]]) -> list[str]:
+        """Insert rows with one statement, which also carries the unit's updates held by ``set_later``."""
         schema = await self.schemas.require(unit, class_name)
         now = wire.now()
-        await unit.session.insert_many(schema, [{"objectId": fresh_id(), "createdAt": now, "updatedAt": now} | values
-                                                for values in rows])
+        made: list[Row] = [{"objectId": fresh_id(), "createdAt": now, "updatedAt": now} | values for values in rows]
+        await unit.session.insert_many(schema, made, unit.take_later())
+        return [str(row["objectId"]) for row in made]
 
     async def lock(self, unit: Unit, class_name: str, object_id: str) -> Row | None:
         """The row, locked until the unit ends (PostgreSQL ``FOR UPDATE``; SQLite's writer lock)."""
         schema = await self.schemas.require(unit, class_name)
+        await unit.flush(class_name)
         return await unit.session.fetch_for_update(schema, object_id)
 
     async def set(self, unit: Unit, class_name: str, object_id: str, values: dict[str, Any]) -> None:
         schema = await self.schemas.require(unit, class_name)
         await unit.session.update(schema, object_id, values | {"updatedAt": wire.now()}, savepoint=False)
+
+    async def set_later(self, unit: Unit, class_name: str, object_id: str, values: dict[str, Any]) -> None:
+        """``set`` a row known to exist, sent with the unit's next insert here (one statement on PostgreSQL),
+        before this Appender next reads the class in the unit, or when the unit commits."""
+        schema = await self.schemas.require(unit, class_name)
+        unit.update_later(schema, object_id, values | {"updatedAt": wire.now()})
 
     async def remove(self, unit: Unit, class_name: str, object_id: str) -> None:
         schema = await self.schemas.require(unit, class_name)
@@ -71,6 +75,7 @@ class Appender:
     async def fetch(self, unit: Unit, class_name: str, object_id: str) -> Row | None:
         """The row by id as stored (no lock; the prebuilt by-id statement), read in ``unit``."""
         schema = await self.schemas.require(unit, class_name)
+        await unit.flush(class_name)
         found = await unit.session.find(schema, FindSpec(where=Compare(_OBJECT_ID, "eq", object_id), limit=1))
         return found[0] if found else None
 
@@ -83,4 +88,5 @@ class Appender:
         if among is not None:
             name, values = among
             nodes.append(In(Field((name,), schema.fields[name].type), tuple(values)))
+        await unit.flush(class_name)
         return await unit.session.find(schema, FindSpec(where=And(tuple(nodes)), limit=limit))

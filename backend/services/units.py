@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from backend.storage.protocols import Session, Store
+from backend.storage.protocols import ClassSchema, Row, Session, Store
 
 log = logging.getLogger("ballast.units")
 
@@ -27,6 +27,23 @@ class Unit:
     resumable: bool = True
     effects: list[Effect] = field(default_factory=list)
     undo: list[Callable[[], None]] = field(default_factory=list)
+    later: list[tuple[ClassSchema, str, Row]] = field(default_factory=list)  # see update_later
+
+    def update_later(self, schema: ClassSchema, object_id: str, values: Row) -> None:
+        """An update by key of a row known to exist, sent with the unit's next ``Session.insert_many`` (in the
+        same statement where the engine can), or by ``flush`` (the unit flushes before it commits)."""
+        self.later.append((schema, object_id, values))
+
+    def take_later(self) -> list[tuple[ClassSchema, str, Row]]:
+        later, self.later = self.later, []
+        return later
+
+    async def flush(self, class_name: str | None = None) -> None:
+        """Send the updates held for later (those of ``class_name`` only, when given), before reading them."""
+        if class_name is not None and all(schema.class_name != class_name for schema, _, _ in self.later):
+            return
+        for schema, object_id, values in self.take_later():
+            await self.session.update(schema, object_id, values, savepoint=False)
 
     def after_commit(self, effect: Effect) -> None:
         self.effects.append(effect)
@@ -61,6 +78,7 @@ class Database:
             async with self.store.transaction(read_only=read_only, single_write=single_write) as session:
                 unit = Unit(session, read_only, resumable)
                 yield unit
+                await unit.flush()
         except BaseException:
             for undo in unit.undo if unit else ():
                 undo()

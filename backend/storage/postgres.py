@@ -141,6 +141,7 @@ def _elements(jsonb: Expr) -> Any:
 
 class PostgresStore(SqlStore):
     name = "postgres"
+    writes_in_ctes = True
 
     def __init__(self, url: str, pool_size: int = 32, max_overflow: int = 8) -> None:
         # pool_size covers the requests one process has in flight under load: connections past it are

@@ -97,8 +97,13 @@ class Session(Protocol):
         """Add a row. ``savepoint=False``: the caller's unit ends on any failure, so no SAVEPOINT is needed
         to keep the transaction usable after a unique violation (two round trips less on PostgreSQL)."""
 
-    async def insert_many(self, schema: ClassSchema, rows: list[Row]) -> None:
-        """Add rows in one statement (a column a row lacks is NULL); like ``insert`` with ``savepoint=False``."""
+    async def insert_many(self, schema: ClassSchema, rows: list[Row],
+                          updates: list[tuple[ClassSchema, str, Row]] | None = None) -> None:
+        """Add rows in one statement (a column a row lacks is NULL); like ``insert`` with ``savepoint=False``.
+
+        ``updates``: (schema, objectId, values) of rows to update by key first; where the engine can, in the
+        same statement (PostgreSQL: data-modifying CTEs), so the whole write is one round trip.
+        """
 
     async def fetch_for_update(self, schema: ClassSchema, object_id: str) -> Row | None:
         """The row, locked until the transaction ends."""

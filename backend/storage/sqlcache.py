@@ -52,6 +52,15 @@ def filter_values(compiler: Compiler, filters: tuple[q.Compare, ...]) -> dict[st
     return {f"p{i}": compiler.scalar(node.field, node.value) for i, node in enumerate(filters)}
 
 
+def insert_param(column: int) -> str:
+    return f"c{column}"
+
+
+def update_param(update: int, column: int | None) -> str:
+    """The parameter of an update's column (None: the objectId it updates)."""
+    return f"u{update}_id" if column is None else f"u{update}_{column}"
+
+
 def object_id_lookup(spec: q.FindSpec) -> str | None:
     """The id when ``spec`` is a plain fetch by objectId (what GET /classes/X/id does), else None."""
     where = spec.where
@@ -128,6 +137,24 @@ class StatementCache:
         """DELETE one row by objectId (bound as ``OBJECT_ID``)."""
         return self._get(("delete", table),
                          lambda: sa.delete(table).where(table.c.objectId == sa.bindparam(OBJECT_ID)))
+
+    def insert_with(self, table: sa.Table, names: tuple[str, ...],
+                    updates: tuple[tuple[sa.Table, tuple[str, ...]], ...]) -> sa.Insert:
+        """INSERT of one row of ``names`` whose WITH clause first updates rows by objectId (PostgreSQL);
+        parameters named by ``insert_param`` and ``update_param``."""
+
+        def build() -> sa.Insert:
+            statement = sa.insert(table).values({name: sa.bindparam(insert_param(column), type_=table.c[name].type)
+                                                 for column, name in enumerate(names)})
+            for index, (target, columns) in enumerate(updates):
+                key = sa.bindparam(update_param(index, None), type_=target.c.objectId.type)
+                change = sa.update(target).where(target.c.objectId == key).values(
+                    {name: sa.bindparam(update_param(index, column), type_=target.c[name].type)
+                     for column, name in enumerate(columns)})
+                statement = statement.add_cte(change.cte(f"u{index}"))
+            return statement
+
+        return self._get(("insert_with", table, names, updates), build)
 
     def insert(self, table: sa.Table) -> sa.Insert:
         """INSERT INTO the table; the columns are the keys of the parameters it is executed with."""

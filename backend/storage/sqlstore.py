@@ -23,9 +23,11 @@ from backend.storage.sqlcache import (
     OBJECT_ID,
     StatementCache,
     filter_values,
+    insert_param,
     object_id_lookup,
     plain_filters,
     selected_columns,
+    update_param,
 )
 from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
 from backend.storage.sqlquery import Compiler, SqlDialect, order_by, query_error
@@ -84,6 +86,8 @@ class SqlStore:
     # True when a failed statement leaves its transaction usable (SQLite undoes just that statement):
     # then a write needs no SAVEPOINT for its unique violation to be caught and survived
     statement_rollback = False
+    # True when a statement may carry other writes in its WITH clause (PostgreSQL's data-modifying CTEs)
+    writes_in_ctes = False
 
     def __init__(self, engine: AsyncEngine, dialect: SqlDialect) -> None:
         self.engine = engine
@@ -270,16 +274,36 @@ class SqlSession:
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
 
-    async def insert_many(self, schema: ClassSchema, rows: list[Row]) -> None:
+    async def insert_many(self, schema: ClassSchema, rows: list[Row],
+                          updates: list[tuple[ClassSchema, str, Row]] | None = None) -> None:
         self._count_write()
         table = self.store.table(schema)
         values = [row_to_columns(schema, row) for row in rows]
-        names = set().union(*values)  # one statement, one column list: a value a row lacks is NULL
+        names = tuple(sorted(set().union(*values)))  # one statement, one column list: a value a row lacks is NULL
+        changes = [(self.store.table(target), object_id, row_to_columns(target, change))
+                   for target, object_id, change in updates or ()]
         try:
+            if changes and len(values) == 1 and self.store.writes_in_ctes:  # (a multi-row VALUES is never cached)
+                await self._insert_with(table, names, values[0], changes)
+                return
+            for target_table, object_id, columns in changes:
+                self._count_write()
+                await self.conn.execute(self.store.statements.update(target_table), columns | {OBJECT_ID: object_id})
             await self.conn.execute(self.store.statements.insert(table),
                                     [{name: row.get(name) for name in names} for row in values])
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
+
+    async def _insert_with(self, table: sa.Table, names: tuple[str, ...], row: Row,
+                           changes: list[tuple[sa.Table, str, Row]]) -> None:
+        """The updates and the insert of one row as one statement (``WITH u0 AS (UPDATE ...), ... INSERT ...``)."""
+        shapes = tuple((target, tuple(sorted(columns))) for target, _, columns in changes)
+        statement = self.store.statements.insert_with(table, names, shapes)
+        params = {insert_param(column): row.get(name) for column, name in enumerate(names)}
+        for index, ((_, object_id, columns), (_, ordered)) in enumerate(zip(changes, shapes, strict=True)):
+            params[update_param(index, None)] = object_id
+            params |= {update_param(index, column): columns[name] for column, name in enumerate(ordered)}
+        await self.conn.execute(statement, params)
 
     def _guarded(self, savepoint: bool) -> AbstractAsyncContextManager[object]:
         """A savepoint around a write whose unique violation a caller may catch and carry on after."""

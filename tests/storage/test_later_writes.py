@@ -1,0 +1,70 @@
+"""Appends with updates held for later: an audit record and the rows it moves (its chain head, a provenance
+mark) are written together, in one statement on PostgreSQL, and commit or roll back together on both engines.
+
+An update held by ``Appender.set_later`` is sent with the unit's next Appender insert, before the Appender
+reads that class again in the unit, or when the unit commits: never lost, never read stale.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.context import RequestContext
+from backend.errors import DuplicateValue
+from backend.services.appends import Appender
+from backend.services.objects import FindOptions
+from backend.services.wiring import Services
+
+LEDGER, HEAD = "Ledger", "LedgerHead"
+
+
+async def _prepare(services: Services) -> str:
+    """A ledger with a unique ``seq`` and a head row to move along with it; answers the head's id."""
+    ctx = RequestContext.system()
+    await services.objects.create(ctx, LEDGER, {"seq": 0, "note": "genesis"})
+    head = await services.objects.create(ctx, HEAD, {"seq": 0, "label": "start"})
+    async with services.db.unit() as unit:
+        await services.schemas.ensure_unique(unit, LEDGER, ("seq",))
+    return str(head["objectId"])
+
+
+async def _state(services: Services, head_id: str) -> tuple[list[float], dict[str, object]]:
+    ctx = RequestContext.system()
+    ledger = await services.objects.find(ctx, LEDGER, FindOptions(order="seq"))
+    head = await services.objects.get(ctx, HEAD, head_id)
+    return [obj["seq"] for obj in ledger.results], {"seq": head["seq"], "label": head["label"]}
+
+
+async def test_held_updates_go_with_the_next_insert(services: Services) -> None:
+    head_id = await _prepare(services)
+    rows = Appender(services.schemas)
+    async with services.db.unit(resumable=False) as unit:
+        await rows.set_later(unit, HEAD, head_id, {"seq": 1})
+        await rows.set_later(unit, HEAD, head_id, {"label": "moved"})
+        await rows.insert(unit, LEDGER, {"seq": 1, "note": "one"})
+        assert unit.later == []  # carried by the insert
+        await rows.set_later(unit, HEAD, head_id, {"seq": 3})
+        await rows.insert_many(unit, LEDGER, [{"seq": 2}, {"seq": 3, "note": "three"}])
+    assert await _state(services, head_id) == ([0, 1, 2, 3], {"seq": 3, "label": "moved"})
+
+
+async def test_a_failed_insert_takes_its_held_updates_with_it(services: Services) -> None:
+    head_id = await _prepare(services)
+    rows = Appender(services.schemas)
+    with pytest.raises(DuplicateValue):
+        async with services.db.unit(resumable=False) as unit:
+            await rows.insert(unit, LEDGER, {"seq": 1})
+            await rows.set_later(unit, HEAD, head_id, {"seq": 2, "label": "never"})
+            await rows.insert(unit, LEDGER, {"seq": 0})  # the ledger has a 0: unique violation
+    assert await _state(services, head_id) == ([0], {"seq": 0, "label": "start"})
+
+
+async def test_held_updates_are_sent_before_a_read_and_before_commit(services: Services) -> None:
+    head_id = await _prepare(services)
+    rows = Appender(services.schemas)
+    async with services.db.unit(resumable=False) as unit:
+        await rows.set_later(unit, HEAD, head_id, {"label": "read back"})
+        fetched = await rows.fetch(unit, HEAD, head_id)
+        assert fetched is not None and fetched["label"] == "read back"
+        await rows.set_later(unit, HEAD, head_id, {"seq": 7})  # no insert follows: sent when the unit ends
+    assert await _state(services, head_id) == ([0], {"seq": 7, "label": "read back"})
