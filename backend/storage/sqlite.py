@@ -167,7 +167,7 @@ class SqliteStore(SqlStore):
         # on PostgreSQL do; toggling the pragma around each read cost six aiosqlite thread hops a request.
         self._reader = create_async_engine(url, pool_size=8, max_overflow=8, skip_autocommit_rollback=True)
         event.listen(self._reader.sync_engine, "connect", _register_reader)
-        self._reads = ConnectionShelf(self._reader, 8)  # kept between reads (see sqlshelf)
+        self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
 
     async def close(self) -> None:
         await self._reads.close()
