@@ -194,8 +194,7 @@ class AgentStore:
         """Which of these (agent id, standing) no longer hold, read in ``unit``: the calls admitted on them run
         again on the fresh row. One query for a whole batch of audit records, where each call would pay one."""
         ids = sorted({agent_id for agent_id, _ in seen})
-        rows = {str(row["objectId"]): row for row in await self.records.rows.find(unit, AGENT, {},
-                                                                                    among=("objectId", ids))}
+        rows = {str(row["objectId"]): row for row in await self.records.rows.fetch_many(unit, AGENT, ids)}
         fresh = {agent_id: standing(rows[agent_id]) for agent_id in ids if agent_id in rows}
         for agent_id in ids:
             self._remember(agent_id, rows.get(agent_id))

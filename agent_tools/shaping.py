@@ -270,11 +270,7 @@ class ShapedObjects(UnitObjects):
             return
         rows, unit = self.shaper.store.records.rows, self.base._unit
         marks = {provenance_id(class_name, object_id): object_id for object_id in ids}
-        if len(marks) == 1:  # a get: the prebuilt by-key statement
-            found = [row for row in [await rows.fetch(unit, PROVENANCE, next(iter(marks)))] if row is not None]
-        else:
-            found = await rows.find(unit, PROVENANCE, {}, among=("objectId", list(marks)))
-        for mark in found:
+        for mark in await rows.fetch_many(unit, PROVENANCE, list(marks)):
             if mark.get("className") != class_name or marks.get(str(mark["objectId"])) != mark.get("targetId"):
                 continue  # not this object's row (ids are derived: only a hash collision lands here)
             at = mark.get("updatedAt")

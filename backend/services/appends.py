@@ -79,6 +79,13 @@ class Appender:
         found = await unit.session.find(schema, FindSpec(where=Compare(_OBJECT_ID, "eq", object_id), limit=1))
         return found[0] if found else None
 
+    async def fetch_many(self, unit: Unit, class_name: str, object_ids: list[str]) -> list[Row]:
+        """The rows with these ids that exist, as stored (one id: the prebuilt by-id statement)."""
+        if len(object_ids) == 1:
+            found = await self.fetch(unit, class_name, object_ids[0])
+            return [found] if found is not None else []
+        return await self.find(unit, class_name, {}, among=("objectId", object_ids)) if object_ids else []
+
     async def find(self, unit: Unit, class_name: str, equal: dict[str, str], *,
                    among: tuple[str, list[str]] | None = None, limit: int = 1000) -> list[Row]:
         """Rows whose String fields equal ``equal`` (and whose ``among[0]`` is one of ``among[1]``), as stored."""
