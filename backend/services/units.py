@@ -31,7 +31,12 @@ class Unit:
 
     def update_later(self, schema: ClassSchema, object_id: str, values: Row) -> None:
         """An update by key of a row known to exist, sent with the unit's next ``Session.insert_many`` (in the
-        same statement where the engine can), or by ``flush`` (the unit flushes before it commits)."""
+        same statement where the engine can), or by ``flush`` (the unit flushes before it commits). Updates of
+        one row merge (the later value of a column wins): one statement may not update a row twice."""
+        for index, (held, held_id, held_values) in enumerate(self.later):
+            if held.class_name == schema.class_name and held_id == object_id:
+                self.later[index] = (schema, object_id, held_values | values)
+                return
         self.later.append((schema, object_id, values))
 
     def take_later(self) -> list[tuple[ClassSchema, str, Row]]:
@@ -39,7 +44,7 @@ class Unit:
         return later
 
     async def flush(self, class_name: str | None = None) -> None:
-        """Send the updates held for later (those of ``class_name`` only, when given), before reading them."""
+        """Send the updates held for later, before a read of them (``class_name``: only if one is of that class)."""
         if class_name is not None and all(schema.class_name != class_name for schema, _, _ in self.later):
             return
         for schema, object_id, values in self.take_later():

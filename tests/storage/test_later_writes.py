@@ -40,9 +40,11 @@ async def test_held_updates_go_with_the_next_insert(services: Services) -> None:
     rows = Appender(services.schemas)
     async with services.db.unit(resumable=False) as unit:
         await rows.set_later(unit, HEAD, head_id, {"seq": 1})
-        await rows.set_later(unit, HEAD, head_id, {"label": "moved"})
+        await rows.set_later(unit, HEAD, head_id, {"label": "moved"})  # the same row twice: both changes land
         await rows.insert(unit, LEDGER, {"seq": 1, "note": "one"})
         assert unit.later == []  # carried by the insert
+    assert await _state(services, head_id) == ([0, 1], {"seq": 1, "label": "moved"})
+    async with services.db.unit(resumable=False) as unit:
         await rows.set_later(unit, HEAD, head_id, {"seq": 3})
         await rows.insert_many(unit, LEDGER, [{"seq": 2}, {"seq": 3, "note": "three"}])
     assert await _state(services, head_id) == ([0, 1, 2, 3], {"seq": 3, "label": "moved"})
