@@ -252,8 +252,9 @@ class Confirmations:
     """Group confirmation of agent copies: one query answers every call that asked since the last one began.
 
     A call admitted on a copy asks here and goes on (a write runs its tool meanwhile); before its result
-    counts it awaits the answer. A batch's query starts after each of its calls asked, so it sees every
-    change committed before any of them started: a suspension stops the next call on every instance.
+    counts it awaits the answer, and the first call to need one starts the query for everyone who asked. A
+    batch's query starts after each of its calls asked, so it sees every change committed before any of them
+    started: a suspension stops the next call on every instance.
     """
 
     def __init__(self, agents: AgentStore, db: Database) -> None:
@@ -262,13 +263,18 @@ class Confirmations:
         self._runner: asyncio.Task[None] | None = None
 
     def ask(self, seen: tuple[str, bytes]) -> asyncio.Future[bool]:
-        """A future answer: True while the agent's committed row still has this standing."""
+        """A future answer: True while the agent's committed row still has this standing (see ``answer``)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieved)  # a call that stopped early never awaits it
         self._queue.append((seen, future))
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
         return future
+
+    async def answer(self, future: asyncio.Future[bool]) -> bool:
+        """The answer to an ``ask``. Its query starts when a call first needs an answer, not when it asks: the
+        calls that asked meanwhile (their tools running) share that one query."""
+        if not future.done() and (self._runner is None or self._runner.done()):
+            self._runner = asyncio.create_task(self._run())
+        return await future
 
     async def _run(self) -> None:
         while self._queue:

@@ -152,7 +152,7 @@ class Gateway:
         """A write admitted on a copy of its agent goes on only if the committed row still agrees."""
         if call.confirmation is None:
             return
-        holds = await call.confirmation
+        holds = await self.tools.confirmations.answer(call.confirmation)
         call.confirmation = None
         if not holds:
             raise AgentChanged()
