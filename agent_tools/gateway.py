@@ -12,8 +12,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,15 +113,6 @@ class Call:
 class Gateway:
     def __init__(self, tools: AgentTools) -> None:
         self.tools = tools
-        self._writes = 0  # write units open in this process
-
-    @asynccontextmanager
-    async def _open_write(self) -> AsyncIterator[None]:
-        self._writes += 1
-        try:
-            yield
-        finally:
-            self._writes -= 1
 
     async def call(self, request: CallRequest) -> CallResult:
         """Run one tool call and write its one audit record."""
@@ -175,13 +164,12 @@ class Gateway:
                  and (intent is None or tool.name in intent.tools)]
         return CallResult(200, {"agent": agent.to_wire(), "tools": shown})
 
-    async def _admit(self, call: Call, unit: Unit) -> Decision:
-        """Everything before the tool runs, inside the call's own unit: who, which tool, what input, the policy."""
+    async def _admit(self, call: Call, unit: Unit | None) -> Decision:
+        """Everything before the tool runs: who, which tool, what input, the policy (a read: in its unit)."""
         # admitted on this process's copy of the agent (the second attempt: on the fresh row), confirmed before
         # the call's result counts: a read's in its record's transaction, a write's by a group confirmation
-        # that runs while its tool does and is awaited before its record is appended (``_confirm``)
-        # (a write alone in its unit, e.g. on SQLite's one writer, has no group to share: it reads the row itself)
-        agents, cached = self.tools.agents, not call.fresh and (call.request.kind == "read" or self._writes > 1)
+        # asked now and answered before its record is appended (``_confirm``), one query for many writes
+        agents, cached = self.tools.agents, not call.fresh
         check = await (agents.check_id(call.request.agent_id, unit, cached=cached) if call.request.agent_id
                        else agents.check(call.request.token, unit, cached=cached))
         call.agent, call.unconfirmed = check.agent, check.unconfirmed
@@ -240,12 +228,15 @@ class Gateway:
         return _ok(call, result, record)
 
     async def _write(self, call: Call) -> CallResult:
-        """Admission, the tool and its audit record share one unit: they commit or roll back together."""
-        decision: Decision | None = None
+        """The tool and its audit record share one unit: they commit or roll back together.
+
+        Admission comes first, outside that unit: on SQLite every write unit holds the one writer, and the
+        writes queued behind it need not wait for this call's token, policy and rate-limit checks too.
+        """
+        decision = await self._admit(call, None)
+        assert call.tool is not None and call.agent is not None
         try:
-            async with self.tools.services.db.unit(resumable=False) as unit, self._open_write():
-                decision = await self._admit(call, unit)
-                assert call.tool is not None and call.agent is not None
+            async with self.tools.services.db.unit(resumable=False) as unit:
                 key = call.request.idempotency_key
                 if key and (first := await self.tools.audit.find_key(call.agent.id, key, unit)):
                     raise _Detour("replay", first)
@@ -260,7 +251,6 @@ class Gateway:
         except RunAgain:
             raise
         except _Detour as detour:
-            assert decision is not None
             return await self._detour(call, decision, detour)
         except OverCap:
             assert call.policy is not None and call.tool is not None
@@ -273,14 +263,12 @@ class Gateway:
                                                       call.policy.version))
         except DuplicateValue as error:  # a racing retry with the same key committed first: answer as it did
             key = call.request.idempotency_key
-            first = await self.tools.audit.find_key(call.agent.id, key) if key and call.agent else None
+            first = await self.tools.audit.find_key(call.agent.id, key) if key else None
             if first is None:
-                if decision is None:
-                    raise
                 return await self._failed(call, decision, error)
             return await self._replay(call, first)
         except Exception as error:
-            if decision is None or isinstance(error, Blocked):
+            if isinstance(error, Blocked):
                 raise
             return await self._failed(call, decision, error)
         self.tools.budgets.state(call.run_id).writes += 1
