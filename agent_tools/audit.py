@@ -9,7 +9,8 @@ queueing on one row lock. A write's record is appended in the write's own unit, 
 back together (DESIGN.md rule 4). ``verify`` walks every chain and checks every head.
 
 The head a process committed last is kept (seq, hash) and trusted on its next append to that chain: the head
-row is then updated without being read first (the update still takes its row lock). Had another instance
+row is then updated without being read first (the update still takes its row lock; on PostgreSQL it is part of
+the records' INSERT statement). Had another instance
 appended to the chain meanwhile, its records hold the seqs the new ones would take, and the unique seq index
 refuses them: the unit rolls back (``ChainMoved``), the call runs again, and this process reads heads under
 their lock for a while. Records of reads are group-committed by up to DRAINERS batches at once.
@@ -141,9 +142,10 @@ class AuditLog:
                 raise RuntimeError(f"audit chain head {chain} is gone")
             known = (int(head.get("seq") or 0), str(head.get("hash") or GENESIS))
         built, texts = _build(known[0], known[1], entries)
-        # moving the head takes its row lock (so another instance appending to this chain waits), locked read
-        # first or not: a head this process committed last is trusted without re-reading it; had another
-        # instance appended since, its records hold the seqs ours would take and the insert below fails
+        # moving the head (in the records' INSERT on PostgreSQL) takes its row lock, so another instance
+        # appending to this chain waits, locked read first or not: a head this process committed last is
+        # trusted without re-reading it; had another instance appended since, its records hold the seqs ours
+        # would take and the insert below fails
         await self.appender.set_later(unit, AUDIT_HEAD, head_id, {"seq": built[-1]["seq"], "hash": built[-1]["hash"]})
         rows = [{"seq": body["seq"], "body": text, "hash": body["hash"]}
                 | {key: body[key] for key in INDEXED if isinstance(body.get(key), str)}

@@ -34,8 +34,8 @@ def fresh_id() -> str:
 
 
 class Appender:
-    """Insert, lock and set rows of existing system classes in the caller's unit (no savepoint: a failure
-    ends the unit, which is what an audit append wants)."""
+    """Insert, lock, update and read rows of existing system classes in the caller's unit (no savepoint: a
+    failure ends the unit, which is what an audit append wants)."""
 
     def __init__(self, schemas: SchemaService) -> None:
         self.schemas = schemas
@@ -58,19 +58,11 @@ class Appender:
         await unit.flush(class_name)
         return await unit.session.fetch_for_update(schema, object_id)
 
-    async def set(self, unit: Unit, class_name: str, object_id: str, values: dict[str, Any]) -> None:
-        schema = await self.schemas.require(unit, class_name)
-        await unit.session.update(schema, object_id, values | {"updatedAt": wire.now()}, savepoint=False)
-
     async def set_later(self, unit: Unit, class_name: str, object_id: str, values: dict[str, Any]) -> None:
-        """``set`` a row known to exist, sent with the unit's next insert here (one statement on PostgreSQL),
+        """Update a row known to exist: sent with the unit's next insert here (one statement on PostgreSQL),
         before this Appender next reads the class in the unit, or when the unit commits."""
         schema = await self.schemas.require(unit, class_name)
         unit.update_later(schema, object_id, values | {"updatedAt": wire.now()})
-
-    async def remove(self, unit: Unit, class_name: str, object_id: str) -> None:
-        schema = await self.schemas.require(unit, class_name)
-        await unit.session.delete(schema, object_id)
 
     async def fetch(self, unit: Unit, class_name: str, object_id: str) -> Row | None:
         """The row by id as stored (no lock; the prebuilt by-id statement), read in ``unit``."""
