@@ -27,6 +27,7 @@ from backend.services.units import Database, Unit
 TOKEN_PREFIX = "bal_"
 STANDING = ("name", "status", "roles", "grants", "owner", "tokens", "tokenHashes")
 KNOWN_AGENTS = 10_000  # agent rows a process keeps (reads are admitted on them, then confirmed)
+EAGER_CONFIRMATIONS = 256  # asks waiting for a call to need an answer, at most, before a query runs anyway
 AGENT_ID = re.compile(r"[A-Za-z0-9]{10}")
 STATUSES = ("active", "suspended")
 
@@ -267,14 +268,20 @@ class Confirmations:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieved)  # a call that stopped early never awaits it
         self._queue.append((seen, future))
+        if len(self._queue) >= EAGER_CONFIRMATIONS:  # calls that failed before needing theirs: do not pile up
+            self._start()
         return future
 
     async def answer(self, future: asyncio.Future[bool]) -> bool:
         """The answer to an ``ask``. Its query starts when a call first needs an answer, not when it asks: the
         calls that asked meanwhile (their tools running) share that one query."""
-        if not future.done() and (self._runner is None or self._runner.done()):
-            self._runner = asyncio.create_task(self._run())
+        if not future.done():
+            self._start()
         return await future
+
+    def _start(self) -> None:
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         while self._queue:

@@ -167,14 +167,12 @@ class Gateway:
     async def _admit(self, call: Call, unit: Unit | None) -> Decision:
         """Everything before the tool runs: who, which tool, what input, the policy (a read: in its unit)."""
         # admitted on this process's copy of the agent (the second attempt: on the fresh row), confirmed before
-        # the call's result counts: a read's in its record's transaction, a write's by a group confirmation
-        # asked now and answered before its record is appended (``_confirm``), one query for many writes
+        # the call's result counts: a read's in its record's transaction, an admitted write's by a group
+        # confirmation answered before its record is appended (``_confirm``), one query for many writes
         agents, cached = self.tools.agents, not call.fresh
         check = await (agents.check_id(call.request.agent_id, unit, cached=cached) if call.request.agent_id
                        else agents.check(call.request.token, unit, cached=cached))
         call.agent, call.unconfirmed = check.agent, check.unconfirmed
-        if call.unconfirmed is not None and call.request.kind == "write":
-            call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
         if check.problem:
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
                           else f"This token is {check.problem.split('.')[1]}.")
@@ -200,6 +198,8 @@ class Gateway:
         if stopped := call.shaper.stopped(call.run_id):
             raise Blocked("intent.budget", stopped)
         run.calls += 1
+        if call.unconfirmed is not None and call.request.kind == "write":
+            call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
         return decision
 
     async def _read(self, call: Call) -> CallResult:
