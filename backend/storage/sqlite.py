@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import operators, wire
+from backend.storage.sqlite_trips import OneTripDBAPI
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
@@ -147,6 +148,9 @@ def _register_functions(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+ONE_TRIP = OneTripDBAPI()  # every engine's connections make one trip to aiosqlite's thread per statement
+
+
 class SqliteStore(SqlStore):
     """SQLite file store; in-process writes take one lock, so they queue instead of failing busy."""
 
@@ -157,7 +161,7 @@ class SqliteStore(SqlStore):
         database = sa.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        engine = create_async_engine(url, pool_size=8, max_overflow=8, module=ONE_TRIP)
         event.listen(engine.sync_engine, "connect", _register_functions)
         event.listen(engine.sync_engine, "begin", _begin)
         super().__init__(engine, SqliteDialect())
@@ -165,7 +169,8 @@ class SqliteStore(SqlStore):
         # Reads get their own pool of connections that are query_only for life and run each statement
         # in its own implicit transaction (no BEGIN/COMMIT, no rollback on return: autocommit), as reads
         # on PostgreSQL do; toggling the pragma around each read cost six aiosqlite thread hops a request.
-        self._reader = create_async_engine(url, pool_size=8, max_overflow=8, skip_autocommit_rollback=True)
+        self._reader = create_async_engine(url, pool_size=8, max_overflow=8, skip_autocommit_rollback=True,
+                                           module=ONE_TRIP)
         event.listen(self._reader.sync_engine, "connect", _register_reader)
         self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
 
