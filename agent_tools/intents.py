@@ -25,6 +25,7 @@ PROVENANCE = "_Provenance"
 MY_CLASSES = (INTENT, FIELD_POLICY, PROVENANCE)
 CACHE_SECONDS = 1.0
 PROVENANCE_KNOWN = 100_000  # provenance row ids remembered per process (an id is 10 characters)
+MARKS_KNOWN = 10_000  # objects whose provenance (as of their updatedAt) a process remembers for its readers
 
 
 class IntentSpec(BaseModel):
@@ -124,6 +125,7 @@ class IntentStore:
         self._loaded_at = -1e9
         self._marking: set[str] = set()  # classes this process has marked agent-written (or is marking)
         self._provenance: OrderedDict[str, None] = OrderedDict()  # provenance rows known to exist (LRU)
+        self._marks: OrderedDict[tuple[str, str], tuple[str, dict[str, Any] | None]] = OrderedDict()
 
     async def ensure(self) -> None:
         if self._ready:
@@ -200,6 +202,24 @@ class IntentStore:
             self._provenance.move_to_end(mark_id)
             return True
         return False
+
+    def known_mark(self, class_name: str, object_id: str, updated_at: str) -> tuple[bool, dict[str, Any] | None]:
+        """The object's provenance as last read here, if the object is still at that ``updatedAt``.
+
+        An agent's write changes the object's ``updatedAt`` in the transaction that moves its provenance, so
+        an unchanged ``updatedAt`` means an unchanged provenance (save two writes in one millisecond).
+        """
+        known = self._marks.get((class_name, object_id))
+        if known is None or known[0] != updated_at:
+            return False, None
+        self._marks.move_to_end((class_name, object_id))
+        return True, known[1]
+
+    def remember_mark(self, class_name: str, object_id: str, updated_at: str, mark: dict[str, Any] | None) -> None:
+        self._marks[(class_name, object_id)] = (updated_at, mark)
+        self._marks.move_to_end((class_name, object_id))
+        while len(self._marks) > MARKS_KNOWN:
+            self._marks.popitem(last=False)
 
     def note_provenance(self, mark_id: str) -> None:
         self._provenance[mark_id] = None

@@ -260,20 +260,31 @@ class ShapedObjects(UnitObjects):
 
     async def _provenance(self, class_name: str, objects: list[dict[str, Any]]) -> None:
         """Who (which agent, in which run) last wrote each of these objects, when an agent did."""
-        policy = self.shaper.policies.get(class_name)
-        if policy is None or not policy.agent_written:  # no agent ever wrote this class: nothing to look up
+        policy, store = self.shaper.policies.get(class_name), self.shaper.store
+        if policy is None or not policy.agent_written or store is None:  # no agent ever wrote this class
             return
-        ids = [str(obj["objectId"]) for obj in objects if obj.get("objectId")]
-        if not ids:
+        wanted: dict[str, tuple[str, str | None]] = {}  # provenance row id -> (object id, its updatedAt)
+        for obj in objects:
+            object_id, updated_at = str(obj.get("objectId") or ""), obj.get("updatedAt")
+            if not object_id:
+                continue
+            known, mark = store.known_mark(class_name, object_id, updated_at) if updated_at else (False, None)
+            if not known:
+                wanted[provenance_id(class_name, object_id)] = (object_id, updated_at)
+            elif mark is not None:
+                self.shaper.provenance[(class_name, object_id)] = dict(mark)
+        if not wanted:
             return
-        if self.shaper.store is None:
-            return
-        rows, unit = self.shaper.store.records.rows, self.base._unit
-        marks = {provenance_id(class_name, object_id): object_id for object_id in ids}
-        for mark in await rows.fetch_many(unit, PROVENANCE, list(marks)):
-            if mark.get("className") != class_name or marks.get(str(mark["objectId"])) != mark.get("targetId"):
+        found: dict[str, dict[str, Any]] = {}
+        for row in await store.records.rows.fetch_many(self.base._unit, PROVENANCE, list(wanted)):
+            object_id = wanted.get(str(row["objectId"]), ("", None))[0]
+            if row.get("className") != class_name or row.get("targetId") != object_id:
                 continue  # not this object's row (ids are derived: only a hash collision lands here)
-            at = mark.get("updatedAt")
-            self.shaper.provenance[(class_name, str(mark["targetId"]))] = {
-                "agentId": mark.get("agentId"), "runId": mark.get("runId"), "tool": mark.get("tool"),
-                "op": mark.get("op"), "at": wire.format_iso(at) if isinstance(at, datetime) else at}
+            at = row.get("updatedAt")
+            found[object_id] = {"agentId": row.get("agentId"), "runId": row.get("runId"), "tool": row.get("tool"),
+                                "op": row.get("op"), "at": wire.format_iso(at) if isinstance(at, datetime) else at}
+        for object_id, updated_at in wanted.values():
+            if updated_at:
+                store.remember_mark(class_name, object_id, updated_at, found.get(object_id))
+            if object_id in found:
+                self.shaper.provenance[(class_name, object_id)] = found[object_id]

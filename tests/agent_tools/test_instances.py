@@ -160,3 +160,22 @@ async def test_confirmations_no_call_waits_for_are_answered_anyway(gateway: Gate
     asked = [confirmations.ask((agent_id, b"a standing the row never had")) for _ in range(EAGER_CONFIRMATIONS)]
     answers = await asyncio.wait_for(asyncio.gather(*asked), timeout=30)
     assert answers == [False] * EAGER_CONFIRMATIONS
+
+
+async def test_provenance_a_reader_remembers_follows_a_write_through_another_instance(
+        gateway: Gateway, other: Gateway, seed: Seed) -> None:
+    order = await seed("Order", n=1)
+    ref = {"className": "Order", "objectId": order["objectId"]}
+    first_id, first = await gateway.agent("first-writer", grants=["update_object"])
+    second_id, second = await other.agent("second-writer", grants=["update_object"])
+    _, reader = await gateway.agent("reader", grants=["get_object"])
+
+    def writer_shown(answer: httpx.Response) -> str:
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["result"]["object"]["_provenance"]["agentId"])
+
+    assert (await gateway.call(first, "write", "update_object", ref | {"fields": {"n": 2}})).status_code == 200
+    assert writer_shown(await _read(gateway, reader, order)) == first_id
+    assert writer_shown(await _read(gateway, reader, order)) == first_id  # A remembers it: the object is unchanged
+    assert (await other.call(second, "write", "update_object", ref | {"fields": {"n": 3}})).status_code == 200
+    assert writer_shown(await _read(gateway, reader, order)) == second_id
