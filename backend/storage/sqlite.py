@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import operators, wire
-from backend.storage.sqlite_trips import OneTripDBAPI
+from backend.storage.sqlite_trips import OneTripDBAPI, held_writes
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
@@ -178,6 +178,9 @@ class SqliteStore(SqlStore):
         await self._reads.close()
         await self._reader.dispose()
         await super().close()
+
+    def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
+        return held_writes(conn)
 
     @asynccontextmanager
     async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:

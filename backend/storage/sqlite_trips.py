@@ -8,14 +8,21 @@ call in the thread, which took a get by id from 1.6 to 1.1 ms of CPU and an
 update from 2.3 to 1.8 (in-process, 32 concurrent requests). Like SQLAlchemy's
 own adapter (its isolation-level setter), it reaches aiosqlite's
 ``Connection._execute`` and the sqlite3 connection behind it.
+
+A connection may also hold statements (``holding``) and send them ahead of the
+next one, in that statement's trip: an audit record and the rows it moves are
+then one trip, as they are one statement on PostgreSQL. Held statements still
+run before a commit and are dropped by a rollback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -23,6 +30,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
@@ -44,12 +52,21 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._lastrowid: int | None = None
 
     def execute(self, operation: Any, parameters: Any = None) -> None:
+        connection = cast("_OneTripConnection", self._adapt_connection)
+        self._description, self._rowcount, self._lastrowid = None, -1, None
+        self._rows = collections.deque()
+        if connection.holding:
+            connection.held.append((operation, () if parameters is None else parameters))
+            await_(asyncio.sleep(0))  # SQLAlchemy requires an execute to await something: no trip, one yield
+            return
+        statements = [*connection.take_held(), (operation, () if parameters is None else parameters)]
         raw: sqlite3.Connection = self._connection._conn
 
         def run() -> _Outcome:
             cursor = raw.cursor()
             try:
-                cursor.execute(operation, () if parameters is None else parameters)
+                for statement, values in statements:
+                    cursor.execute(statement, values)
                 rows = cursor.fetchall() if cursor.description else None
                 return cursor.description, rows, cursor.rowcount, cursor.lastrowid
             finally:
@@ -62,11 +79,14 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows or ())
 
     def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> None:
+        held = cast("_OneTripConnection", self._adapt_connection).take_held()
         raw: sqlite3.Connection = self._connection._conn
 
         def run() -> int:
             cursor = raw.cursor()
             try:
+                for statement, values in held:
+                    cursor.execute(statement, values)
                 cursor.executemany(operation, seq_of_parameters)
                 return cursor.rowcount
             finally:
@@ -98,8 +118,40 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("holding", "held")
     _cursor_cls = _OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.holding = False  # statements executed meanwhile wait for the next one (see HeldWrites)
+        self.held: list[tuple[Any, Any]] = []
+
+    def take_held(self) -> list[tuple[Any, Any]]:
+        held, self.held = self.held, []
+        return held
+
+    def commit(self) -> None:
+        if self.held:  # never left behind: sent (in one trip) before the transaction ends
+            self.cursor().execute("SELECT 1")
+        super().commit()
+
+    def rollback(self) -> None:
+        self.held.clear()
+        super().rollback()
+
+
+@asynccontextmanager
+async def held_writes(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Statements executed on ``conn`` inside go to SQLite with the first one after it, in its trip."""
+    raw = (await conn.get_raw_connection()).dbapi_connection
+    if not isinstance(raw, _OneTripConnection):
+        yield
+        return
+    raw.holding = True
+    try:
+        yield
+    finally:
+        raw.holding = False
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

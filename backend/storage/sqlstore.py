@@ -142,6 +142,11 @@ class SqlStore:
         async with self.connect(read_only=read_only, single_write=single_write) as conn:
             yield SqlSession(self, conn, single_write=single_write)
 
+    def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
+        """Statements executed on ``conn`` inside may wait to be sent with the first one after it (SQLite:
+        in one trip to the driver's thread); engines that send each at once need not."""
+        return nullcontext()
+
     def is_unique_violation(self, error: IntegrityError) -> bool:
         return True
 
@@ -286,9 +291,11 @@ class SqlSession:
             if changes and len(values) == 1 and self.store.writes_in_ctes:  # (a multi-row VALUES is never cached)
                 await self._insert_with(table, names, values[0], changes)
                 return
-            for target_table, object_id, columns in changes:
-                self._count_write()
-                await self.conn.execute(self.store.statements.update(target_table), columns | {OBJECT_ID: object_id})
+            async with self.store.held_writes(self.conn):  # sent with the insert where the engine can
+                for target_table, object_id, columns in changes:
+                    self._count_write()
+                    await self.conn.execute(self.store.statements.update(target_table),
+                                            columns | {OBJECT_ID: object_id})
             await self.conn.execute(self.store.statements.insert(table),
                                     [{name: row.get(name) for name in names} for row in values])
         except IntegrityError as error:

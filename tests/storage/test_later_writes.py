@@ -8,12 +8,14 @@ reads that class again in the unit, or when the unit commits: never lost, never 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from backend.context import RequestContext
 from backend.errors import DuplicateValue
 from backend.services.appends import Appender
 from backend.services.objects import FindOptions
 from backend.services.wiring import Services
+from backend.storage.sqlstore import SqlSession, SqlStore
 
 LEDGER, HEAD = "Ledger", "LedgerHead"
 
@@ -70,3 +72,25 @@ async def test_held_updates_are_sent_before_a_read_and_before_commit(services: S
         assert fetched is not None and fetched["label"] == "read back"
         await rows.set_later(unit, HEAD, head_id, {"seq": 7})  # no insert follows: sent when the unit ends
     assert await _state(services, head_id) == ([0], {"seq": 7, "label": "read back"})
+
+
+async def test_writes_held_by_the_engine_are_sent_at_commit_and_dropped_at_rollback(services: Services) -> None:
+    # SQLite holds them for the next statement's trip; a unit that ends first still commits (or drops) them
+    head_id = await _prepare(services)
+    assert isinstance(services.store, SqlStore)
+    store = services.store
+    async with services.db.unit(resumable=False) as unit:
+        assert isinstance(unit.session, SqlSession)
+        head = (await services.schemas.get(unit, HEAD))
+        assert head is not None
+        table = store.table(head)
+        async with store.held_writes(unit.session.conn):
+            await unit.session.conn.execute(sa.update(table).where(table.c.objectId == head_id).values(label="kept"))
+    with pytest.raises(RuntimeError):
+        async with services.db.unit(resumable=False) as unit:
+            assert isinstance(unit.session, SqlSession)
+            async with store.held_writes(unit.session.conn):
+                await unit.session.conn.execute(
+                    sa.update(table).where(table.c.objectId == head_id).values(label="dropped"))
+            raise RuntimeError("the unit fails before another statement")
+    assert await _state(services, head_id) == ([0], {"seq": 0, "label": "kept"})
