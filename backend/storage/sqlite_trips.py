@@ -17,7 +17,6 @@ run before a commit and are dropped by a rollback.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -35,6 +34,10 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any] | None, int, int | None]  # description, rows, rowcount, lastrowid
+
+
+async def _nothing() -> None:
+    return None
 
 
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -57,7 +60,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque()
         if connection.holding:
             connection.held.append((operation, () if parameters is None else parameters))
-            await_(asyncio.sleep(0))  # SQLAlchemy requires an execute to await something: no trip, one yield
+            await_(_nothing())  # SQLAlchemy requires an execute to await something: neither a trip nor a yield
             return
         statements = [*connection.take_held(), (operation, () if parameters is None else parameters)]
         raw: sqlite3.Connection = self._connection._conn
