@@ -4,8 +4,8 @@ aiosqlite runs each sqlite3 call in the connection's own thread; every call is a
 queue hand-off there and an event-loop wake-up back. SQLAlchemy's adapter makes
 four such trips for a SELECT (open a cursor, execute, fetch the rows, close the
 cursor) and three for any other statement. This cursor does those steps in one
-call in the thread, which took a get by id from 1.6 to 1.1 ms of CPU and an
-update from 2.3 to 1.8 (in-process, 32 concurrent requests). Like SQLAlchemy's
+call in the thread, which took a get by id from about 1.6 to 1.2 ms of CPU and
+an update from 2.3 to 1.9 (in-process, 32 concurrent requests). Like SQLAlchemy's
 own adapter (its isolation-level setter), it reaches aiosqlite's
 ``Connection._execute`` and the sqlite3 connection behind it.
 
@@ -126,7 +126,7 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
-        self.holding = False  # statements executed meanwhile wait for the next one (see HeldWrites)
+        self.holding = False  # statements executed meanwhile wait for the next one (see held_writes)
         self.held: list[tuple[Any, Any]] = []
 
     def take_held(self) -> list[tuple[Any, Any]]:
