@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -34,10 +34,28 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any] | None, int, int | None]  # description, rows, rowcount, lastrowid
+_T = TypeVar("_T")
 
 
 async def _nothing() -> None:
     return None
+
+
+def _on_one_cursor(raw: sqlite3.Connection, statements: list[tuple[Any, Any]],
+                   finish: Callable[[sqlite3.Cursor], _T]) -> _T:
+    """In aiosqlite's thread: run ``statements`` on one cursor, then ``finish`` with it, then close it."""
+    cursor = raw.cursor()
+    try:
+        for statement, values in statements:
+            cursor.execute(statement, values)
+        return finish(cursor)
+    finally:
+        cursor.close()
+
+
+def _outcome(cursor: sqlite3.Cursor) -> _Outcome:
+    rows = cursor.fetchall() if cursor.description else None
+    return cursor.description, rows, cursor.rowcount, cursor.lastrowid
 
 
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -64,19 +82,9 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             return
         statements = [*connection.take_held(), (operation, () if parameters is None else parameters)]
         raw: sqlite3.Connection = self._connection._conn
-
-        def run() -> _Outcome:
-            cursor = raw.cursor()
-            try:
-                for statement, values in statements:
-                    cursor.execute(statement, values)
-                rows = cursor.fetchall() if cursor.description else None
-                return cursor.description, rows, cursor.rowcount, cursor.lastrowid
-            finally:
-                cursor.close()
-
         try:
-            self._description, rows, self._rowcount, self._lastrowid = await_(self._connection._execute(run))
+            outcome = await_(self._connection._execute(_on_one_cursor, raw, statements, _outcome))
+            self._description, rows, self._rowcount, self._lastrowid = outcome
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         self._rows = collections.deque(rows or ())
@@ -85,19 +93,13 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         held = cast("_OneTripConnection", self._adapt_connection).take_held()
         raw: sqlite3.Connection = self._connection._conn
 
-        def run() -> int:
-            cursor = raw.cursor()
-            try:
-                for statement, values in held:
-                    cursor.execute(statement, values)
-                cursor.executemany(operation, seq_of_parameters)
-                return cursor.rowcount
-            finally:
-                cursor.close()
+        def many(cursor: sqlite3.Cursor) -> int:
+            cursor.executemany(operation, seq_of_parameters)
+            return cursor.rowcount
 
         self._description, self._lastrowid = None, None
         try:
-            self._rowcount = await_(self._connection._execute(run))
+            self._rowcount = await_(self._connection._execute(_on_one_cursor, raw, held, many))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
