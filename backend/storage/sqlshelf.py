@@ -81,10 +81,16 @@ class ConnectionShelf:
         """Open a connection for a place already counted; the place is given up should opening fail."""
         try:
             conn = await self.engine.connect()
-            return await conn.execution_options(**self.options) if self.options else conn
         except BaseException:
             self._count -= 1
             self._pass_on(None)
+            raise
+        if not self.options:
+            return conn
+        try:
+            return await conn.execution_options(**self.options)
+        except BaseException:  # not half-made: the connection is closed and its place given up
+            await self._discard(conn)
             raise
 
     def _pass_on(self, turn: _Turn) -> None:
