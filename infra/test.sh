@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs, then runs it: ./infra/test.sh [pytest args]
-#  - a virtualenv in .venv with Ballast and its test extras
+#  - a virtualenv in .venv with Ballast and its test extras, exactly as uv.lock pins them
 #  - PostgreSQL server binaries, redis-server and nginx (Debian packages) when missing
 #  - node/npm and the pinned Parse JS SDK (tests/sdk/package-lock.json)
 # A dependency that cannot be installed stops the run with an error; nothing is skipped for want of it.
@@ -24,13 +24,9 @@ command -v redis-server >/dev/null || apt_install redis-server
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 
-PY="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  say "creating .venv"
-  "$PY" -m venv .venv
-fi
-say "installing Python packages"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+say "installing Python packages (uv.lock)"
+. infra/lib/venv.sh
+sync_venv --extra test
 
 if [ ! -d tests/sdk/node_modules/parse ] || [ tests/sdk/package-lock.json -nt tests/sdk/node_modules/.package-lock.json ]; then
   say "installing the Parse JS SDK (npm ci)"

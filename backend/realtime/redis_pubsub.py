@@ -51,7 +51,7 @@ class RedisPubSub:
                 await self._task
             self._task = None
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
         with contextlib.suppress(Exception):
             await self._client.aclose()
 
