@@ -109,6 +109,17 @@ def test_dockerfile_runs_as_non_root_and_copies_what_exists() -> None:
         assert name in settings_env_names()
 
 
+def test_dockerfile_installs_what_uv_lock_pins_with_the_pinned_uv() -> None:
+    text = (INFRA / "Dockerfile").read_text()
+    pinned = re.search(r'^UV_VERSION="([^"]+)"', (INFRA / "lib" / "venv.sh").read_text(), re.MULTILINE)
+    assert pinned and f"ARG UV_VERSION={pinned.group(1)}" in text  # one uv, so one reading of the lock
+    assert "uv export --locked" in text and "--require-hashes" in text and "pip install --no-deps ." in text
+    allowed = (INFRA / "Dockerfile.dockerignore").read_text().split()
+    for line in re.findall(r"^COPY (.+) \S+$", text, re.MULTILINE):  # the build context holds what is copied
+        for source in line.split():
+            assert f"!{source}" in allowed or f"!{source}/" in allowed, source
+
+
 def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     assert nginx, "nginx is missing: run infra/test.sh, which installs it"
