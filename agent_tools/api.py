@@ -16,6 +16,7 @@ from agent_tools.agents import TOKEN_PREFIX
 from agent_tools.gateway import CallRequest, CallResult
 from agent_tools.runs import with_access_token
 from agent_tools.service import AgentTools
+from backend.api.access_log import note_principal
 from backend.api.responses import ParseJSON
 from backend.services.wiring import Services
 
@@ -64,7 +65,10 @@ async def _call(request: Request, kind: str) -> ParseJSON:
     )
     if call.token is not None and not call.token.startswith(TOKEN_PREFIX):
         call = await with_access_token(tools, call)  # an OAuth access / run token: the same path as over MCP
-    return respond(await tools.gateway.call(call))
+    result = await tools.gateway.call(call)
+    if result.status != 401:  # the gateway knew the token: the access line names an agent
+        note_principal(request.scope, "agent")
+    return respond(result)
 
 
 router = APIRouter(prefix=PREFIX, tags=["agent tools"])

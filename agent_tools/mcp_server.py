@@ -31,6 +31,7 @@ from agent_tools.gateway import CallRequest, CallResult
 from agent_tools.oauth import SCOPES, AgentTokenVerifier, Claims, scope_for
 from agent_tools.registry import Tool
 from agent_tools.shaping import UNTRUSTED_LABEL
+from backend.api.access_log import note_principal
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -200,6 +201,7 @@ class ResourceGuard:
         if claims is None:  # pragma: no cover - the backend verified the same token a moment ago
             await self._challenge(send, 401, "invalid_token", "A valid access token for this resource is required.")
             return
+        note_principal(scope, "agent")
         scope = dict(scope) | {"user": user, "auth": credentials, CLAIMS_KEY: claims}
         if scope["method"] != "POST":
             await self.app(scope, receive, send)

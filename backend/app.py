@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from agent_tools.api import mount as mount_agent_tools
 from agent_tools.mcp_server import mount as mount_mcp
 from backend.api import handlers
+from backend.api.access_log import AccessLogMiddleware, RouteNoteMiddleware
 from backend.api.classes import routes as object_routes
 from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.routes import parse_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.include_router(parse_router(), prefix=extra)
     live_query.install(app)  # WebSocket at the mount path, and /metrics
     handlers.install(app)
+    app.add_middleware(RouteNoteMiddleware)  # innermost: the route the router matched, for the access line
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests
     app.add_middleware(IdempotencyMiddleware, service=lambda: services.idempotency, mount_path=settings.mount_path)
     app.add_middleware(TunnelMiddleware, max_body=settings.max_upload_size)
@@ -68,4 +70,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         expose_headers=["X-Parse-Job-Status-Id", "X-Parse-Push-Status-Id"],
     )
     app.add_middleware(handlers.CatchAllMiddleware)
+    app.add_middleware(AccessLogMiddleware)  # outermost: request id in and out, one line per request
     return app

@@ -10,6 +10,7 @@ import gc
 
 from fastapi import FastAPI
 
+from backend import logs
 from backend.app import create_app
 from backend.config import Settings
 from backend.embedded import prepare
@@ -17,6 +18,7 @@ from backend.embedded import prepare
 
 def app() -> FastAPI:
     settings, _ = prepare(Settings())
+    logs.configure(settings.log_level_number)  # every worker process logs the same way
     application = create_app(settings)
     settle_heap()
     return application

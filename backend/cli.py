@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
+from backend import logs
 from backend.config import Settings
 
 app = typer.Typer(help="Ballast: a Parse-compatible backend for apps and the agents that work on them.",
@@ -29,6 +30,7 @@ def serve(
 
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
     settings, generated = prepare(Settings().model_copy(update=overrides))
+    logs.configure(settings.log_level_number)
     if workers > 1 and not settings.redis_url:
         console.print("[red]--workers above 1 needs Redis[/], so that LiveQuery events and rate limits reach every "
                       "process: set BALLAST_REDIS_URL (e.g. redis://127.0.0.1:6379/0), or run one worker.")
@@ -43,9 +45,11 @@ def serve(
         os.environ["BALLAST_DATABASE_POOL_SIZE"] = str(max(4, settings.database_pool_size // workers))
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
     # LiveQuery's protocol: uvicorn's websockets-sansio plus a non-awaiting write for the fan-out (uvicorn_protocol.py)
+    # logging is ours (backend/logs.py, set up by each worker's app factory): uvicorn's records propagate to it,
+    # at the configured level, and its access log gives way to Ballast's (request id, principal kind)
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
-                reload=reload, log_level="warning", ws_per_message_deflate=False,
-                ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
+                reload=reload, log_config=None, log_level=settings.log_level_number, access_log=False,
+                ws_per_message_deflate=False, ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
 
 
 def _engine(settings: Settings) -> str:

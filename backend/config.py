@@ -25,6 +25,7 @@ def _ballast(name: str, *more: str) -> Any:
     return AliasChoices(name, f"BALLAST_{name.upper()}", *more)
 
 
+LOG_LEVELS = {"error": 40, "warn": 30, "warning": 30, "info": 20, "verbose": 10, "debug": 10, "silly": 10}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 
@@ -116,6 +117,10 @@ class Settings(BaseSettings):
     live_query_queue: int = Field(10_000, ge=1, validation_alias=_ballast("live_query_queue"))
     live_query_session_check: float = Field(30.0, gt=0, validation_alias=_ballast("live_query_session_check"))
 
+    # operations: log level (Parse's names: error, warn, info, verbose, debug, silly; VERBOSE=1 means verbose)
+    log_level: str = Field("info", validation_alias=_ballast("log_level", "PARSE_SERVER_LOG_LEVEL"))
+    verbose: bool = Field(False, validation_alias=AliasChoices("verbose", "VERBOSE", "PARSE_SERVER_VERBOSE"))
+
     # identity: users, sessions, policies, social logins, email (issue 3)
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
     session_length: int = Field(31_536_000, ge=1, validation_alias=_parse("session_length"))
@@ -157,6 +162,13 @@ class Settings(BaseSettings):
     def _mount(cls, value: str) -> str:
         return "/" + value.strip("/")
 
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_LEVELS:
+            raise ValueError(f"not a log level: {value!r} (use one of {', '.join(LOG_LEVELS)})")
+        return value.strip().lower()
+
     @field_validator("extra_mount_paths")
     @classmethod
     def _mounts(cls, value: list[str]) -> list[str]:
@@ -167,6 +179,11 @@ class Settings(BaseSettings):
         if self.master_key and self.master_key == self.read_only_master_key:
             raise ValueError("masterKey and readOnlyMasterKey must differ")
         return self
+
+    @property
+    def log_level_number(self) -> int:
+        """The stdlib logging level: VERBOSE wins over the named level, as in Parse Server."""
+        return LOG_LEVELS["verbose" if self.verbose else self.log_level]
 
     @property
     def sqlite_path(self) -> Path:

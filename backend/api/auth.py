@@ -10,6 +10,7 @@ from __future__ import annotations
 import orjson
 from starlette.requests import HTTPConnection
 
+from backend.api.access_log import note_principal
 from backend.config import Settings
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
 from backend.errors import InvalidJSON, InvalidSessionToken, Unauthorized
@@ -76,6 +77,7 @@ async def resolve_context(conn: HTTPConnection, settings: Settings, sessions: Se
         principal = await sessions.principal_for(token) if token else ANONYMOUS
         if principal is None:
             raise InvalidSessionToken("Invalid session token")
+    note_principal(conn.scope, principal.kind.value)
     return RequestContext(
         principal,
         installation_id=conn.headers.get("x-parse-installation-id"),
