@@ -6,6 +6,7 @@ rule 2). A Principal is built once per request by ``backend.api.auth``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -54,6 +55,21 @@ INTERNAL = Principal(PrincipalKind.MASTER, internal=True)  # no header, key or s
 
 
 @dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """What narrows a call's reads beyond its principal's rights (an agent's tool call).
+
+    ``services.reads`` applies these to every class and field a read touches, at any depth,
+    as it applies the principal's own rules: one check, not one per tool or operator.
+    """
+
+    also: Principal | None = None  # delegation: the agent acting for the user sees only what both may see
+    classes: frozenset[str] | None = None  # None: any class the readers may read
+    fields: Mapping[str, frozenset[str]] = field(default_factory=dict)  # per class: only these fields
+    hidden: frozenset[str] = frozenset()  # never shown, filtered, sorted or projected, in any class
+    rows: Mapping[str, Any] = field(default_factory=dict)  # per class: a where (wire JSON) every row must match
+
+
+@dataclass(frozen=True, slots=True)
 class RequestContext:
     """A Principal plus what the client said about itself."""
 
@@ -63,6 +79,7 @@ class RequestContext:
     ip: str | None = None
     request_id: str | None = None
     cloud_context: dict[str, Any] = field(default_factory=dict)
+    limits: ReadLimits | None = None  # set for agents' tool calls; None: the principal's rights alone
 
     @classmethod
     def system(cls) -> RequestContext:

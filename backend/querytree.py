@@ -126,6 +126,13 @@ class RelatedTo:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadableBy:
+    """The object's ACL lets one of ``names`` read it (no ACL: anyone); a second reader's ACL filter."""
+
+    names: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Near:
     """``$nearSphere`` (also orders by distance); distances in radians."""
 
@@ -178,7 +185,7 @@ class Nor:
 
 
 Node: TypeAlias = (
-    Compare | In | Exists | ContainsAll | ContainedBy | Regex | Text | InQuery | Select | RelatedTo
+    Compare | In | Exists | ContainsAll | ContainedBy | Regex | Text | InQuery | Select | RelatedTo | ReadableBy
     | Near | WithinBox | WithinPolygon | WithinSphere | Intersects | And | Or | Nor
 )
 

@@ -186,6 +186,7 @@ _MATCHERS: dict[type, Callable[[Mapping[str, Any], Any], bool]] = {
     q.WithinPolygon: _match_polygon,
     q.WithinSphere: _match_sphere,
     q.Intersects: _match_intersects,
+    q.ReadableBy: lambda row, node: row.get("_rperm") is None or not node.names.isdisjoint(row["_rperm"]),
     q.And: lambda row, node: all(matches(row, child) for child in node.children),
     q.Or: lambda row, node: any(matches(row, child) for child in node.children),
     q.Nor: lambda row, node: not any(matches(row, child) for child in node.children),

@@ -23,9 +23,8 @@ from backend.errors import (
     InvalidQuery,
     MissingObjectId,
     ObjectNotFound,
-    OperationForbidden,
 )
-from backend.services import access, ops
+from backend.services import access, ops, reads
 from backend.services.events import EventBus, ObjectEvent
 from backend.services.includes import Includer
 from backend.services.query import parse_keys, parse_order, parse_where
@@ -260,13 +259,13 @@ class ObjectService:
             schema = await self.schemas.get(work, class_name)
             if schema is None:
                 raise ObjectNotFound("Object not found.")
-            access.require_class(ctx.principal, schema, "get")
-            where = q.Compare(q.Field(("objectId",), "String"), "eq", object_id)
+            by_id = q.Compare(q.Field(("objectId",), "String"), "eq", object_id)
+            where = reads.authorize_read(ctx, reads.ReadNode(schema, by_id, keys=_read_keys(keys, include),
+                                                             operation="get"), self.schemas.cached)
             spec = q.FindSpec(where, limit=1, read_names=access.read_names(ctx.principal))
             rows = await work.session.find(schema, spec)
             if not rows:
                 raise ObjectNotFound("Object not found.")
-            access.require_row(ctx.principal, schema, "get", rows[0])
             results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
         return results[0]
 
@@ -286,16 +285,18 @@ class ObjectService:
                 schema = await self.schemas.get(work, redirected)
             if schema is None:
                 return FindResult([], 0 if options.count else None, redirected)
-            access.require_class(ctx.principal, schema, "count" if options.count and options.limit == 0 else "find")
             operation: access.Operation = "count" if options.count and options.limit == 0 else "find"
-            where = self._readable_where(ctx, schema, options, operation)
+            order = parse_order(options.order, schema)
+            node = reads.ReadNode(schema, parse_where(options.where, schema, self.schemas.cached), order,
+                                  _read_keys(options.keys, options.include), operation)
+            where = reads.authorize_read(ctx, node, self.schemas.cached)
             names = access.read_names(ctx.principal)
             count = await work.session.count(schema, where, names) if options.count else None
             limit = _bounded(options.limit, "limit", self.max_limit)
             rows: list[Row] = []
             if limit:
                 spec = q.FindSpec(
-                    where, parse_order(options.order, schema), limit, _bounded(options.skip, "skip", None),
+                    where, order, limit, _bounded(options.skip, "skip", None),
                     _columns(options.keys), names,
                 )
                 rows = await work.session.find(schema, spec)
@@ -303,21 +304,6 @@ class ObjectService:
         if self.triggers.handles("afterFind", schema.class_name):
             results = await self.triggers.after_find(ctx, schema.class_name, results)
         return FindResult(results, count, redirected)
-
-    def _readable_where(self, ctx: RequestContext, schema: ClassSchema, options: FindOptions,
-                        operation: access.Operation) -> q.Node:
-        """The client's ``where``, refused on keys it may not filter by, narrowed by pointer permissions."""
-        forbidden = access.forbidden_query_keys(ctx.principal, schema, options.where)
-        if forbidden is not None:
-            if forbidden.startswith("_"):
-                raise InvalidKeyName(f"Invalid key name: {forbidden[:64]}")
-            raise OperationForbidden(f"This user is not allowed to query {forbidden[:64]} on class {schema.class_name}")
-        where = parse_where(options.where, schema, self.schemas.cached)
-        fields = access.user_fields(ctx.principal, schema, operation)
-        if fields is None:
-            return where
-        narrowed = parse_where(access.user_fields_where(fields, ctx.principal.user_id), schema, self.schemas.cached)
-        return q.And((where, narrowed))
 
     async def count(self, ctx: RequestContext, class_name: str, where: Any = None) -> int:
         result = await self.find(ctx, class_name, FindOptions(where=where, limit=0, count=True))
@@ -327,7 +313,9 @@ class ObjectService:
         self, unit: Unit, ctx: RequestContext, schema: ClassSchema, rows: list[Row],
         keys: Any, exclude_keys: Any, include: Any,
     ) -> list[dict[str, Any]]:
-        objects = [access.strip_protected(ctx.principal, schema, render(schema, row, self.file_url)) for row in rows]
+        objects = [render(schema, row, self.file_url) for row in rows]
+        for reader in reads.readers(ctx):  # delegation: what either reader may not see is hidden
+            objects = [access.strip_protected(reader, schema, obj) for obj in objects]
         await Includer(self, unit, ctx).resolve(schema, objects, include, parse_keys(keys))
         wanted, excluded = parse_keys(keys), parse_keys(exclude_keys)
         if wanted is None and excluded is None:
@@ -341,17 +329,15 @@ class ObjectService:
         schema = await self.schemas.get(unit, class_name)
         if schema is None or not object_ids:
             return schema, []
-        try:
-            access.require_class(ctx.principal, schema, "get")
-        except OperationForbidden:  # Parse leaves such pointers unresolved rather than failing the query
+        if not reads.may_read_class(ctx, schema, "get"):  # Parse leaves such pointers unresolved
             return schema, []
-        where = q.In(q.Field(("objectId",), "String"), tuple(object_ids))
+        by_ids = q.In(q.Field(("objectId",), "String"), tuple(object_ids))
+        where = reads.narrow(ctx, schema, by_ids, "get", self.schemas.cached)
         spec = q.FindSpec(where, limit=len(object_ids), read_names=access.read_names(ctx.principal))
         rows = await unit.session.find(schema, spec)
-        fields = access.user_fields(ctx.principal, schema, "get")
-        if fields is not None:
-            rows = [row for row in rows if access.row_points_to(row, fields, ctx.principal.user_id)]
-        return schema, [access.strip_protected(ctx.principal, schema, row) for row in rows]
+        for reader in reads.readers(ctx):  # delegation: what either reader may not see is hidden
+            rows = [access.strip_protected(reader, schema, row) for row in rows]
+        return schema, rows
 
 
 def _decode_body(data: Mapping[str, Any], *, creating: bool) -> tuple[dict[str, Any], object]:
@@ -410,6 +396,14 @@ def _bounded(value: Any, what: str, maximum: int | None) -> int:
     if value < 0:
         raise InvalidQuery(f"{what} must not be negative.")
     return int(min(value, maximum) if maximum is not None else value)
+
+
+def _read_keys(keys: Any, include: Any) -> tuple[str, ...]:
+    """The names a read projects or includes (checked against the call's field limits)."""
+    names = parse_keys(keys) or []
+    if isinstance(include, str):
+        names += [part.strip() for part in include.split(",") if part.strip() and part.strip() != "*"]
+    return tuple(names)
 
 
 def _columns(keys: Any) -> tuple[str, ...] | None:

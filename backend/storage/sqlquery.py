@@ -366,6 +366,7 @@ _HANDLERS: dict[type, Callable[[Compiler, Any], Expr]] = {
     q.InQuery: _in_query,
     q.Select: _select,
     q.RelatedTo: _related_to,
+    q.ReadableBy: lambda c, node: acl_filter(c, node.names),
     q.Near: _near,
     q.WithinBox: _within_box,
     q.WithinPolygon: _within_polygon,
