@@ -62,7 +62,7 @@ async def storm(http: httpx.AsyncClient, stop: asyncio.Event, clients: int) -> i
 async def run(database_uri: str | None, seconds: float, writers: int, clients: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(application_id=APP_ID, master_key=MASTER, data_dir=Path(folder),
-                            database_uri=database_uri, auth_rate_limit=False)
+                            database_uri=database_uri, rate_limit=[])
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
