@@ -16,14 +16,13 @@ from typing import Any, Literal
 
 from limits import RateLimitItem
 from limits import parse as parse_rate
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_tools.agents import Agent
 from agent_tools.records import POLICY, Records
 from agent_tools.registry import Tool
 from backend.errors import InvalidValue
+from backend.services.rate_limits import RateCounter
 from backend.services.units import Unit
 
 DecisionKind = Literal["allow", "deny", "needs_approval"]
@@ -86,28 +85,16 @@ class RunBudgets:
 
 
 class RateLimits:
-    """Sliding-window limits per agent and per (agent, tool); Redis-backed when Redis is configured.
-
-    The sliding window counter costs O(1) per hit (a moving window keeps every hit and costs O(hits)).
-    """
+    """Sliding-window limits per agent and per (agent, tool); Redis-backed when Redis is configured."""
 
     def __init__(self, redis_url: str | None) -> None:
-        # redis-py's asyncio client (a dependency already): coredis needs its pool entered before use
-        storage: Storage = MemoryStorage()
-        if redis_url:
-            storage = RedisStorage("async+" + redis_url, implementation="redispy")
-        self.storage = storage
-        self.limiter = SlidingWindowCounterRateLimiter(storage)
+        self.counter = RateCounter(redis_url, "ballast-agent")
 
     async def close(self) -> None:
-        """Close the Redis connections (left open, they are torn down by GC with a warning, mid-request)."""
-        if isinstance(self.storage, RedisStorage):
-            client = getattr(self.storage.bridge, "storage", None)  # limits keeps its redis-py client there
-            if client is not None:
-                await client.aclose()
+        await self.counter.close()
 
     async def hit(self, rate: str, *keys: str) -> bool:
-        return await self.limiter.hit(_item(rate), "ballast-agent", *keys)
+        return await self.counter.hit(_item(rate), *keys)
 
 
 @lru_cache(maxsize=256)

@@ -40,6 +40,23 @@ def parse_size(value: object) -> int:
     return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
 
 
+MINUTE_MS = 60_000
+# Routes that hash a password or send a mail: limited per client address and per username by default, so a
+# storm of guesses is refused before it costs bcrypt (Parse Server has the option, with no default rules).
+DEFAULT_RATE_LIMITS: tuple[dict[str, Any], ...] = (
+    {"requestPath": "/login", "requestTimeWindow": MINUTE_MS, "requestCount": 60, "zone": "ip"},
+    {"requestPath": "/login", "requestTimeWindow": MINUTE_MS, "requestCount": 10, "zone": "username"},
+    {"requestPath": "/users", "requestMethods": ["POST"], "requestTimeWindow": MINUTE_MS, "requestCount": 60,
+     "zone": "ip"},
+    {"requestPath": "/requestPasswordReset", "requestTimeWindow": MINUTE_MS, "requestCount": 10, "zone": "ip"},
+    {"requestPath": "/requestPasswordReset", "requestTimeWindow": MINUTE_MS, "requestCount": 3,
+     "zone": "username"},
+    {"requestPath": "/verificationEmailRequest", "requestTimeWindow": MINUTE_MS, "requestCount": 10, "zone": "ip"},
+    {"requestPath": "/verificationEmailRequest", "requestTimeWindow": MINUTE_MS, "requestCount": 3,
+     "zone": "username"},
+)
+
+
 class Settings(BaseSettings):
     """Every option of a Ballast server. ``Settings()`` alone runs embedded."""
 
@@ -138,6 +155,10 @@ class Settings(BaseSettings):
         None, ge=1, validation_alias=_ballast("password_reset_token_validity_duration"))
     account_lockout_threshold: int = Field(0, ge=0, validation_alias=_ballast("account_lockout_threshold"))
     account_lockout_duration: int = Field(5, ge=1, le=99_999, validation_alias=_ballast("account_lockout_duration"))
+    # Parse's rateLimit list (requestPath, requestTimeWindow in ms, requestCount, errorResponseMessage,
+    # requestMethods, includeMasterKey, zone ip|username|user|session|global); [] switches limits off
+    rate_limit: list[dict[str, Any]] = Field(
+        default_factory=lambda: [dict(rule) for rule in DEFAULT_RATE_LIMITS], validation_alias=_parse("rate_limit"))
     auth: dict[str, dict[str, Any]] = Field({}, validation_alias=_parse("auth"))
     smtp_host: str | None = Field(None, validation_alias=_ballast("smtp_host"))
     smtp_port: int = Field(25, validation_alias=_ballast("smtp_port"))

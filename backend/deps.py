@@ -25,8 +25,33 @@ def get_services(request: Request) -> Services:
 
 
 async def request_context(request: Request) -> RequestContext:
+    """Who the request acts as, once the rate limits (Parse's ``rateLimit``) let it through."""
     services = get_services(request)
-    return await resolve_context(request, services.settings, services.sessions)
+    ctx = await resolve_context(request, services.settings, services.sessions)
+    await services.limits.check(ctx, request.method, _route_path(request, services), lambda: _username(request))
+    return ctx
+
+
+def _route_path(request: Request, services: Services) -> str:
+    """The path below the mount path, as Parse's ``requestPath`` names routes (``/login``, ``/classes/X``)."""
+    path: str = request.url.path
+    settings = services.settings
+    for mount in (settings.mount_path, *settings.extra_mount_paths):
+        if path.startswith(mount + "/"):
+            return path[len(mount):]
+    return path
+
+
+async def _username(request: Request) -> str | None:
+    """The username (or email) a log-in, sign-up or reset names, from the query or the JSON body."""
+    found: object = request.query_params.get("username") or request.query_params.get("email")
+    if found is None and request.method != "GET":
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError:
+            return None
+        found = (body.get("username") or body.get("email")) if isinstance(body, dict) else None
+    return found if isinstance(found, str) else None
 
 
 async def master_context(ctx: Annotated[RequestContext, Depends(request_context)]) -> RequestContext:

@@ -5,6 +5,7 @@ Every failure that reaches a client is a ``ParseError`` rendered as
 ``status_for`` (used by the one HTTP handler in ``backend.api``) knows statuses.
 
     ParseError (1, internal)
+    * TooManyRequests (100)           -> 429, as parse-server's rateLimit
     * ObjectNotFound (101)            -> 404
     * InvalidQuery (102)
     * InvalidClassName (103)
@@ -38,6 +39,7 @@ class ParseCode(IntEnum):
 
     OTHER_CAUSE = -1
     INTERNAL_SERVER_ERROR = 1
+    CONNECTION_FAILED = 100
     OBJECT_NOT_FOUND = 101
     INVALID_QUERY = 102
     INVALID_CLASS_NAME = 103
@@ -203,6 +205,11 @@ class InvalidSchemaOperation(ParseError):
     default_message = "Invalid schema operation."
 
 
+class TooManyRequests(ParseError):
+    code = ParseCode.CONNECTION_FAILED
+    default_message = "Too many requests."
+
+
 class Unauthorized(ParseError):
     """No valid application id or key: parse-server answers 403 without a code."""
 
@@ -232,6 +239,7 @@ _BY_CODE: dict[int, type[ParseError]] = {
 _STATUS_BY_TYPE: dict[type[ParseError], int] = {
     Unauthorized: 403,
     ObjectTooLarge: 413,
+    TooManyRequests: 429,
 }
 
 

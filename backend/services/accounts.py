@@ -64,6 +64,7 @@ class AccountService:
         """POST /users: a new user and its session; with only authData, Parse's log-in-or-sign-up."""
         if "authData" in body and not body.get("password"):
             return await self.log_in_with_auth_data(ctx, body)
+        body = dict(await self.guard.prepare(body))  # bcrypt before the unit: it must not hold the writer
         try:
             async with self.db.unit() as unit:
                 saved = await self.objects.create(ctx, USER_CLASS, body, unit=unit)
@@ -105,18 +106,32 @@ class AccountService:
         if not isinstance(password, str) or not password:
             raise parse_error(ParseCode.PASSWORD_MISSING, "password is required.")
         where = field_eq("username", username) if isinstance(username, str) else field_eq("email", str(email))
-        async with self.db.unit() as unit:
+        # read, verify, then write: bcrypt's tens of milliseconds run with no transaction open, so a storm of
+        # wrong passwords never holds the writer (on SQLite every other write would queue behind each one)
+        async with self.db.unit(read_only=True) as unit:
             row = await self.guard.find_row(unit, where)
-            self._check_lockout(row)
-            good = await verify_password(password, row.get("_hashed_password") if row else await self._dummy())
-            if row is not None and good:
-                self._check_verified(row)
-                return await self._start_session(unit, ctx, row, "login", "password")
-            if row is not None:
-                await self._count_failure(unit, row)
+        self._check_lockout(row)
+        hashed = row.get("_hashed_password") if row else await self._dummy()
+        if row is not None and await verify_password(password, hashed):
+            self._check_verified(row)
+            async with self.db.unit() as unit:
+                current = await self._unchanged(unit, row)
+                return await self._start_session(unit, ctx, current, "login", "password")
+        if row is not None and self.settings.account_lockout_threshold:
+            async with self.db.unit() as unit:
+                await self._count_failure(unit, row["objectId"])
         await self.security.record(ctx, "login", ok=False, target=row["objectId"] if row else None,
                                    details={"username": str(username or email)[:256]})
         raise invalid_login()
+
+    async def _unchanged(self, unit: Unit, verified: Row) -> Row:
+        """The user again, in the write unit: a password changed, a user deleted or locked out since the
+        check outside any transaction fails this log-in as if the password were wrong."""
+        row = await self.guard.find_row(unit, field_eq("objectId", verified["objectId"]))
+        if row is None or row.get("_hashed_password") != verified.get("_hashed_password"):
+            raise invalid_login()
+        self._check_lockout(row)
+        return row
 
     async def _dummy(self) -> str:
         """A hash at the configured cost: an unknown username costs as much time as a wrong password."""
@@ -147,9 +162,11 @@ class AccountService:
                 and row.get("email") and not row.get("emailVerified")):
             raise parse_error(ParseCode.EMAIL_NOT_FOUND, "User email is not verified.")
 
-    async def _count_failure(self, unit: Unit, row: Row) -> None:
+    async def _count_failure(self, unit: Unit, user_id: str) -> None:
+        """One more failed log-in, counted on the row as read in the write unit (concurrent failures add up)."""
         threshold = self.settings.account_lockout_threshold
-        if not threshold:
+        row = await self.guard.find_row(unit, field_eq("objectId", user_id))
+        if not threshold or row is None:
             return
         count = int(row.get("_failed_login_count") or 0) + 1
         changes: Row = {"_failed_login_count": count}
@@ -248,10 +265,10 @@ class AccountService:
 
     async def reset_password(self, ctx: RequestContext, username: str, token: str, password: str) -> None:
         """The reset page's form: a valid, unexpired token sets the new password (policy applies)."""
+        changes = await self.guard.prepare({"password": password})  # hashed before the unit, as at sign-up
         async with self.db.unit() as unit:
             row = await self._row_with_token(unit, username, "_perishable_token", token)
-            await self.objects.update(RequestContext.system(), USER_CLASS, row["objectId"], {"password": password},
-                                      unit=unit)
+            await self.objects.update(RequestContext.system(), USER_CLASS, row["objectId"], changes, unit=unit)
             if self.settings.revoke_session_on_password_reset:
                 await self.sessions.revoke_user_sessions(unit, row["objectId"])
             await self.security.record(ctx, "password.reset", target=row["objectId"], unit=unit)

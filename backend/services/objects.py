@@ -103,7 +103,7 @@ class ObjectService:
         check_class_name(class_name)
         sent = data
         data = await self._before_save(ctx, class_name, data, None, None)
-        values, perms = _decode_body(data, creating=True)
+        values, perms = _decode_body(await self._prepare(class_name, data), creating=True)
         # a plain create is one INSERT: it runs without BEGIN / COMMIT unless it turns out to need more
         # (a new field, a relation): then the session refuses before writing, and it runs in a transaction
         single_write = unit is None and class_name not in self.guards and not any(map(ops.is_relation_op,
@@ -151,7 +151,7 @@ class ObjectService:
         if self.triggers.handles("beforeSave", class_name):
             original = await self._current(ctx, class_name, object_id, unit)
             data = await self._before_save(ctx, class_name, data, original, object_id)
-        values, perms = _decode_body(data, creating=False)
+        values, perms = _decode_body(await self._prepare(class_name, data), creating=False)
         async with self.db.unit(unit) as work:
             schema, before = await self._writable(work, ctx, class_name, object_id, "update")
             changes: Row = {"updatedAt": wire.now()} | _perms_columns(perms)
@@ -206,6 +206,11 @@ class ObjectService:
         guard = self.guards.get(class_name)
         if guard is not None:  # values None: a delete
             await guard(unit, ctx, values if values is not None else {"__delete__": True}, row, before)
+
+    async def _prepare(self, class_name: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A guard's slow, pure work on the body before any unit opens (``_User``: the password's hash)."""
+        prepare = getattr(self.guards.get(class_name), "prepare", None)
+        return await prepare(data) if prepare is not None else data
 
     def _explain(self, class_name: str, error: DuplicateValue) -> Exception:
         """A guard may name a broken unique field Parse's way (``_User``: 202 username, 203 email)."""

@@ -8,9 +8,12 @@ the rest, so we cut there too (the Python library refuses longer input instead).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import bcrypt
 
@@ -37,13 +40,33 @@ def verify_password_sync(password: str, hashed: str | None) -> bool:
         return False
 
 
+class PreparedPassword(str):
+    """A password hashed before its write opened: the ``_User`` guard stores ``hashed`` without hashing in the
+    transaction. Only server code makes one; a JSON body can only hold plain strings."""
+
+    hashed: str
+
+    @classmethod
+    async def of(cls, password: str, rounds: int) -> PreparedPassword:
+        prepared = cls(password)
+        prepared.hashed = await hash_password(password, rounds)
+        return prepared
+
+
+@cache
+def _bcrypt_threads() -> ThreadPoolExecutor:
+    """bcrypt's own threads, half the cores: a storm of log-ins queues here instead of taking every core
+    from the requests that do not hash (the default pool would run up to cores + 4 hashes at once)."""
+    return ThreadPoolExecutor(max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="bcrypt")
+
+
 async def hash_password(password: str, rounds: int = 10) -> str:
     """bcrypt in a worker thread: a hash costs tens of milliseconds of CPU."""
-    return await asyncio.to_thread(hash_password_sync, password, rounds)
+    return await asyncio.get_running_loop().run_in_executor(_bcrypt_threads(), hash_password_sync, password, rounds)
 
 
 async def verify_password(password: str, hashed: str | None) -> bool:
-    return await asyncio.to_thread(verify_password_sync, password, hashed)
+    return await asyncio.get_running_loop().run_in_executor(_bcrypt_threads(), verify_password_sync, password, hashed)
 
 
 Validator = Callable[[str], bool]

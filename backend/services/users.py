@@ -24,7 +24,7 @@ from backend.context import RequestContext
 from backend.errors import DuplicateValue, ObjectNotFound, ParseCode, ParseError
 from backend.services.authdata import AuthProviders
 from backend.services.objects import ObjectService
-from backend.services.passwords import PasswordPolicy, hash_password
+from backend.services.passwords import MAX_PASSWORD_LENGTH, PasswordPolicy, PreparedPassword, hash_password
 from backend.services.render import render
 from backend.services.security_log import SecurityLog
 from backend.services.sessions import SessionStore
@@ -101,6 +101,15 @@ class UserGuard:
             await self._set_password(unit, ctx, password, values, row, before)
         self._email_verification(unit, values, row, before)
 
+    async def prepare(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Hash a new ``password`` before the write opens: bcrypt's tens of milliseconds must not hold the writer
+        (on SQLite every other write would wait). Anything odd is left for the rules in the unit to refuse."""
+        password = data.get("password") if isinstance(data, Mapping) else None
+        if (not isinstance(password, str) or isinstance(password, PreparedPassword) or not password
+                or len(password) > MAX_PASSWORD_LENGTH):
+            return data
+        return {**data, "password": await PreparedPassword.of(password, self.settings.bcrypt_rounds)}
+
     def _check_fields(self, ctx: RequestContext, values: dict[str, Any], before: Row | None) -> None:
         if "username" in values or before is None:
             name = values.get("username")
@@ -131,7 +140,8 @@ class UserGuard:
         history: list[str] = list((before or {}).get("_password_history") or [])
         current = (before or {}).get("_hashed_password")
         await self.policy.check_history(password, current, history)
-        row["_hashed_password"] = await hash_password(password, self.settings.bcrypt_rounds)
+        row["_hashed_password"] = (password.hashed if isinstance(password, PreparedPassword)
+                                   else await hash_password(password, self.settings.bcrypt_rounds))
         row["_password_changed_at"] = wire.now()
         row["_perishable_token"] = None
         if before is not None:

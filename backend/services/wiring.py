@@ -13,6 +13,7 @@ from backend.services.files_config import build_file_service, user_lookup
 from backend.services.idempotency import IdempotencyService
 from backend.services.identity import Identity, build_identity
 from backend.services.objects import ObjectService
+from backend.services.rate_limits import RateCounter, RequestLimits
 from backend.services.schemas import SchemaService
 from backend.services.sessions import SessionResolver
 from backend.services.units import Database
@@ -34,6 +35,7 @@ class Services:
     idempotency: IdempotencyService
     sessions: SessionResolver
     identity: Identity
+    limits: RequestLimits
 
     async def start(self) -> None:
         await self.store.open()
@@ -45,6 +47,7 @@ class Services:
     async def stop(self) -> None:
         await self.cloud.stop()
         await self.files.close()
+        await self.limits.counter.close()
         await self.store.close()
 
 
@@ -65,4 +68,5 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         files=files, cloud=cloud,
         config=ConfigService(db), idempotency=IdempotencyService(db, settings.idempotency_ttl),
         sessions=identity.sessions, identity=identity,
+        limits=RequestLimits(settings.rate_limit, RateCounter(settings.redis_url, "ballast-requests", exact=True)),
     )
