@@ -14,7 +14,7 @@ from starlette.routing import Route
 from backend.api.installations import create_installation, update_installation
 from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
-from backend.api.users import USERS, sign_up
+from backend.api.users import USERS, sign_up, with_own_session
 from backend.deps import get_services, json_body, request_context
 from backend.services.installations import CLASS as INSTALLATION
 from backend.services.installations import InstallationService
@@ -46,6 +46,8 @@ async def get_object(request: Request) -> ParseJSON:
         ctx, path["class_name"], path["object_id"],
         keys=params.get("keys"), include=params.get("include"), exclude_keys=params.get("excludeKeys"),
     )
+    if path["class_name"] == USERS:
+        obj = with_own_session(ctx, path["object_id"], obj)
     return ParseJSON(obj)
 
 

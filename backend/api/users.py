@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 
 from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
+from backend.context import RequestContext
 from backend.deps import Body, Ctx, Objects, Svc
 
 router = APIRouter(tags=["users"])
@@ -35,8 +36,18 @@ async def find_users(request: Request, ctx: Ctx, objects: Objects) -> ParseJSON:
 @router.get("/users/{object_id}")
 async def get_user(object_id: str, request: Request, ctx: Ctx, objects: Objects) -> ParseJSON:
     params = request.query_params
-    return ParseJSON(await objects.get(ctx, USERS, object_id, keys=params.get("keys"),
-                                       include=params.get("include"), exclude_keys=params.get("excludeKeys")))
+    user = await objects.get(ctx, USERS, object_id, keys=params.get("keys"), include=params.get("include"),
+                             exclude_keys=params.get("excludeKeys"))
+    return ParseJSON(with_own_session(ctx, object_id, user))
+
+
+def with_own_session(ctx: RequestContext, object_id: str, user: dict[str, object]) -> dict[str, object]:
+    """Parse answers a get of the caller's own user with the caller's session token: the JS SDK's
+    ``User.current().fetch()`` keeps the session only when the answer carries it."""
+    token = ctx.principal.session_token
+    if token is not None and ctx.principal.user_id == object_id:
+        return {**user, "sessionToken": token}
+    return user
 
 
 @router.put("/users/{object_id}")

@@ -40,6 +40,8 @@ from backend.services.users import (
 from backend.storage.protocols import Row
 
 log = logging.getLogger("ballast.accounts")
+# Parse answers an authData log-in or sign-up with what the providers returned; ours return nothing
+AUTH_DATA_RESPONSE: dict[str, Any] = {"authDataResponse": {}}
 
 
 class AccountService:
@@ -86,8 +88,10 @@ class AccountService:
             for name, entry in linked.items():
                 row = row or await self.guard.find_by_auth(unit, name, entry["id"])
             if row is not None:
-                return await self._start_session(unit, ctx, row, "login", provider)
-        data = {**body, "authData": verified}  # verified above: the guard takes it as is (master)
+                login = await self._start_session(unit, ctx, row, "login", provider)
+                return Login(login.user | AUTH_DATA_RESPONSE)
+        # verified above: the guard takes it as is (master); Parse answers with the username it made up
+        data = {"username": secrets.token_urlsafe(18), **body, "authData": verified}
         try:
             async with self.db.unit() as unit:
                 saved = await self.objects.create(RequestContext.system(), USER_CLASS, data, unit=unit)
@@ -96,8 +100,8 @@ class AccountService:
                                            details={"provider": provider}, unit=unit)
         except DuplicateValue as error:
             raise duplicate_error(error) from error
-        user = {**saved, "sessionToken": session["sessionToken"]}
-        return Login(user | {"authData": {p: e for p, e in verified.items() if e is not None}}, created=True)
+        user = {**saved, "username": data["username"], "sessionToken": session["sessionToken"]}
+        return Login(user | {"authData": linked} | AUTH_DATA_RESPONSE, created=True)
 
     async def log_in(self, ctx: RequestContext, username: object, email: object, password: object) -> Login:
         """POST/GET /login, with the lockout and unverified-email policies."""

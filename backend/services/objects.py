@@ -24,7 +24,7 @@ from backend.errors import (
     MissingObjectId,
     ObjectNotFound,
 )
-from backend.services import access, ops, reads
+from backend.services import access, nested, ops, reads
 from backend.services.events import EventBus, ObjectEvent
 from backend.services.includes import Includer
 from backend.services.query import parse_keys, parse_order, parse_where
@@ -152,8 +152,11 @@ class ObjectService:
             original = await self._current(ctx, class_name, object_id, unit)
             data = await self._before_save(ctx, class_name, data, original, object_id)
         values, perms = _decode_body(await self._prepare(class_name, data), creating=False)
+        values, dotted = nested.gather(values)
         async with self.db.unit(unit) as work:
             schema, before = await self._writable(work, ctx, class_name, object_id, "update")
+            for top, inner in dotted.items():  # "a.b" keys: the new whole field, from the locked row
+                values[top] = nested.apply(top, before.get(top), inner)
             changes: Row = {"updatedAt": wire.now()} | _perms_columns(perms)
             await self._guard(work, ctx, class_name, values, changes, before)
             schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
@@ -169,6 +172,7 @@ class ObjectService:
             self._announce(work, ObjectEvent("update", schema, before, after, ctx))
             self._after_save(work, ctx, schema, after, before)
         updated = {"updatedAt": wire.format_iso(changes["updatedAt"])}
+        updated |= {top: wire.encode(after[top]) for top in dotted}  # Parse answers with the changed field
         return updated | _echo(values, after, _changed_by_trigger(sent, data))
 
     async def delete(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None = None) -> None:
@@ -359,12 +363,23 @@ def _decode_body(data: Mapping[str, Any], *, creating: bool) -> tuple[dict[str, 
             if name == "objectId" and creating:
                 raise InvalidKeyName("objectId is an invalid field name.")
             continue
-        check_field_name(name)
+        _check_key(name, creating)
         values[name] = wire.decode(raw)
     return values, acl
 
 
 _NO_ACL = object()
+
+
+def _check_key(name: str, creating: bool) -> None:
+    """A field name, or on update a dotted key into an Object field (never into ACL or the dates)."""
+    if creating or not nested.is_dotted(name):
+        check_field_name(name)
+        return
+    top = nested.split(name)[0]
+    if top == "ACL" or top in RESERVED:
+        raise InvalidKeyName(f"Invalid field name: {name[:64]}.")
+    check_field_name(top)
 
 
 def _perms_columns(acl: object) -> Row:

@@ -71,6 +71,7 @@ class SessionStore:
         }
         if installation_id:
             data["installationId"] = installation_id
+            await self.revoke_user_sessions(unit, user_id, installation_id=installation_id)
         saved = await self.objects.create(RequestContext.system(), SESSION_CLASS, data, unit=unit)
         return {**data, **saved}
 
@@ -92,9 +93,13 @@ class SessionStore:
         user_id = user["objectId"]
         return Principal(PrincipalKind.USER, user_id, await self.roles.roles_for(user_id), session_token=token)
 
-    async def revoke_user_sessions(self, unit: Unit, user_id: str, keep_token: str | None = None) -> int:
-        """Delete the user's sessions (all but ``keep_token``) in ``unit``; answers how many."""
+    async def revoke_user_sessions(self, unit: Unit, user_id: str, keep_token: str | None = None,
+                                   installation_id: str | None = None) -> int:
+        """Delete the user's sessions (all but ``keep_token``; only those of ``installation_id`` when
+        given: Parse keeps one session per user and installation) in ``unit``; answers how many."""
         where: dict[str, Any] = {"user": {"__type": "Pointer", "className": "_User", "objectId": user_id}}
+        if installation_id is not None:
+            where["installationId"] = installation_id
         found = await self.objects.find(
             RequestContext.system(), SESSION_CLASS, FindOptions(where=where, limit=10_000), unit=unit,
         )

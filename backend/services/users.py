@@ -147,10 +147,16 @@ class UserGuard:
         if before is not None:
             if self.policy.history and current:
                 row["_password_history"] = [*history, current][-self.policy.history:]
-            # Parse: a new password ends every other session of the user
-            revoked = await self.sessions.revoke_user_sessions(unit, before["objectId"], ctx.principal.session_token)
-            await self.security.record(ctx, "password.change", target=before["objectId"],
-                                       details={"revokedSessions": revoked}, unit=unit)
+            await self._end_sessions(unit, ctx, before["objectId"])
+
+    async def _end_sessions(self, unit: Unit, ctx: RequestContext, user_id: str) -> None:
+        """Parse's ``revokeSessionOnPasswordReset``: a new password ends the user's sessions (the
+        caller's own excepted, which Parse would replace by a new one); off, every session stays."""
+        revoked = 0
+        if self.settings.revoke_session_on_password_reset:
+            revoked = await self.sessions.revoke_user_sessions(unit, user_id, ctx.principal.session_token)
+        await self.security.record(ctx, "password.change", target=user_id,
+                                   details={"revokedSessions": revoked}, unit=unit)
 
     async def _auth_data(self, unit: Unit, ctx: RequestContext, values: dict[str, Any], before: Row | None) -> None:
         raw = values["authData"]
@@ -167,7 +173,8 @@ class UserGuard:
             if owner is not None and (before is None or owner["objectId"] != before["objectId"]):
                 raise parse_error(ParseCode.ACCOUNT_ALREADY_LINKED, "this auth is already used")
             merged[provider] = entry
-        values["authData"] = merged
+        # unlinking the last provider (an anonymous user signing up) removes authData, as in Parse
+        values["authData"] = merged if merged else wire.Delete()
 
     def _email_verification(self, unit: Unit, values: dict[str, Any], row: Row, before: Row | None) -> None:
         email = values.get("email")

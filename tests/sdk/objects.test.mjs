@@ -59,3 +59,19 @@ test('a type change is refused with INCORRECT_TYPE', async () => {
   await assert.rejects(new Parse.Object('Typed').save({ score: 'high' }),
     err => err.code === Parse.Error.INCORRECT_TYPE);
 });
+
+test('dotted keys write inside an Object field: increment, set, unset, add at two levels', async () => {
+  const obj = await new Parse.Object('NestedOps').save({ objectField: { number: 5, inner: { list: ['a'] } } });
+  obj.increment('objectField.number', 10);
+  obj.set('objectField.inner.label', 'deep');
+  obj.add('objectField.inner.list', 'b');
+  await obj.save();
+  assert.equal(obj.get('objectField').number, 15);
+  const fetched = await new Parse.Query('NestedOps').get(obj.id);
+  assert.deepEqual(fetched.get('objectField'), { number: 15, inner: { list: ['a', 'b'], label: 'deep' } });
+  fetched.unset('objectField.inner.label');
+  fetched.remove('objectField.inner.list', 'a');
+  await fetched.save();
+  const again = await new Parse.Query('NestedOps').get(obj.id);
+  assert.deepEqual(again.get('objectField'), { number: 15, inner: { list: ['b'] } });
+});

@@ -154,3 +154,33 @@ test('sessions: the current session and revoking it', async () => {
   await assert.rejects(Parse.User.become(user.getSessionToken()),
     (err) => err.code === Parse.Error.INVALID_SESSION_TOKEN);
 });
+
+test('User.current().fetch() keeps the session (Parse answers a get of oneself with its token)', async () => {
+  const user = await newUser('fetcher');
+  const token = user.getSessionToken();
+  const fetched = await Parse.User.current().fetch();
+  assert.equal(fetched.getSessionToken(), token);
+  assert.equal(Parse.User.current().getSessionToken(), token);
+  const diary = await new Parse.Object('FetchDiary').save({ text: 'mine' }); // sent as the current user
+  assert.equal(await new Parse.Query('FetchDiary').count({ sessionToken: token }), 1);
+  assert.ok(diary.id);
+  await Parse.User.logOut();
+});
+
+test('anonymous log-in, then sign-up turns it into a real user without authData.anonymous', async () => {
+  const anon = await Parse.AnonymousUtils.logIn();
+  assert.ok(anon.getUsername(), 'Parse answers an anonymous sign-up with a generated username');
+  assert.ok(Parse.AnonymousUtils.isLinked(anon));
+  const username = unique('formerly_anon');
+  anon.setUsername(username);
+  anon.setPassword('real-pw');
+  await anon.signUp();
+  const fetched = await Parse.User.current().fetch();
+  assert.equal(fetched.getUsername(), username);
+  assert.equal(Parse.AnonymousUtils.isLinked(fetched), false);
+  assert.equal(fetched.get('authData'), undefined);
+  await Parse.User.logOut();
+  const again = await Parse.User.logIn(username, 'real-pw');
+  assert.equal(again.id, anon.id);
+  await Parse.User.logOut();
+});
