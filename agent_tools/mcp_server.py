@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 import orjson
@@ -22,15 +21,14 @@ from mcp.server.auth.routes import build_resource_metadata_url, create_protected
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from pydantic import AnyHttpUrl, BaseModel, create_model
+from pydantic import AnyHttpUrl
 from starlette.requests import HTTPConnection
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from agent_tools.gateway import CallRequest, CallResult
+from agent_tools.mcp_results import as_mcp_result, as_mcp_tool
 from agent_tools.oauth import SCOPES, AgentTokenVerifier, Claims, scope_for
-from agent_tools.registry import Tool
-from agent_tools.shaping import UNTRUSTED_LABEL
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -39,71 +37,6 @@ if TYPE_CHECKING:
 
 CLAIMS_KEY = "ballast.claims"
 MAX_BODY = 1024 * 1024
-
-
-class ApprovalInfo(BaseModel):
-    id: str
-    status: str
-    expiresAt: Any = None
-    preview: Any = None
-
-
-class UntrustedItem(BaseModel):
-    ref: str
-    className: str
-    objectId: str
-    field: str
-    value: Any = None
-
-
-class UntrustedPart(BaseModel):
-    label: str
-    items: list[UntrustedItem]
-
-
-@lru_cache(maxsize=512)
-def envelope(output_model: type[BaseModel]) -> type[BaseModel]:
-    """The structured output of a tool over MCP: its result (or a pending approval) and the untrusted part."""
-    status: Any = Literal["ok", "pending"]
-    result: Any = output_model | None
-    model: type[BaseModel] = create_model(
-        f"{output_model.__name__}Envelope",
-        status=(status, ...), runId=(str, ...), tool=(str, ...),
-        version=(str | None, None), audit=(int | None, None), result=(result, None),
-        approval=(ApprovalInfo | None, None), reason=(str | None, None), rule=(str | None, None),
-        untrusted=(UntrustedPart | None, None), intent=(str | None, None), replayed=(bool | None, None),
-    )
-    return model
-
-
-def hints(tool: Tool) -> types.ToolAnnotations:
-    """MCP annotations from the registry's declaration."""
-    read = tool.kind == "read"
-    destructive = not read and ("delete" in tool.name or tool.risk == "high" or not tool.transactional)
-    return types.ToolAnnotations(title=tool.name.replace("_", " "), read_only_hint=read,
-                                 destructive_hint=destructive, idempotent_hint=read, open_world_hint=False)
-
-
-def as_mcp_tool(tool: Tool) -> types.Tool:
-    declared = tool.describe()
-    return types.Tool(name=tool.name, description=tool.description, input_schema=declared["inputSchema"],
-                      output_schema=envelope(tool.output_model).model_json_schema(), annotations=hints(tool),
-                      _meta={"ballast/version": declared["version"], "ballast/kind": tool.kind,
-                             "ballast/risk": tool.risk, "ballast/scope": scope_for(tool.kind)})
-
-
-def as_mcp_result(result: CallResult) -> types.CallToolResult:
-    body = dict(result.body)
-    if result.status not in (200, 202):
-        return types.CallToolResult(content=[types.TextContent(text=orjson.dumps(body).decode())], is_error=True,
-                                    structured_content=body)
-    body["status"] = "ok" if result.status == 200 else "pending"
-    untrusted = body.get("untrusted")
-    instructions = {key: value for key, value in body.items() if key != "untrusted"}
-    content: list[types.ContentBlock] = [types.TextContent(text=orjson.dumps(instructions).decode())]
-    if untrusted:  # a separate, labelled block: never mixed into the result the model acts on
-        content.append(types.TextContent(text=f"[{UNTRUSTED_LABEL}]\n" + orjson.dumps(untrusted).decode()))
-    return types.CallToolResult(content=content, structured_content=body)
 
 
 class McpFace:
