@@ -20,10 +20,11 @@ APPROVAL = "_Approval"
 TOOL_CALL = "_ToolCall"
 AUDIT_HEAD = "_AuditHead"
 POLICY = "_AgentPolicy"
-CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY)
+GRANT = "_OAuthGrant"  # OAuth clients, authorization codes and refresh tokens (agent_tools/oauth_grants.py)
+CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, GRANT)
 # seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
 UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
+    (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)), (GRANT, ("key",)),
 )
 
 # every field these classes ever hold, made at start: a field first written by two racing calls would otherwise
@@ -41,6 +42,8 @@ FIELDS: dict[str, dict[str, str]] = {
                 "approvalId": "String"},
     AUDIT_HEAD: {"chain": "Number", "seq": "Number", "hash": "String"},
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
+    GRANT: {"kind": "String", "key": "String", "clientId": "String", "agentId": "String", "expiresAt": "Number",
+            "dataJson": "String"},
 }
 SYSTEM = RequestContext.system()
 MASTER_ONLY_CLP: dict[str, Any] = {
@@ -79,6 +82,10 @@ class Records:
 
     async def get(self, class_name: str, object_id: str, unit: Unit | None = None) -> dict[str, Any]:
         return await self.objects.get(SYSTEM, class_name, object_id, unit=unit)
+
+    async def delete(self, class_name: str, object_id: str, unit: Unit | None = None) -> None:
+        """Delete one row (ObjectNotFound when it is already gone: how a one-time grant is claimed)."""
+        await self.objects.delete(SYSTEM, class_name, object_id, unit=unit)
 
     async def find(self, class_name: str, where: dict[str, Any] | None = None, *, order: str | None = None,
                    limit: int = 100, skip: int = 0, unit: Unit | None = None) -> list[dict[str, Any]]:

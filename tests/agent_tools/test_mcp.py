@@ -87,7 +87,7 @@ async def test_without_a_token_the_answer_points_at_the_resource_metadata(site: 
     server = (await site.http.get(f"{site.origin}/.well-known/oauth-authorization-server")).json()
     assert server["token_endpoint"] == f"{site.origin}/oauth/token"
     assert "client_credentials" in server["grant_types_supported"]
-    # a forged token, and a gateway token (not an access token for this resource), are refused the same way
+    # a forged token, and an unknown gateway token, are refused the same way
     for bad in ("eyJhbGciOiJIUzI1NiJ9.e30.x", "bal_not-an-access-token"):
         refused = await site.http.post(f"{site.origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
                                        headers={"Authorization": f"Bearer {bad}"})
@@ -107,7 +107,7 @@ async def test_token_endpoint_refuses_bad_clients(site: Site) -> None:
                                             "client_secret": secret, "resource": "https://elsewhere.example/mcp"})
     assert other.status_code == 400 and other.json()["error"] == "invalid_target"
     grant = await site.http.post(url, data={"grant_type": "password", "client_id": agent_id})
-    assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
+    assert grant.status_code == 401 and grant.json()["error"] == "invalid_client"  # not a registered client
     basic = await site.http.post(url, data={"grant_type": "client_credentials", "scope": "tools:read"},
                                  auth=(agent_id, secret))
     assert basic.status_code == 200 and basic.json()["scope"] == "tools:read"
