@@ -10,10 +10,10 @@ tool needs (403 ``insufficient_scope`` naming it otherwise).
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 import orjson
@@ -22,15 +22,14 @@ from mcp.server.auth.routes import build_resource_metadata_url, create_protected
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from pydantic import AnyHttpUrl, BaseModel, create_model
+from pydantic import AnyHttpUrl
 from starlette.requests import HTTPConnection
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from agent_tools.gateway import CallRequest, CallResult
+from agent_tools.mcp_results import as_mcp_result, as_mcp_tool
 from agent_tools.oauth import SCOPES, AgentTokenVerifier, Claims, scope_for
-from agent_tools.registry import Tool
-from agent_tools.shaping import UNTRUSTED_LABEL
 from backend.api.access_log import note_principal
 
 if TYPE_CHECKING:
@@ -39,72 +38,10 @@ if TYPE_CHECKING:
     from agent_tools.service import AgentTools
 
 CLAIMS_KEY = "ballast.claims"
+RUN_KEY = "ballast.session_run"
+SESSION_PURPOSE = "/mcp#session"
+SESSION_SECONDS = 24 * 3600
 MAX_BODY = 1024 * 1024
-
-
-class ApprovalInfo(BaseModel):
-    id: str
-    status: str
-    expiresAt: Any = None
-    preview: Any = None
-
-
-class UntrustedItem(BaseModel):
-    ref: str
-    className: str
-    objectId: str
-    field: str
-    value: Any = None
-
-
-class UntrustedPart(BaseModel):
-    label: str
-    items: list[UntrustedItem]
-
-
-@lru_cache(maxsize=512)
-def envelope(output_model: type[BaseModel]) -> type[BaseModel]:
-    """The structured output of a tool over MCP: its result (or a pending approval) and the untrusted part."""
-    status: Any = Literal["ok", "pending"]
-    result: Any = output_model | None
-    model: type[BaseModel] = create_model(
-        f"{output_model.__name__}Envelope",
-        status=(status, ...), runId=(str, ...), tool=(str, ...),
-        version=(str | None, None), audit=(int | None, None), result=(result, None),
-        approval=(ApprovalInfo | None, None), reason=(str | None, None), rule=(str | None, None),
-        untrusted=(UntrustedPart | None, None), intent=(str | None, None), replayed=(bool | None, None),
-    )
-    return model
-
-
-def hints(tool: Tool) -> types.ToolAnnotations:
-    """MCP annotations from the registry's declaration."""
-    read = tool.kind == "read"
-    destructive = not read and ("delete" in tool.name or tool.risk == "high" or not tool.transactional)
-    return types.ToolAnnotations(title=tool.name.replace("_", " "), read_only_hint=read,
-                                 destructive_hint=destructive, idempotent_hint=read, open_world_hint=False)
-
-
-def as_mcp_tool(tool: Tool) -> types.Tool:
-    declared = tool.describe()
-    return types.Tool(name=tool.name, description=tool.description, input_schema=declared["inputSchema"],
-                      output_schema=envelope(tool.output_model).model_json_schema(), annotations=hints(tool),
-                      _meta={"ballast/version": declared["version"], "ballast/kind": tool.kind,
-                             "ballast/risk": tool.risk, "ballast/scope": scope_for(tool.kind)})
-
-
-def as_mcp_result(result: CallResult) -> types.CallToolResult:
-    body = dict(result.body)
-    if result.status not in (200, 202):
-        return types.CallToolResult(content=[types.TextContent(text=orjson.dumps(body).decode())], is_error=True,
-                                    structured_content=body)
-    body["status"] = "ok" if result.status == 200 else "pending"
-    untrusted = body.get("untrusted")
-    instructions = {key: value for key, value in body.items() if key != "untrusted"}
-    content: list[types.ContentBlock] = [types.TextContent(text=orjson.dumps(instructions).decode())]
-    if untrusted:  # a separate, labelled block: never mixed into the result the model acts on
-        content.append(types.TextContent(text=f"[{UNTRUSTED_LABEL}]\n" + orjson.dumps(untrusted).decode()))
-    return types.CallToolResult(content=content, structured_content=body)
 
 
 class McpFace:
@@ -147,7 +84,9 @@ class McpFace:
 
     async def _list_tools(self, ctx: ServerRequestContext[Any], _: Any) -> types.ListToolsResult:
         claims = _claims(ctx)
-        listed = await self.tools.gateway.list_tools(None, agent_id=claims.agent_id, scopes=claims.scopes,
+        gateway = claims.gateway_token is not None
+        listed = await self.tools.gateway.list_tools(claims.gateway_token, agent_id=None if gateway else
+                                                     claims.agent_id, scopes=None if gateway else claims.scopes,
                                                      intent=await self._intent(claims))
         names = {tool["name"] for tool in listed.body.get("tools", [])}
         return types.ListToolsResult(tools=[as_mcp_tool(tool) for tool in self.tools.registry if tool.name in names])
@@ -156,17 +95,22 @@ class McpFace:
                          ) -> types.CallToolResult:
         claims = _claims(ctx)
         tool = self.tools.registry.get(params.name)
-        headers = ctx.request.headers if ctx.request is not None else {}
+        request = ctx.request
+        headers = request.headers if request is not None else {}
         try:
             intent = await self._intent(claims)
         except Exception as error:  # noqa: BLE001  (an intent removed since the token was minted)
             body = {"code": 101, "error": str(error), "rule": "intent.unknown"}
             return as_mcp_result(CallResult(404, body))
+        # one run per MCP session (its signed session id), unless a run token or the client names another
+        session_run = request.scope.get(RUN_KEY) if request is not None else None
+        gateway = claims.gateway_token is not None
         call = CallRequest(
-            token=None, tool=params.name, kind=tool.kind if tool else "read", input=params.arguments or {},
-            run_id=claims.run_id or headers.get("x-ballast-run-id") or None,
-            idempotency_key=headers.get("idempotency-key") or None, agent_id=claims.agent_id, scopes=claims.scopes,
-            intent=intent)
+            token=claims.gateway_token, tool=params.name, kind=tool.kind if tool else "read",
+            input=params.arguments or {},
+            run_id=claims.run_id or headers.get("x-ballast-run-id") or session_run or None,
+            idempotency_key=headers.get("idempotency-key") or None, agent_id=None if gateway else claims.agent_id,
+            scopes=None if gateway else claims.scopes, intent=intent)
         return as_mcp_result(await self.tools.gateway.call(call))
 
 
@@ -179,30 +123,33 @@ def _claims(ctx: ServerRequestContext[Any]) -> Claims:
 
 
 class ResourceGuard:
-    """OAuth 2.1 resource server in front of the MCP transport (RFC 6750 / RFC 9728 challenges)."""
+    """OAuth 2.1 resource server in front of the MCP transport (RFC 6750 / RFC 9728 challenges).
+
+    It also makes an MCP session a run: the answer to ``initialize`` carries an ``Mcp-Session-Id`` of ours,
+    a signed (agent, run id) pair; a later request bearing it is a call of that run, if it is the same agent's.
+    The transport stays stateless (any instance serves any request): the session lives in that id.
+    """
 
     def __init__(self, tools: AgentTools, app: Any) -> None:
         self.tools, self.app = tools, app
         self.resource = tools.oauth.resource
         self.metadata_url = str(build_resource_metadata_url(AnyHttpUrl(self.resource)))
-        self.backend = BearerAuthBackend(AgentTokenVerifier(tools.oauth), resource_server_url=AnyHttpUrl(self.resource))
+        self.verifier = AgentTokenVerifier(tools.oauth)
+        self.backend = BearerAuthBackend(self.verifier, resource_server_url=AnyHttpUrl(self.resource))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         authenticated = await self.backend.authenticate(HTTPConnection(scope))
-        if authenticated is None:
-            await self._challenge(send, 401, "invalid_token", "A valid access token for this resource is required.")
-            return
-        credentials, user = authenticated
-        assert isinstance(user, AuthenticatedUser)
-        claims = self.tools.oauth.verify(user.access_token.token)
-        if claims is None:  # pragma: no cover - the backend verified the same token a moment ago
+        credentials, user = authenticated or (None, None)
+        claims = await self.verifier.claims(user.access_token.token) if isinstance(user, AuthenticatedUser) else None
+        if claims is None:
             await self._challenge(send, 401, "invalid_token", "A valid access token for this resource is required.")
             return
         note_principal(scope, "agent")
-        scope = dict(scope) | {"user": user, "auth": credentials, CLAIMS_KEY: claims}
+        scope = dict(scope) | {"user": user, "auth": credentials, CLAIMS_KEY: claims,
+                               RUN_KEY: self._session_run(HTTPConnection(scope), claims)}
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -211,7 +158,19 @@ class ResourceGuard:
         if needed:
             await self._challenge(send, 403, "insufficient_scope", f"This call needs the {needed} scope.", needed)
             return
+        if _is_initialize(body):
+            session = self.tools.oauth.sign({"agent": claims.agent_id, "run": "run_" + secrets.token_hex(8)},
+                                            SESSION_PURPOSE, SESSION_SECONDS)
+            send = _with_header(send, b"mcp-session-id", session.encode())
         await self.app(scope, _replay(body, receive), send)
+
+    def _session_run(self, connection: HTTPConnection, claims: Claims) -> str | None:
+        """The run of the MCP session this request belongs to (a session id of another agent's: none)."""
+        session = connection.headers.get("mcp-session-id")
+        data = self.tools.oauth.unsign(session, SESSION_PURPOSE) if session and len(session) < 1024 else None
+        if data is None or data.get("agent") != claims.agent_id or not isinstance(data.get("run"), str):
+            return None
+        return str(data["run"])
 
     def _needed(self, body: bytes, claims: Claims) -> str | None:
         """The scope a ``tools/call`` in this JSON-RPC body needs and the token lacks, if any."""
@@ -262,6 +221,23 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+def _is_initialize(body: bytes) -> bool:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("method") == "initialize"
+
+
+def _with_header(send: Send, name: bytes, value: bytes) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start" and message.get("status") == 200:
+            message = dict(message) | {"headers": [*message.get("headers", []), (name, value)]}
+        await send(message)
+
+    return sending
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     sent = False
 
@@ -278,13 +254,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def mount(app: FastAPI, tools: AgentTools) -> McpFace:
     """``/mcp``, its protected-resource metadata, the OAuth endpoints and the intents admin API."""
     from agent_tools.intents_api import router as intents_router
-    from agent_tools.oauth_api import router as oauth_router
+    from agent_tools.oauth_api import oauth_routes
 
     face = McpFace(tools)
     app.router.routes.append(Route("/mcp", endpoint=face.app, methods=["GET", "POST", "DELETE"]))
     app.router.routes.extend(create_protected_resource_routes(
         AnyHttpUrl(tools.oauth.resource), [AnyHttpUrl(tools.oauth.issuer)], scopes_supported=list(SCOPES),
         resource_name="Ballast agent tools"))
-    app.include_router(oauth_router)
+    app.router.routes.extend(oauth_routes(tools))
     app.include_router(intents_router)
     return face

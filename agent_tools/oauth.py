@@ -1,7 +1,11 @@
 """Ballast as an OAuth 2.1 authorization server for its agents, and the verifier its MCP resource uses.
 
-Agents get access tokens with the client credentials grant: ``client_id`` is the
-agent id, ``client_secret`` one of its gateway tokens. Access tokens are JWTs
+Headless agents get access tokens with the client credentials grant: ``client_id``
+is the agent id, ``client_secret`` one of its gateway tokens. Interactive clients
+register (RFC 7591) and use the authorization code with PKCE, a human choosing
+the agent on the consent page (agent_tools/oauth_grants.py, consent.py); their
+refresh tokens rotate. An agent's gateway token is also accepted as a bearer on
+``/mcp`` as it is (the simplest set-up). Access tokens are JWTs
 (PyJWT, HS256 under a key derived from the master key with HKDF) carrying
 ``aud`` = the MCP resource URL (RFC 8707 ``resource``), ``sub`` = the agent,
 ``scope``, ``exp``, and for a run token the run id, intent and its parameters.
@@ -20,6 +24,12 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.routes import build_metadata
+from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
+from mcp.shared.auth import OAuthMetadata
+from pydantic import AnyHttpUrl
+
+from agent_tools.agents import TOKEN_PREFIX
 
 if TYPE_CHECKING:
     from agent_tools.service import AgentTools
@@ -31,6 +41,11 @@ ALGORITHM = "HS256"
 ACCESS_SECONDS = 900
 MCP_PATH = "/mcp"
 TOKEN_PATH = "/oauth/token"
+AUTHORIZE_PATH = "/oauth/authorize"
+REGISTER_PATH = "/oauth/register"
+REVOKE_PATH = "/oauth/revoke"
+CONSENT_PATH = "/oauth/consent"
+REGISTRATION = ClientRegistrationOptions(enabled=True, valid_scopes=list(SCOPES), default_scopes=list(SCOPES))
 
 
 def scope_for(kind: str) -> str:
@@ -49,6 +64,7 @@ class Claims:
     run_id: str | None = None
     intent: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    gateway_token: str | None = field(default=None, repr=False)  # the bearer was the agent's gateway token
 
 
 class OAuthError(Exception):
@@ -80,12 +96,32 @@ class TokenAuthority:
         self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                          info=b"ballast agent access tokens").derive(seed)
 
-    def metadata(self) -> dict[str, Any]:
-        """RFC 8414 authorization-server metadata."""
-        return {"issuer": self.issuer, "token_endpoint": self.issuer + TOKEN_PATH,
-                "grant_types_supported": ["client_credentials"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-                "scopes_supported": list(SCOPES), "response_types_supported": []}
+    def metadata(self) -> OAuthMetadata:
+        """RFC 8414 authorization-server metadata: the SDK's, at our paths, plus client credentials."""
+        metadata = build_metadata(AnyHttpUrl(self.issuer), None, REGISTRATION, RevocationOptions(enabled=True))
+        return metadata.model_copy(update={
+            "authorization_endpoint": AnyHttpUrl(self.issuer + AUTHORIZE_PATH),
+            "token_endpoint": AnyHttpUrl(self.issuer + TOKEN_PATH),
+            "registration_endpoint": AnyHttpUrl(self.issuer + REGISTER_PATH),
+            "revocation_endpoint": AnyHttpUrl(self.issuer + REVOKE_PATH),
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+            "scopes_supported": list(SCOPES)})
+
+    def sign(self, payload: dict[str, Any], purpose: str, seconds: int) -> str:
+        """A short-lived signed envelope for one of our own pages (``purpose``: its path), not a token."""
+        now = int(time.time())
+        return jwt.encode({"data": payload, "aud": self.issuer + purpose, "iat": now, "exp": now + seconds},
+                          self._key, algorithm=ALGORITHM)
+
+    def unsign(self, signed: str, purpose: str) -> dict[str, Any] | None:
+        try:
+            claims = jwt.decode(signed, self._key, algorithms=[ALGORITHM], audience=self.issuer + purpose,
+                                options={"require": ["exp", "aud"]})
+        except jwt.PyJWTError:
+            return None
+        data = claims.get("data")
+        return data if isinstance(data, dict) else None
 
     async def client_credentials(self, client_id: str | None, secret: str | None, scope: str | None,
                                  resource: str | None) -> dict[str, Any]:
@@ -131,14 +167,28 @@ class TokenAuthority:
 
 
 class AgentTokenVerifier:
-    """The MCP SDK's TokenVerifier over our JWTs (the audience is checked again by BearerAuthBackend)."""
+    """The MCP SDK's TokenVerifier: our access-token JWTs, and an agent's gateway token as it is."""
 
     def __init__(self, authority: TokenAuthority) -> None:
         self.authority = authority
 
-    async def verify_token(self, token: str) -> AccessToken | None:
+    async def claims(self, token: str) -> Claims | None:
+        """Who a bearer on ``/mcp`` is: a verified access token, or a valid gateway token (every scope)."""
         claims = self.authority.verify(token)
-        if claims is None:
+        if claims is not None or not token.startswith(TOKEN_PREFIX):
+            return claims
+        check = await self.authority.tools.agents.check(token)
+        if check.problem or check.agent is None:
             return None
-        return AccessToken(token=token, client_id=claims.agent_id, scopes=sorted(claims.scopes),
-                           expires_at=claims.expires_at, resource=claims.audience, subject=claims.agent_id)
+        return Claims(check.agent.id, frozenset(SCOPES), self.authority.resource, int(time.time()) + ACCESS_SECONDS,
+                      gateway_token=token)
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        claims = await self.claims(token)
+        return access_token_of(token, claims) if claims else None
+
+
+def access_token_of(token: str, claims: Claims) -> AccessToken:
+    """What the SDK's bearer middleware and token handlers know of one of our tokens."""
+    return AccessToken(token=token, client_id=claims.agent_id, scopes=sorted(claims.scopes),
+                       expires_at=claims.expires_at, resource=claims.audience, subject=claims.agent_id)

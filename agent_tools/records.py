@@ -22,11 +22,12 @@ AUDIT_HEAD = "_AuditHead"
 POLICY = "_AgentPolicy"
 ADMIN = "_Admin"  # console admins (agent_tools/admins.py)
 ADMIN_SESSION = "_AdminSession"
-CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION)
+GRANT = "_OAuthGrant"  # OAuth clients, authorization codes and refresh tokens (agent_tools/oauth_grants.py)
+CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION, GRANT)
 # seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
 UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
     (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
-    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)),
+    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)), (GRANT, ("key",)),
 )
 
 # every field these classes ever hold, made at start: a field first written by two racing calls would otherwise
@@ -46,6 +47,8 @@ FIELDS: dict[str, dict[str, str]] = {
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
     ADMIN: {"username": "String", "passwordHash": "String", "role": "String", "disabled": "Boolean"},
     ADMIN_SESSION: {"tokenHash": "String", "adminId": "String", "expiresAt": "Date", "ended": "Boolean"},
+    GRANT: {"kind": "String", "key": "String", "clientId": "String", "agentId": "String", "expiresAt": "Number",
+            "dataJson": "String"},
 }
 SYSTEM = RequestContext.internal()  # the one principal internal classes admit (services/internal.py)
 MASTER_ONLY_CLP: dict[str, Any] = {
@@ -84,6 +87,10 @@ class Records:
 
     async def get(self, class_name: str, object_id: str, unit: Unit | None = None) -> dict[str, Any]:
         return await self.objects.get(SYSTEM, class_name, object_id, unit=unit)
+
+    async def delete(self, class_name: str, object_id: str, unit: Unit | None = None) -> None:
+        """Delete one row (ObjectNotFound when it is already gone: how a one-time grant is claimed)."""
+        await self.objects.delete(SYSTEM, class_name, object_id, unit=unit)
 
     async def find(self, class_name: str, where: dict[str, Any] | None = None, *, order: str | None = None,
                    limit: int = 100, skip: int = 0, unit: Unit | None = None) -> list[dict[str, Any]]:

@@ -12,10 +12,10 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 
 if TYPE_CHECKING:
     from agent_tools.calls import ToolContext
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 Kind = Literal["read", "write"]
 Risk = Literal["low", "high"]
 Handler = Callable[["ToolContext", Any], Awaitable[BaseModel]]
+JsonValue = Annotated[Any, WithJsonSchema({"type": ["string", "number", "integer", "boolean", "object", "array",
+                                                    "null"]})]
+"""Any JSON value, declared as such: an output field typed ``Any`` would give clients an untyped schema."""
 
 # fields no tool ever returns, whatever its scope says (emails only when the scope grants them)
 ALWAYS_REDACTED = frozenset({"sessionToken", "password", "_hashed_password", "authData", "_auth_data",
@@ -68,6 +71,7 @@ class Tool:
     scope: ContextScope = field(default_factory=ContextScope)
     # False: the tool's writes happen in their own transactions (cloud functions); its audit record follows them
     transactional: bool = True
+    additive: bool = False  # a write that only adds (never overwrites or removes): not destructive over MCP
 
     def declaration(self) -> dict[str, Any]:
         """Everything a model (and the audit) sees of this tool, without its version."""
@@ -111,12 +115,13 @@ class ToolRegistry:
         self, name: str, *, description: str, input: type[BaseModel], output: type[BaseModel],
         kind: Kind = "read", roles: frozenset[str] | set[str] = frozenset(), risk: Risk = "low",
         cap: int = 1, rate: str = "60/minute", scope: ContextScope | None = None, transactional: bool = True,
+        additive: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine ``(ctx, input) -> output`` as a tool."""
 
         def register(handler: Handler) -> Handler:
             self.add(Tool(name, description, input, output, handler, kind, frozenset(roles), risk, cap, rate,
-                          scope or ContextScope(), transactional))
+                          scope or ContextScope(), transactional, additive))
             return handler
 
         return register

@@ -24,6 +24,7 @@ class AgentTools:
         from agent_tools.gateway import Gateway
         from agent_tools.intents import IntentStore
         from agent_tools.oauth import TokenAuthority
+        from agent_tools.oauth_grants import GrantStore
         from agent_tools.shaping import Exposures
         from agent_tools.tools import builtin_registry
 
@@ -47,6 +48,7 @@ class AgentTools:
         settings = services.settings
         self.oauth = TokenAuthority(self, settings.public_url, getattr(settings, "master_key", None))
         self.approver = Approver(self)
+        self.grants = GrantStore(self)  # OAuth clients, codes and refresh tokens (the MCP SDK's provider)
         self._ready = False
         self._lock = asyncio.Lock()
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from agent_tools.calls import Mode, NeedsApproval, ToolContext
 from agent_tools.records import APPROVAL
-from agent_tools.registry import ToolRegistry
+from agent_tools.registry import JsonValue, ToolRegistry
 from backend.context import RequestContext
 from backend.errors import ObjectNotFound, OperationForbidden, ScriptFailed
 
@@ -35,7 +35,7 @@ class FunctionInput(BaseModel):
 
 
 class FunctionOut(BaseModel):
-    result: Any = None
+    result: JsonValue = None
     held: bool = False  # true in a preview: the function did not run
 
 

@@ -122,7 +122,8 @@ async def bulk_delete(ctx: ToolContext, given: BulkDeleteInput) -> BulkOut:
 
 def register(registry: ToolRegistry) -> None:
     registry.tool("create_object", description="Create one object in an existing class (known fields only).",
-                  input=CreateInput, output=Created, kind="write", rate="120/minute")(create_object)
+                  input=CreateInput, output=Created, kind="write", rate="120/minute",
+                  additive=True)(create_object)
     registry.tool("update_object", description="Change fields of one object; supports Parse update operators.",
                   input=UpdateInput, output=Updated, kind="write", rate="120/minute")(update_object)
     registry.tool("delete_object", description="Delete one object. High risk: waits for a human's approval.",

@@ -81,6 +81,10 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
                "disabled": FieldSpec("Boolean")},
     "_AdminSession": {"tokenHash": FieldSpec("String"), "adminId": FieldSpec("String"),
                       "expiresAt": FieldSpec("Date"), "ended": FieldSpec("Boolean")},
+    # OAuth clients (RFC 7591), authorization codes and refresh tokens (by hash) of agent_tools/oauth_grants.py
+    "_OAuthGrant": {"kind": FieldSpec("String"), "key": FieldSpec("String"), "clientId": FieldSpec("String"),
+                    "agentId": FieldSpec("String"), "expiresAt": FieldSpec("Number"),
+                    "dataJson": FieldSpec("String")},
     # agent_tools' run intents, per-class field policies (untrusted/sensitive) and agent-write provenance
     "_AgentIntent": {"name": FieldSpec("String"), "spec": FieldSpec("String"), "author": FieldSpec("String")},
     "_FieldPolicy": {"className": FieldSpec("String"), "untrusted": FieldSpec("Array"),

@@ -12,6 +12,7 @@ import mcp_types as types
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from tests.conftest import APP_ID, MASTER_KEY
 from tests.support.live import LiveServer
@@ -86,7 +87,7 @@ async def test_without_a_token_the_answer_points_at_the_resource_metadata(site: 
     server = (await site.http.get(f"{site.origin}/.well-known/oauth-authorization-server")).json()
     assert server["token_endpoint"] == f"{site.origin}/oauth/token"
     assert "client_credentials" in server["grant_types_supported"]
-    # a forged token, and a gateway token (not an access token for this resource), are refused the same way
+    # a forged token, and an unknown gateway token, are refused the same way
     for bad in ("eyJhbGciOiJIUzI1NiJ9.e30.x", "bal_not-an-access-token"):
         refused = await site.http.post(f"{site.origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
                                        headers={"Authorization": f"Bearer {bad}"})
@@ -106,7 +107,7 @@ async def test_token_endpoint_refuses_bad_clients(site: Site) -> None:
                                             "client_secret": secret, "resource": "https://elsewhere.example/mcp"})
     assert other.status_code == 400 and other.json()["error"] == "invalid_target"
     grant = await site.http.post(url, data={"grant_type": "password", "client_id": agent_id})
-    assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
+    assert grant.status_code == 401 and grant.json()["error"] == "invalid_client"  # not a registered client
     basic = await site.http.post(url, data={"grant_type": "client_credentials", "scope": "tools:read"},
                                  auth=(agent_id, secret))
     assert basic.status_code == 200 and basic.json()["scope"] == "tools:read"
@@ -129,6 +130,10 @@ async def test_official_client_lists_calls_and_polls_approvals(site: Site) -> No
         assert by_name["get_object"].annotations.idempotent_hint is True  # type: ignore[union-attr]
         assert by_name["delete_object"].annotations.destructive_hint is True  # type: ignore[union-attr]
         assert by_name["update_object"].annotations.read_only_hint is False  # type: ignore[union-attr]
+        for name in ("update_object", "bulk_update", "bulk_delete", "trigger_job", "run_cloud_function"):
+            assert by_name[name].annotations.destructive_hint is True, name  # type: ignore[union-attr]
+        assert by_name["create_object"].annotations.destructive_hint is False  # type: ignore[union-attr]
+        assert untyped_properties([tool.output_schema for tool in listed]) == []
         assert "className" in by_name["get_object"].input_schema["properties"]
 
         got = await session.call_tool("get_object", {"className": "Order", "objectId": order})
@@ -141,6 +146,9 @@ async def test_official_client_lists_calls_and_polls_approvals(site: Site) -> No
         pending = await session.call_tool("delete_object", {"className": "Order", "objectId": order})
         assert not pending.is_error and pending.structured_content is not None
         assert pending.structured_content["status"] == "pending"
+        assert pending.structured_content["approval"]["preview"]["count"] == 1
+        first = pending.content[0]
+        assert isinstance(first, types.TextContent) and "approval_status" in first.text
         approval = pending.structured_content["approval"]["id"]
         polled = await session.call_tool("approval_status", {"approvalId": approval})
         assert polled.structured_content is not None
@@ -188,7 +196,7 @@ async def test_read_only_token_gets_insufficient_scope_and_suspension_refuses(si
         assert not (await session.call_tool("get_object", {"className": "Order", "objectId": order})).is_error
         assert (await site.admin("POST", f"/agents/{agent_id}/suspend")).status_code == 200
         refused_call = await session.call_tool("get_object", {"className": "Order", "objectId": order})
-        assert refused_call.is_error
+        assert refused_call.is_error and refused_call.structured_content is None
         text = refused_call.content[0]
         assert isinstance(text, types.TextContent) and "agent.suspended" in text.text
     last = (await site.records(agentId=agent_id))[-1]
@@ -230,3 +238,51 @@ async def test_a_run_token_shapes_tools_list_and_results_over_mcp(site: Site) ->
     records = await site.records(runId=run["runId"])
     assert [(r["tool"], r["outcome"]) for r in records] == [("query_objects", "ok"), ("get_object", "error"),
                                                             ("count_objects", "blocked")]
+
+
+def untyped_properties(schemas: list[Any]) -> list[str]:
+    """Properties of these JSON schemas (at any depth) that declare no type: clients warn on each."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, path)
+        if not isinstance(node, dict):
+            return
+        for name, spec in (node.get("properties") or {}).items():
+            if not {"type", "anyOf", "oneOf", "allOf", "$ref", "enum", "const"} & set(spec):
+                found.append(f"{path}.{name}")
+        for key, value in node.items():
+            walk(value, f"{path}/{key}")
+
+    for index, schema in enumerate(schemas):
+        walk(schema, str(index))
+    return found
+
+
+async def test_tool_errors_are_readable_results_and_unknown_tools_protocol_errors(site: Site) -> None:
+    order = await site.seed("Order", status="new")
+    agent_id, secret = await site.agent("mcp-errors", ["read:*", "write:Order"])
+    async with site.mcp(await site.access_token(agent_id, secret)) as session:
+        missing = await session.call_tool("get_object", {"className": "Order", "objectId": "nope"})
+        invalid = await session.call_tool("get_object", {"className": "Order"})
+        ungranted = await session.call_tool("create_object", {"className": "Invoice", "fields": {"n": 1}})
+        texts = []
+        for result in (missing, invalid, ungranted):
+            assert result.is_error and result.structured_content is None
+            text = result.content[0]
+            assert isinstance(text, types.TextContent)
+            texts.append(text.text)
+        assert "not found" in texts[0].lower() and "rule tool.error" in texts[0]
+        assert "objectId" in texts[1] and "rule input.invalid" in texts[1] and "inputSchema" in texts[1]
+        assert "rule grant.missing" in texts[2] and "ask an admin" in texts[2]
+        with pytest.raises(MCPError) as unknown:
+            await session.call_tool("drop_database", {})
+        assert unknown.value.code == types.INVALID_PARAMS and "drop_database" in unknown.value.message
+        assert not (await session.call_tool("get_object", {"className": "Order", "objectId": order})).is_error
+    records = await site.records(agentId=agent_id)
+    assert [(r["tool"], r["rule"], r["outcome"]) for r in records] == [
+        ("get_object", "allow", "error"), ("get_object", "input.invalid", "blocked"),
+        ("create_object", "grant.missing", "blocked"), ("drop_database", "tool.unknown", "blocked"),
+        ("get_object", "allow", "ok")]
