@@ -142,7 +142,9 @@ def test_a_user_without_admin_rights_cannot_sign_in_or_reach_any_route(page: Pag
     for path in ("/console/events", "/console/agents"):
         answer = page.request.get(path, headers={"X-Parse-Session-Token": session}, max_redirects=0)
         assert answer.status in (303, 403), path
-    for path in ("/console/agents", "/console/approvals/x/approve", "/console/policy/read-only", "/console/jobs/countdown/run"):
+    changes = ("/console/agents", "/console/approvals/x/approve", "/console/policy/read-only",
+               "/console/jobs/countdown/run")
+    for path in changes:
         answer = page.request.post(path, form={"name": "x"}, headers={"X-Parse-Session-Token": session})
         assert answer.status == 403, path
 
