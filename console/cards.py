@@ -59,9 +59,13 @@ def shown(value: Any) -> str:
 
 def object_diff(change: dict[str, Any]) -> ObjectDiff:
     before, after = change.get("before") or {}, change.get("after") or {}
-    names = sorted((set(before) | set(after)) - set(VOLATILE))
-    fields = [FieldDiff(name, shown(before.get(name)), shown(after.get(name))) for name in names
-              if before.get(name) != after.get(name)]
+    if change.get("op") == "delete":  # the whole object goes: one line with what it held
+        kept = {key: value for key, value in before.items() if key not in (*VOLATILE, "objectId")}
+        fields = [FieldDiff("(object)", shown(kept), "deleted")]
+    else:
+        names = sorted((set(before) | set(after)) - set(VOLATILE))
+        fields = [FieldDiff(name, shown(before.get(name)), shown(after.get(name))) for name in names
+                  if before.get(name) != after.get(name)]
     return ObjectDiff(str(change.get("className", "")), str(change.get("objectId") or "new"),
                       str(change.get("op", "")), fields)
 
