@@ -101,13 +101,15 @@ class ApprovalStore:
             raise ObjectNotFound(f"No approval {approval_id!r}.") from None
         return await self.get(approval_id, unit)
 
-    async def matching(self, status: str | None = None, agent_id: str | None = None) -> list[dict[str, Any]]:
+    async def matching(self, status: str | None = None, agent_id: str | None = None, limit: int = 500,
+                       skip: int = 0) -> list[dict[str, Any]]:
         where: dict[str, Any] = {}
         if status:
             where["status"] = status
         if agent_id:
             where["agentId"] = agent_id
-        return [_shown(obj) for obj in await self.records.find(APPROVAL, where, order="-createdAt", limit=500)]
+        found = await self.records.find(APPROVAL, where, order="-createdAt", limit=limit, skip=skip)
+        return [_shown(obj) for obj in found]
 
     async def set_status(self, approval_id: str, status: str, extra: dict[str, Any] | None = None,
                          unit: Unit | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent_tools.approvals import ApprovalRefused, binding_for, is_expired
-from agent_tools.calls import Mode, ToolContext
+from agent_tools.calls import Mode, Rollback, ToolContext
 from agent_tools.gateway import _dump
 from backend import wire
 
@@ -67,8 +67,27 @@ class Approver:
         if status != "pending":
             raise ApprovalRefused("approval.not_pending", f"Approval is {status}, not pending; it runs only once.")
 
-    async def _execute(self, unit: Any, approval: dict[str, Any]) -> tuple[dict[str, Any], list[Any], list[Any]]:
-        """The approved call again, for real, in ``unit``; Stale if it is not the previewed change."""
+    async def staleness(self, approval: dict[str, Any]) -> str | None:
+        """Why a pending approval could not run now (its preview is stale, its agent suspended), else None.
+
+        The approved call is dry-run again in a unit that rolls back, exactly as ``approve`` would check it.
+        """
+        await self.tools.ready()
+        try:
+            async with self.tools.services.db.unit(resumable=False) as unit:
+                await self._execute(unit, approval, Mode.PREVIEW)
+                raise Rollback()
+        except Rollback:
+            return None
+        except Stale as stale:
+            return stale.reason
+        except ApprovalRefused as refused:
+            return refused.message
+
+    async def _execute(self, unit: Any, approval: dict[str, Any],
+                       mode: Mode = Mode.EXECUTE) -> tuple[dict[str, Any], list[Any], list[Any]]:
+        """The approved call again (for real, or as a preview), in ``unit``; Stale if it is not the previewed
+        change."""
         tools = self.tools
         agent = await tools.agents.get(approval["agentId"])
         if agent.status != "active":
@@ -83,7 +102,7 @@ class Approver:
         from agent_tools.shaping import shaper_for  # provenance (agent, run) of the approved write, as live
 
         shaper = await shaper_for(tools, None, agent.id, str(approval.get("runId")), tool.name, unit)
-        context = ToolContext(tools.request_context(agent, user), tools.services, unit, tool, Mode.EXECUTE,
+        context = ToolContext(tools.request_context(agent, user), tools.services, unit, tool, mode,
                               tools.jobs, restrict=agent.principal if user else None, shaper=shaper)
         given = tool.input_model.model_validate(approval.get("input") or {})
         try:

@@ -20,6 +20,7 @@ from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
 from backend.realtime.live_query import LiveQueryServer
 from backend.services.wiring import Services, build_services
+from console.site import mount as mount_console
 from jobs.wiring import build_jobs
 
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for extra in settings.extra_mount_paths:  # BALLAST_EXTRA_MOUNT_PATHS
         app.include_router(parse_router(), prefix=extra)
     live_query.install(app)  # WebSocket at the mount path, and /metrics
+    mount_console(app, agent_tools, jobs, live_query.hub)  # /console: the admin console (same services as the CLI)
     handlers.install(app)
     app.add_middleware(RouteNoteMiddleware)  # innermost: the route the router matched, for the access line
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests

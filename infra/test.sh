@@ -3,6 +3,7 @@
 #  - a virtualenv in .venv with Ballast and its test extras, exactly as uv.lock pins them
 #  - PostgreSQL server binaries, redis-server and nginx (Debian packages) when missing
 #  - node/npm and the pinned Parse JS SDK (tests/sdk/package-lock.json)
+#  - Debian's chromium, which the console's Playwright tests drive
 # A dependency that cannot be installed stops the run with an error; nothing is skipped for want of it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,6 +24,8 @@ fi
 command -v redis-server >/dev/null || apt_install redis-server
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+# the console's browser tests drive Debian's chromium through Playwright (never `playwright install`)
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 say "installing Python packages (uv.lock)"
 . infra/lib/venv.sh

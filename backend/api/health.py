@@ -24,6 +24,8 @@ async def server_info(ctx: MasterCtx, svc: Svc) -> ParseJSON:
         "database": svc.store.name,
         "features": {
             "globalConfig": {"create": True, "read": True, "update": True, "delete": True},
+            # Parse Dashboard shows its Jobs page (list, run, status, schedules) only when this is declared
+            "cloudCode": {"jobs": True},
             "schemas": {"addField": True, "removeField": True, "addClass": True, "removeClass": True,
                         "clearAllDataFromClass": True, "editClassLevelPermissions": True},
         },

@@ -55,6 +55,7 @@ class Hub:
         self.matchers: dict[str, dict[str, Matcher]] = {}  # class -> canonical key -> matcher
         self.members: dict[str, dict[tuple[str, RequestId], Subscription]] = {}  # matcher key -> subscriptions
         self._live = frozenset(self.settings.live_query_classes)
+        self._observed: set[str] = set()  # classes a server-side observer follows, live whatever the setting
         self._unsubscribe_events: Callable[[], None] = _nothing
         self._checker: asyncio.Task[None] | None = None
 
@@ -80,7 +81,7 @@ class Hub:
         await self.pubsub.stop()
 
     def is_live(self, class_name: str) -> bool:
-        return not self._live or class_name in self._live
+        return not self._live or class_name in self._live or class_name in self._observed
 
     # --- clients and subscriptions ---------------------------------------------------
 
@@ -144,6 +145,15 @@ class Hub:
             tuple(hook.keys) if hook.keys else None, tuple(hook.watch) if hook.watch else None,
             ",".join(include) if isinstance(include, list) else include,
         ))
+
+    async def observe(self, client: Client, class_name: str) -> None:
+        """Server-side observer (the admin console): every change of ``class_name`` as master, internal classes
+        included, through the same PubSub as LiveQuery (so across instances when Redis is configured)."""
+        self._observed.add(class_name)
+        schema = await self._schema(class_name)
+        matcher = self.matchers.get(class_name, {}).get(canonical_key(class_name, {}))
+        matcher = matcher or Matcher(class_name, {}, schema, self.services.schemas.cached)
+        await self._add(Subscription(client, 1, matcher, MASTER, None, "find"))
 
     async def _add(self, subscription: Subscription) -> None:
         matcher = subscription.matcher

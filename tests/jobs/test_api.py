@@ -137,3 +137,10 @@ async def test_cancel_of_a_finished_run_leaves_it_as_it_was(client: httpx.AsyncC
     assert response.status_code == 200 and response.json()["status"] == "succeeded"
     missing = await client.post("/jobs/runs/nope123456/cancel", headers=master_headers)
     assert missing.status_code == 404 and missing.json()["code"] == 101
+
+
+async def test_server_info_declares_cloud_code_jobs_for_parse_dashboard(client: httpx.AsyncClient,
+                                                                        master_headers: dict[str, str]) -> None:
+    answer = await client.get("/serverInfo", headers=master_headers)
+    assert answer.status_code == 200
+    assert answer.json()["features"]["cloudCode"] == {"jobs": True}

@@ -1,0 +1,78 @@
+"""Agents: create (token shown once), grants, rotate and revoke tokens, suspend and resume, the global switch.
+
+The same ``AgentStore`` and ``PolicyStore`` calls as the CLI and the admin API; each action also leaves a
+security record naming the console admin.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from backend.errors import ParseError
+from console.sessions import AdminSession
+from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+Text = Annotated[str, Form(max_length=2000)]
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in text.replace(",", " ").split() if word]
+
+
+async def _page(request: Request, site: Console, session: AdminSession, status: int = 200,
+                **notes: Any) -> HTMLResponse:
+    await site.tools.ready()
+    agents = [agent.to_wire() for agent in await site.tools.agents.all()]
+    policy = await site.tools.policies.current()
+    return render(request, "agents.html", session, http_status=status, agents=agents, policy=policy.version,
+                  read_only=policy.config.read_only, **notes)
+
+
+@router.get("/agents")
+async def agents_page(request: Request, site: Site, session: Viewer) -> HTMLResponse:
+    return await _page(request, site, session)
+
+
+@router.post("/agents")
+async def create(request: Request, site: Site, session: Changer, name: Text = "", roles: Text = "",
+                 grants: Text = "read:*") -> HTMLResponse:
+    try:
+        agent, token = await site.tools.agents.create(name.strip(), _words(roles), _words(grants))
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
+    await record(request, session, "agent.create", target=agent.id, name=agent.name, grants=sorted(agent.grants))
+    return await _page(request, site, session, token=token, token_for=agent.name)
+
+
+@router.post("/agents/{agent_id}/{action}")
+async def act(request: Request, agent_id: str, action: str, site: Site, session: Changer, roles: Text = "",
+              grants: Text = "") -> HTMLResponse:
+    agents = site.tools.agents
+    notes: dict[str, Any] = {}
+    try:
+        if action in ("suspend", "resume"):
+            await agents.set_status(agent_id, "suspended" if action == "suspend" else "active")
+        elif action == "grants":
+            await agents.set_grants(agent_id, _words(roles), _words(grants))
+        elif action == "rotate":
+            notes = {"token": await agents.issue_token(agent_id, revoke_others=True),
+                     "token_for": (await agents.get(agent_id)).name}
+        elif action == "revoke":
+            notes = {"notice": f"{await agents.revoke_token(agent_id)} token(s) revoked."}
+        else:
+            return await _page(request, site, session, status=404, error=f"No action {action!r}.")
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
+    await record(request, session, f"agent.{action}", target=agent_id)
+    return await _page(request, site, session, **notes)
+
+
+@router.post("/policy/read-only")
+async def read_only(request: Request, site: Site, session: Changer, state: Text = "") -> HTMLResponse:
+    policy = await site.tools.policies.update({"readOnly": state == "on"}, decider(session))
+    await record(request, session, "policy.read_only", target=str(policy.version), on=state == "on")
+    return await _page(request, site, session, notice=f"Agents read-only {'on' if state == 'on' else 'off'}.")

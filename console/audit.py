@@ -1,0 +1,58 @@
+"""The audit explorer: filtered, paginated records (a run's calls make its timeline), chain status, export."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from console.cards import shown
+from console.web import HEADERS, PREFIX, Changer, Site, Viewer, record, render
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+PAGE = 50
+FILTERS = ("agentId", "runId", "tool", "decision", "outcome", "since", "until")
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    return {key: request.query_params[key][:200] for key in FILTERS if request.query_params.get(key)}
+
+
+def _row(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": entry.get("seq"), "at": entry.get("time") or "",
+            "agent": entry.get("agentId") or "—", "run": entry.get("runId") or "", "tool": entry.get("tool") or "",
+            "decision": entry.get("decision") or "", "rule": entry.get("rule") or "",
+            "outcome": entry.get("outcome") or "", "by": entry.get("approvedBy") or "",
+            "changed": len(entry.get("changed") or []), "context": len(entry.get("context") or []),
+            "input": shown(entry.get("input")), "error": entry.get("error") or ""}
+
+
+@router.get("/audit")
+async def audit_page(request: Request, site: Site, session: Viewer, page: int = 0) -> HTMLResponse:
+    await site.tools.ready()
+    filters = _filters(request)
+    found = await site.tools.audit.query(filters, PAGE + 1, max(0, page) * PAGE)
+    export = urlencode(filters)
+    return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters=filters,
+                  page=page, more=len(found) > PAGE, export=export)
+
+
+@router.get("/audit/export")
+async def export(request: Request, site: Site, session: Viewer) -> StreamingResponse:
+    await site.tools.ready()
+    filters = _filters(request)
+    await record(request, session, "audit.export", filters=filters)
+    headers = HEADERS | {"Content-Disposition": 'attachment; filename="audit.jsonl"'}
+    return StreamingResponse(site.tools.audit.export(filters), media_type="application/x-ndjson", headers=headers)
+
+
+@router.post("/audit/verify")
+async def verify(request: Request, site: Site, session: Changer) -> HTMLResponse:
+    await site.tools.ready()
+    report = (await site.tools.audit.verify()).to_wire()
+    await record(request, session, "audit.verify", ok=bool(report.get("ok")))
+    found = await site.tools.audit.query({}, PAGE + 1, 0)
+    return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters={},
+                  page=0, more=len(found) > PAGE, export="", chain=report)

@@ -1,0 +1,96 @@
+"""The approvals inbox: pending cards (live), approve or deny one or many with a reason, and the history.
+
+Every decision goes through ``Approver`` (the same code as the CLI and the admin API), which keeps its
+audit record naming the console admin; a card whose preview is stale offers no approve button, and
+``Approver.approve`` refuses it anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from backend.errors import ParseError
+from console.cards import Card, card
+from console.sessions import AdminSession
+from console.web import PREFIX, Changer, Console, Site, Viewer, decider, render
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+PAGE = 25
+Reason = Annotated[str, Form(max_length=1000)]
+
+
+async def _names(site: Console) -> dict[str, str]:
+    return {agent.id: agent.name for agent in await site.tools.agents.all()}
+
+
+async def _cards(site: Console, status: str | None, page: int, check: bool) -> tuple[list[Card], bool]:
+    """One page of cards (newest first) and whether there is a next page."""
+    await site.tools.ready()
+    found = await site.tools.approvals.matching(status, limit=PAGE + 1, skip=max(0, page) * PAGE)
+    names = await _names(site)
+    cards = []
+    for approval in found[:PAGE]:
+        pending = approval.get("status") == "pending"
+        stale = await site.tools.approver.staleness(approval) if check and pending else None
+        cards.append(card(approval, names, stale))
+    return cards, len(found) > PAGE
+
+
+async def _inbox(request: Request, site: Console, session: AdminSession, page: int = 0,
+                 template: str = "approvals.html", **notes: Any) -> HTMLResponse:
+    cards, more = await _cards(site, "pending", page, check=True)
+    return render(request, template, session, cards=cards, page=page, more=more, **notes)
+
+
+@router.get("/approvals")
+async def inbox_page(request: Request, site: Site, session: Viewer, page: int = 0) -> HTMLResponse:
+    return await _inbox(request, site, session, page)
+
+
+@router.get("/approvals/cards")
+async def inbox_cards(request: Request, site: Site, session: Viewer, page: int = 0) -> HTMLResponse:
+    """The card list alone: what the page fetches again when the event stream says something changed."""
+    return await _inbox(request, site, session, page, template="_cards.html")
+
+
+@router.get("/approvals/history")
+async def history_page(request: Request, site: Site, session: Viewer, page: int = 0,
+                       status: str | None = None) -> HTMLResponse:
+    cards, more = await _cards(site, status or None, page, check=False)
+    return render(request, "history.html", session, cards=cards, page=page, more=more, status=status or "")
+
+
+async def _decide(site: Console, session: AdminSession, approval_id: str, approve: bool, reason: str) -> str:
+    """Decide one approval; answers what happened, in words."""
+    try:
+        if approve:
+            done = await site.tools.approver.approve(approval_id, decider(session))
+        else:
+            done = await site.tools.approver.deny(approval_id, decider(session), reason)
+    except ParseError as refused:
+        return f"{approval_id}: refused: {refused.message}"
+    return f"{approval_id}: {done.get('status')}"
+
+
+@router.post("/approvals/{approval_id}/approve")
+async def approve(request: Request, approval_id: str, site: Site, session: Changer) -> HTMLResponse:
+    return await _inbox(request, site, session, outcomes=[await _decide(site, session, approval_id, True, "")])
+
+
+@router.post("/approvals/{approval_id}/deny")
+async def deny(request: Request, approval_id: str, site: Site, session: Changer, reason: Reason = "") -> HTMLResponse:
+    outcome = await _decide(site, session, approval_id, False, reason)
+    return await _inbox(request, site, session, outcomes=[outcome])
+
+
+@router.post("/approvals/bulk")
+async def bulk(request: Request, site: Site, session: Changer, action: Annotated[str, Form()] = "",
+               ids: Annotated[list[str] | None, Form()] = None, reason: Reason = "") -> HTMLResponse:
+    if action not in ("approve", "deny"):
+        return await _inbox(request, site, session, outcomes=["Choose approve or deny."])
+    chosen = (ids or [])[:PAGE]
+    outcomes = [await _decide(site, session, approval_id, action == "approve", reason) for approval_id in chosen]
+    return await _inbox(request, site, session, outcomes=outcomes or ["Nothing selected."])

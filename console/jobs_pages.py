@@ -1,0 +1,64 @@
+"""Jobs: every registered job with its schedules, recent runs with status and progress, run now, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from backend.errors import ParseError
+from console.sessions import AdminSession
+from console.web import PREFIX, Changer, Console, Site, Viewer, admin_context, record, render
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+RUNS = 50
+
+
+def _run(run: dict[str, Any]) -> dict[str, Any]:
+    started = run.get("startedAt")
+    return {"id": run.get("objectId"), "job": run.get("jobName"), "status": run.get("status") or "",
+            "progress": run.get("progress") or "", "source": run.get("source") or "",
+            "started": started.get("iso") if isinstance(started, dict) else "",
+            "duration": f"{run['durationMs'] / 1000:.1f} s" if isinstance(run.get("durationMs"), int | float) else "",
+            "error": run.get("error") or "", "log": run.get("log") or []}
+
+
+async def _page(request: Request, site: Console, session: AdminSession, template: str = "jobs.html",
+                status: int = 200, **notes: Any) -> HTMLResponse:
+    ctx = admin_context(request)
+    listing = await site.jobs.list_jobs(ctx)
+    runs = [_run(run) for run in await site.jobs.runs(ctx, limit=RUNS)]
+    live = any(run["status"] == "running" for run in runs)
+    return render(request, template, session, http_status=status, jobs=listing, runs=runs, live=live, **notes)
+
+
+@router.get("/jobs")
+async def jobs_page(request: Request, site: Site, session: Viewer) -> HTMLResponse:
+    return await _page(request, site, session)
+
+
+@router.get("/jobs/runs")
+async def runs_fragment(request: Request, site: Site, session: Viewer) -> HTMLResponse:
+    """The runs table alone: the page polls it while a run is running."""
+    return await _page(request, site, session, template="_runs.html")
+
+
+@router.post("/jobs/{name}/run")
+async def run_now(request: Request, name: str, site: Site, session: Changer) -> HTMLResponse:
+    try:
+        run_id = await site.jobs.start(admin_context(request), name, {}, source="console")
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
+    await record(request, session, "job.run", target=run_id, job=name)
+    return await _page(request, site, session, notice=f"Started {name} (run {run_id}).")
+
+
+@router.post("/jobs/runs/{run_id}/cancel")
+async def cancel(request: Request, run_id: str, site: Site, session: Changer) -> HTMLResponse:
+    try:
+        await site.jobs.cancel(admin_context(request), run_id)
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
+    await record(request, session, "job.cancel", target=run_id)
+    return await _page(request, site, session, notice=f"Asked run {run_id} to stop.")

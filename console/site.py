@@ -1,0 +1,41 @@
+"""Mount the console on the app: its routers, its static files, and the sign-in redirect."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from agent_tools.service import AgentTools
+from backend.realtime.hub import Hub
+from console import agents, audit, inbox, jobs_pages, live, signin
+from console.authority import Authority
+from console.sessions import Sessions
+from console.web import HEADERS, PREFIX, Console, SignInRequired, build_templates
+from jobs.service import JobService
+
+
+def mount(app: FastAPI, tools: AgentTools, jobs: JobService, hub: Hub) -> Console:
+    services = tools.services
+    settings = services.settings
+    console = Console(tools, jobs, hub, Sessions(settings.master_key or ""), Authority(settings),
+                      services.identity.security, build_templates())
+    app.state.console = console
+    for module in (signin, inbox, live, audit, agents, jobs_pages):
+        app.include_router(module.router)
+    app.add_api_route(PREFIX, _home, methods=["GET"], include_in_schema=False)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(files("console") / "static")), name="console-static")
+    app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
+    return console
+
+
+async def _home(request: Request) -> Response:
+    return RedirectResponse(f"{PREFIX}/approvals", status_code=303)
+
+
+async def _sign_in_required(request: Request, error: SignInRequired) -> Response:
+    if request.method == "GET" and request.url.path != f"{PREFIX}/events":
+        return RedirectResponse(f"{PREFIX}/signin", status_code=303, headers=HEADERS)
+    return PlainTextResponse(f"Forbidden: {error.reason}.", status_code=403, headers=HEADERS)

@@ -1,0 +1,111 @@
+"""What every console page shares: the Console state, templates, security headers, and the admin checks.
+
+``Viewer`` (a signed-in admin) guards every page; ``Changer`` also checks the CSRF token of a change.
+Both raise ``SignInRequired``, which the handler in ``site.py`` turns into a redirect to the sign-in page
+(pages) or a 403 (changes and the event stream): nothing of the console answers without a session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from agent_tools.service import AgentTools
+from backend.api.auth import client_ip
+from backend.context import MASTER, RequestContext
+from backend.realtime.hub import Hub
+from backend.services.security_log import SecurityLog
+from console.authority import Authority
+from console.sessions import COOKIE, AdminSession, Sessions
+from jobs.service import JobService
+
+PREFIX = "/console"
+# no inline script or style anywhere: scripts and styles only from /console/static
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+           "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+
+
+class SignInRequired(Exception):
+    """No valid console session (or no valid CSRF token for a change)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Console:
+    """The console's parts, built once per app."""
+
+    tools: AgentTools
+    jobs: JobService
+    hub: Hub
+    sessions: Sessions
+    authority: Authority
+    security: SecurityLog
+    templates: Environment
+    secure_cookies: bool = False
+
+
+def build_templates() -> Environment:
+    env = Environment(loader=PackageLoader("console", "templates"), autoescape=select_autoescape(default=True))
+    env.globals["prefix"] = PREFIX
+    return env
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def admin_context(request: Request) -> RequestContext:
+    """The context console actions run in: admin authority over the services (never an app user's)."""
+    return RequestContext(MASTER, ip=client_ip(request))
+
+
+async def _viewer(request: Request) -> AdminSession:
+    session = console_of(request).sessions.check(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignInRequired("no console session")
+    return session
+
+
+async def _changer(request: Request, session: Annotated[AdminSession, Depends(_viewer)]) -> AdminSession:
+    given = request.headers.get("x-csrf-token")
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        given = str((await request.form()).get("csrf") or "") or None
+    if not console_of(request).sessions.csrf_ok(session, given):
+        raise SignInRequired("missing or wrong CSRF token")
+    return session
+
+
+Viewer = Annotated[AdminSession, Depends(_viewer)]
+Changer = Annotated[AdminSession, Depends(_changer)]
+Site = Annotated[Console, Depends(console_of)]
+
+
+def render(request: Request, template: str, session: AdminSession | None, http_status: int = 200,
+           **values: Any) -> HTMLResponse:
+    console = console_of(request)
+    page = console.templates.get_template(template).render(
+        session=session, path=request.url.path, **values)
+    return HTMLResponse(page, status_code=http_status, headers=HEADERS)
+
+
+async def record(request: Request, session: AdminSession, event: str, target: str | None = None,
+                 ok: bool = True, **details: Any) -> None:
+    """The security record of a console action, naming the admin who did it."""
+    await console_of(request).security.record(admin_context(request), f"console.{event}", target=target, ok=ok,
+                                              actor=f"console:{session.admin}", details=details or None)
+
+
+def decider(session: AdminSession) -> str:
+    """How the audit names a console admin who decides an approval."""
+    return f"console:{session.admin}"

@@ -1,0 +1,166 @@
+"""The admin console in a real browser (Debian's chromium), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.console.conftest import Ballast, sign_in
+
+SHOTS = os.environ.get("BALLAST_CONSOLE_SCREENSHOTS")  # a folder: the main pages are saved there as PNGs
+
+
+def shot(page: Page, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"console16-{name}.png"), full_page=True)
+
+
+def test_an_over_cap_delete_appears_live_is_approved_runs_once_and_is_audited(page: Page, ballast: Ballast) -> None:
+    sign_in(page)
+    expect(page.get_by_role("heading", name="Approvals inbox")).to_be_visible()
+    expect(page.get_by_text("Nothing waits for a decision.")).to_be_visible()
+    ballast.seed("Order", 5, status="open")
+    _, token = ballast.agent("cleaner")
+    approval_id = ballast.ask_bulk_delete(token)
+    card = page.locator(f"[data-approval='{approval_id}']")
+    expect(card).to_be_visible()  # no reload: the event stream brought it
+    expect(card).to_contain_text("bulk_delete by cleaner")
+    expect(card.locator("caption")).to_contain_text("Preview: 5 objects")
+    shot(page, "inbox")
+    card.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{approval_id}: executed")
+    expect(page.locator(f"[data-approval='{approval_id}']")).to_have_count(0)
+    assert ballast.count("Order") == 0
+    again = ballast.admin("POST", f"/approvals/{approval_id}/approve")
+    assert again.status_code == 400 and "only once" in again.json()["error"]
+    page.goto("/console/audit?decision=approved")
+    row = page.locator("table.records tbody tr").first
+    expect(row).to_contain_text("bulk_delete")
+    expect(row).to_contain_text("console:master")
+    page.get_by_role("button", name="Verify chain").click()
+    expect(page.locator("#chain")).to_contain_text("Chain verified")
+    shot(page, "audit")
+
+
+def test_a_denied_request_keeps_its_reason_and_changes_nothing(page: Page, ballast: Ballast) -> None:
+    ballast.seed("Order", 4, status="open")
+    _, token = ballast.agent("cleaner")
+    approval_id = ballast.ask_bulk_delete(token)
+    sign_in(page)
+    card = page.locator(f"[data-approval='{approval_id}']")
+    card.get_by_label("Reason").fill("not during the sale")
+    card.get_by_role("button", name="Deny").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{approval_id}: denied")
+    assert ballast.count("Order") == 4
+    page.goto("/console/approvals/history?status=denied")
+    decided = page.locator(f"[data-approval='{approval_id}']")
+    expect(decided).to_contain_text("not during the sale")
+    expect(decided).to_contain_text("console:master")
+    shot(page, "history")
+
+
+def test_a_card_decided_elsewhere_disappears_without_reload(page: Page, ballast: Ballast) -> None:
+    ballast.seed("Order", 4, status="open")
+    _, token = ballast.agent("cleaner")
+    approval_id = ballast.ask_bulk_delete(token)
+    sign_in(page)
+    expect(page.locator(f"[data-approval='{approval_id}']")).to_be_visible()
+    assert ballast.admin("POST", f"/approvals/{approval_id}/deny", json={"reason": "cli"}).status_code == 200
+    expect(page.locator(f"[data-approval='{approval_id}']")).to_have_count(0)
+
+
+def test_a_stale_preview_says_so_and_cannot_be_approved(page: Page, ballast: Ballast) -> None:
+    ballast.seed("Order", 4, status="open")
+    _, token = ballast.agent("cleaner")
+    approval_id = ballast.ask_bulk_delete(token)
+    ballast.seed("Order", 1, status="new")  # one more object matches now: the preview no longer holds
+    sign_in(page)
+    card = page.locator(f"[data-approval='{approval_id}']")
+    expect(card).to_contain_text("Stale preview")
+    expect(card.get_by_role("button", name="Approve")).to_have_count(0)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    forced = page.request.post(f"/console/approvals/{approval_id}/approve", form={"csrf": csrf or ""})
+    assert forced.ok and "refused" in forced.text()
+    assert ballast.count("Order") == 5
+    shot(page, "stale")
+
+
+def test_an_agent_suspended_from_the_console_is_refused_on_its_next_call(page: Page, ballast: Ballast) -> None:
+    agent_id, token = ballast.agent("reader")
+    assert ballast.call(token, "read", "list_classes", {}).status_code == 200
+    sign_in(page)
+    page.get_by_role("link", name="Agents").click()
+    page.get_by_role("button", name="Suspend reader").click()
+    expect(page.locator(f"#agent-{agent_id} .status")).to_have_text("suspended")
+    refused = ballast.call(token, "read", "list_classes", {})
+    assert refused.status_code in (401, 403) and "suspended" in refused.text
+    shot(page, "agents")
+    page.get_by_role("button", name="Resume reader").click()
+    expect(page.locator(f"#agent-{agent_id} .status")).to_have_text("active")
+    assert ballast.call(token, "read", "list_classes", {}).status_code == 200
+
+
+def test_a_new_agent_token_is_shown_once_and_works(page: Page, ballast: Ballast) -> None:
+    sign_in(page)
+    page.goto("/console/agents")
+    page.get_by_label("Name", exact=True).fill("helper")
+    page.get_by_role("button", name="Create agent").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert ballast.call(token, "read", "list_classes", {}).status_code == 200
+    page.reload()
+    expect(page.locator("#new-token")).to_have_count(0)
+
+
+def test_a_job_run_now_shows_progress_then_success(page: Page, ballast: Ballast) -> None:
+    sign_in(page)
+    page.goto("/console/jobs")
+    page.get_by_role("button", name="Run countdown now").click()
+    run = page.locator("tr.run-running").first
+    expect(run.locator(".progress")).to_contain_text("/5 steps")
+    shot(page, "jobs")
+    expect(page.locator("tr.run-succeeded").first).to_be_visible()
+    expect(page.locator("tr.run-succeeded .progress").first).to_contain_text("5/5 steps")
+
+
+def test_a_user_without_admin_rights_cannot_sign_in_or_reach_any_route(page: Page, ballast: Ballast) -> None:
+    signup = ballast.http.post("/parse/users", json={"username": "eve", "password": "pw-eve-123"},
+                               headers={"X-Parse-Application-Id": "test-app"})
+    assert signup.status_code == 201, signup.text
+    sign_in(page, "eve", "pw-eve-123")
+    expect(page.get_by_role("alert")).to_have_text("Sign-in failed.")
+    sign_in(page, "master", "pw-eve-123")
+    expect(page.get_by_role("alert")).to_have_text("Sign-in failed.")
+    shot(page, "signin")
+    assert not [cookie for cookie in page.context.cookies() if cookie["name"] == "ballast_console"]
+    for path in ("/console", "/console/approvals", "/console/approvals/cards", "/console/approvals/history",
+                 "/console/audit", "/console/audit/export", "/console/agents", "/console/jobs", "/console/jobs/runs"):
+        page.goto(path)
+        assert page.url.endswith("/console/signin"), path
+    session = signup.json()["sessionToken"]
+    for path in ("/console/events", "/console/agents"):
+        answer = page.request.get(path, headers={"X-Parse-Session-Token": session}, max_redirects=0)
+        assert answer.status in (303, 403), path
+    changes = ("/console/agents", "/console/approvals/x/approve", "/console/policy/read-only",
+               "/console/jobs/countdown/run")
+    for path in changes:
+        answer = page.request.post(path, form={"name": "x"}, headers={"X-Parse-Session-Token": session})
+        assert answer.status == 403, path
+
+
+def test_changes_without_the_csrf_token_are_refused(page: Page, ballast: Ballast) -> None:
+    agent_id, _ = ballast.agent("reader")
+    sign_in(page)
+    cookie = next(cookie for cookie in page.context.cookies() if cookie["name"] == "ballast_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    for form in ({}, {"csrf": "forged"}):
+        refused = page.request.post(f"/console/agents/{agent_id}/suspend", form=form)
+        assert refused.status == 403
+        policy = page.request.post("/console/policy/read-only", form={"state": "on", **form})
+        assert policy.status == 403
+    assert ballast.admin("GET", f"/agents/{agent_id}").json()["status"] == "active"
+    assert ballast.admin("GET", "/policy").json()["config"]["readOnly"] is False
+    answer = page.request.get("/console/approvals")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    assert "unsafe-inline" not in answer.headers["content-security-policy"]
