@@ -7,12 +7,13 @@ blast radius, preview it before anything is kept, and bind an approval to it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from agent_tools.redaction import check_class, redact
+from agent_tools.redaction import check_class, read_limits, redact
 from agent_tools.registry import Tool
 from backend.context import Principal, RequestContext
 from backend.errors import ObjectNotFound, OperationForbidden
@@ -115,6 +116,13 @@ class ToolContext:
     refs: list[dict[str, Any]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     effects: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # every read the tool makes, at any depth (sub-queries, include, count), is narrowed in services
+        intent = self.shaper.intent if self.shaper is not None else None
+        rows = {name: intent.rows(name) for name in intent.spec.rows} if intent is not None else {}
+        limits = read_limits(self.tool.scope, self.restrict, rows)
+        self.request = dataclasses.replace(self.request, limits=limits)
 
     @property
     def objects(self) -> UnitObjects:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from agent_tools.registry import ALWAYS_REDACTED, ContextScope
+from backend.context import Principal, ReadLimits
 from backend.errors import OperationForbidden
 
 EMAIL = "email"
@@ -32,6 +34,14 @@ def _nested(value: Any, scope: ContextScope) -> Any:
     if isinstance(value, list):
         return [_nested(item, scope) for item in value]
     return value
+
+
+def read_limits(scope: ContextScope, also: Principal | None, rows: Mapping[str, Any]) -> ReadLimits:
+    """What every read of a tool call is narrowed to, at any depth (``services.reads`` applies it):
+    the scope's classes and fields, the fields no agent sees, the intent's rows, and under
+    delegation what the agent itself may read."""
+    hidden = ALWAYS_REDACTED if scope.emails else ALWAYS_REDACTED | {EMAIL}
+    return ReadLimits(also=also, classes=scope.classes, fields=dict(scope.fields), hidden=hidden, rows=dict(rows))
 
 
 def check_class(class_name: str, scope: ContextScope) -> None:

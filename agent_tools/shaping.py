@@ -134,7 +134,7 @@ class Shaper:
             self.intent.spec.sensitive.get(class_name, ()) if self.intent else ())
         untrusted = set(policy.untrusted if policy else ())
         object_id = str(obj.get("objectId"))
-        out = dict(obj)
+        out = {name: self._included(value) for name, value in obj.items()}
         for name in sorted(untrusted & set(obj)):
             ref = f"untrusted:{len(self.untrusted) + 1}"
             self.untrusted.append({"ref": ref, "className": class_name, "objectId": object_id, "field": name,
@@ -146,6 +146,14 @@ class Shaper:
         if (class_name, object_id) in self.provenance:
             out["_provenance"] = self.provenance[(class_name, object_id)]
         return out
+
+    def _included(self, value: Any) -> Any:
+        """An included object is shaped by its own class: its untrusted text leaves it too."""
+        if isinstance(value, list):
+            return [self._included(item) for item in value]
+        if isinstance(value, dict) and value.get("__type") == "Object" and isinstance(value.get("className"), str):
+            return self.shown(value["className"], value)
+        return value
 
     def parts(self) -> dict[str, Any]:
         """What the answer carries besides the tool's result."""
@@ -195,11 +203,7 @@ class ShapedObjects(UnitObjects):
             raise OperationForbidden("Includes are not available inside an intent.")
 
     async def find(self, ctx: RequestContext, class_name: str, options: FindOptions) -> FindResult:
-        self._check_options(class_name, options)
-        rows = self._rows(class_name)
-        if rows is not None:
-            where = options.where or {}
-            options = dataclasses.replace(options, where={"$and": [where, rows]} if where else rows)
+        self._check_options(class_name, options)  # the intent's rows: services.reads narrows every read to them
         found = await self.base.find(ctx, class_name, options)
         await self._provenance(class_name, found.results)
         return found
@@ -208,7 +212,7 @@ class ShapedObjects(UnitObjects):
         rows = self._rows(class_name)
         if rows is None:
             return
-        options = FindOptions(where={"$and": [{"objectId": object_id}, rows]}, limit=1, keys="objectId")
+        options = FindOptions(where={"objectId": object_id}, limit=1, keys="objectId")  # narrowed to the rows
         if not (await self.base.find(ctx, class_name, options)).results:
             raise ObjectNotFound("Object not found.")
 
