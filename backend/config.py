@@ -40,6 +40,11 @@ def parse_size(value: object) -> int:
     return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
 
 
+# Uploads of types a browser runs (HTML, SVG, XML, XSL, scripts) are refused by default, as Parse Server 9
+# refuses html, svg and xml (code 130); "*" or other patterns in BALLAST_FILE_EXTENSIONS allow them again.
+# The pattern is matched against the name's extension and, without one, the declared type's subtype.
+SAFE_FILE_EXTENSIONS = (r"^(?!(?i:(?:[xs]?html?|xht|svgz?|xml|xsl|xslt|mht|mhtml|m?js|javascript|ecmascript)"
+                        r"(?:\+xml)?)$)")
 MINUTE_MS = 60_000
 # Routes that hash a password or send a mail: limited per client address and per username by default, so a
 # storm of guesses is refused before it costs bcrypt (Parse Server has the option, with no default rules).
@@ -100,8 +105,8 @@ class Settings(BaseSettings):
         False, validation_alias=_ballast("file_upload_enable_for_anonymous_user"))
     file_upload_enable_for_authenticated_user: bool = Field(
         True, validation_alias=_ballast("file_upload_enable_for_authenticated_user"))
-    file_extensions: Annotated[list[str], NoDecode] = Field(  # Parse's default refuses HTML, which could run scripts
-        ["^(?![xXsS]?[hH][tT][mM][lL]?$)"], validation_alias=_ballast("file_extensions"))
+    file_extensions: Annotated[list[str], NoDecode] = Field(  # Parse 9's fileUpload.fileExtensions: see below
+        [SAFE_FILE_EXTENSIONS], validation_alias=_ballast("file_extensions"))
     files_cache_control: str = Field("public, max-age=86400", validation_alias=_ballast("files_cache_control"))
     files_base_url: str | None = Field(None, validation_alias=_ballast("files_base_url", "BALLAST_S3_BASE_URL"))
     s3_bucket: str | None = Field(None, validation_alias=_ballast("s3_bucket", "S3_BUCKET"))

@@ -46,6 +46,18 @@ def database_uri(engine: str, request: pytest.FixtureRequest) -> str | None:
     return cluster.create_database()
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a loopback port, for the tests of what instances share through it."""
+    from tests.realtime.conftest import RedisServer
+
+    server = RedisServer()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def settings(database_uri: str | None, tmp_path: Path) -> Settings:
     return Settings(

@@ -13,6 +13,7 @@ from backend.api.responses import ParseJSON
 from backend.deps import Ctx, MasterCtx, Svc
 from backend.errors import ParseCode, error_for_code
 from backend.services.files import Opened
+from backend.storage.files import FILE_SECURITY_HEADERS, disposition
 
 router = APIRouter(tags=["files"])
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -51,7 +52,7 @@ async def download_file(app_id: str, name: str, request: Request, svc: Svc) -> R
     if opened is None:
         return PlainTextResponse("File not found.", status_code=404)
     if opened.redirect is not None:
-        return RedirectResponse(opened.redirect, status_code=302)
+        return RedirectResponse(opened.redirect, status_code=302, headers=FILE_SECURITY_HEADERS)
     headers = _headers(opened, svc.settings.files_cache_control)
     if opened.info.etag and request.headers.get("if-none-match") == opened.info.etag:
         return Response(status_code=304, headers=headers)
@@ -76,7 +77,9 @@ async def _empty() -> AsyncIterator[bytes]:
 
 
 def _headers(opened: Opened, cache_control: str) -> dict[str, str]:
-    headers = {"accept-ranges": "bytes", "cache-control": cache_control, "x-content-type-options": "nosniff"}
+    """User files come from the API's origin: never sniffed, sandboxed as a page, runnable types downloaded."""
+    headers = {"accept-ranges": "bytes", "cache-control": cache_control, **FILE_SECURITY_HEADERS,
+               "content-disposition": disposition(opened.content_type)}
     if opened.info.etag:
         headers["etag"] = opened.info.etag
     if opened.info.modified is not None:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from backend.config import SAFE_FILE_EXTENSIONS
 from backend.context import PrincipalKind, RequestContext
 from backend.errors import ParseCode, ParseError, Unauthorized, error_for_code
-from backend.storage.files import FileInfo, FilesAdapter
+from backend.storage.files import FileInfo, FilesAdapter, content_type_of
 
 UserLookup = Callable[[str], Awaitable[dict[str, Any] | None]]  # user id -> the _User object (as master)
 NAME = re.compile(r"^[_a-zA-Z0-9][a-zA-Z0-9@. ~_-]*$")  # parse-server's FilesAdapter.validateFilename
@@ -36,7 +37,7 @@ class UploadRules:
     enable_for_public: bool = False
     enable_for_anonymous_user: bool = False
     enable_for_authenticated_user: bool = True
-    extensions: tuple[str, ...] = ("^(?![xXsS]?[hH][tT][mM][lL]?$)",)
+    extensions: tuple[str, ...] = (SAFE_FILE_EXTENSIONS,)
     max_size: int = 20 * 1024 * 1024
 
 
@@ -153,11 +154,13 @@ class FileService:
         """Store an upload under Parse's name (random hex prefix + name); answers ``{name, url}``."""
         await self.check_upload(ctx, filename, content_type, declared)
         stored_name, content_type = _stored_name(filename, content_type)
+        self._check_extension(stored_name, None)  # the extension a declared type added (``x`` + svg+xml: x.svg)
         event = FileEvent(ctx, stored_name, content_type, declared)
         if self.hooks.handles("beforeSaveFile", "@File"):
             await self.hooks.run_file_trigger("beforeSaveFile", event)
             self.check_name(event.name)
-        size = await self.adapter.save(event.name, self._limited(chunks, declared), content_type)
+        # stored with the type it is served with (from its name), not the uploader's word
+        size = await self.adapter.save(event.name, self._limited(chunks, declared), content_type_of(event.name))
         event.size, event.url = size, self.url(event.name)
         if self.hooks.handles("afterSaveFile", "@File"):
             await self.hooks.run_file_trigger("afterSaveFile", event)
@@ -207,11 +210,6 @@ class FileService:
 
     async def close(self) -> None:
         await self.adapter.close()
-
-
-def content_type_of(name: str) -> str:
-    guessed, _ = mimetypes.guess_type(name, strict=False)
-    return guessed or "application/octet-stream"
 
 
 def _stored_name(filename: str, content_type: str | None) -> tuple[str, str | None]:

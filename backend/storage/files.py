@@ -8,12 +8,39 @@ an S3 multipart upload) and publish only once the stream ended cleanly.
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 CHUNK = 256 * 1024  # read size when streaming a file back out
+
+# User files are served from the API's own origin (or the bucket's): a type a browser shows without running
+# anything may be inline; any other (HTML, SVG, XML, scripts, PDF, unknown) is a download, never a page.
+INLINE_PREFIXES = ("image/", "audio/", "video/")
+INLINE_TYPES = frozenset({"text/plain", "application/json", "application/octet-stream"})
+ACTIVE_IMAGES = frozenset({"image/svg+xml"})  # an image type that runs scripts when opened as a page
+# what every user file is served with: no sniffing into a runnable type, and a page of it runs nothing
+FILE_SECURITY_HEADERS = {"x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; sandbox"}
+
+
+def content_type_of(name: str) -> str:
+    """The type a file is served with: from its name's extension, whatever the uploader declared."""
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
+
+
+def runs_in_browser(content_type: str | None) -> bool:
+    """Whether a browser opening the file as a page could run something in it: such files are attachments."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind in ACTIVE_IMAGES:
+        return True
+    return not (kind in INLINE_TYPES or kind.startswith(INLINE_PREFIXES))
+
+
+def disposition(content_type: str | None) -> str:
+    return "attachment" if runs_in_browser(content_type) else "inline"
 
 
 @dataclass(frozen=True, slots=True)

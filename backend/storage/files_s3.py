@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from backend.storage.files import CHUNK, FileInfo
+from backend.storage.files import CHUNK, FileInfo, content_type_of, disposition
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB matches boto3's default
 
@@ -53,7 +53,9 @@ class S3Files:
         return self.options.prefix + name
 
     def _extra(self, content_type: str | None) -> dict[str, str]:
+        # what the bucket (or a CDN before it) answers a direct download with: a runnable type is an attachment
         extra = {"ContentType": content_type} if content_type else {}
+        extra["ContentDisposition"] = disposition(content_type)
         if self.options.server_side_encryption:
             extra["ServerSideEncryption"] = self.options.server_side_encryption
         return extra
@@ -148,7 +150,8 @@ class S3Files:
             return f"{self.options.base_url.rstrip('/')}/{quote(self._key(name))}"
         if self.options.presigned_urls:
             url: str = self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.options.bucket, "Key": self._key(name)},
+                "get_object", Params={"Bucket": self.options.bucket, "Key": self._key(name),
+                                      "ResponseContentDisposition": disposition(content_type_of(name))},
                 ExpiresIn=self.options.presigned_expires,
             )
             return url

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from backend.app import create_app
 from backend.cloud import FunctionSpec
 from backend.config import Settings
 from tests.agent_tools.conftest import AGENT, Gateway, Seed
-from tests.realtime.conftest import RedisServer
 
 
 async def test_the_global_read_only_switch(gateway: Gateway, seed: Seed) -> None:
@@ -91,15 +88,6 @@ async def test_rotation_revokes_the_old_token(gateway: Gateway) -> None:
     assert (await gateway.call(new, "read", "list_classes")).status_code == 200
     shown = await gateway.admin("GET", f"/agents/{agent_id}")
     assert len(shown.json()["tokens"]) == 2 and all("hash" not in t for t in shown.json()["tokens"])
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 async def test_rate_limits_are_shared_between_instances_through_redis(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from backend.app import create_app
 from backend.config import Settings
 from tests.conftest import APP_ID, MASTER_KEY
-from tests.realtime.conftest import RedisServer
 
 H = {"X-Parse-Application-Id": APP_ID}
 M = {**H, "X-Parse-Master-Key": MASTER_KEY}
@@ -32,15 +31,6 @@ async def serving(settings: Settings, **changes: Any) -> AsyncIterator[tuple[Fas
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/parse") as http:
             yield app, http
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 async def login(http: httpx.AsyncClient, username: str, password: str = "wrong") -> httpx.Response:
