@@ -1,46 +1,23 @@
 """The admin API under ``/agent/v1/admin``: agents, tokens, grants, approvals, audit, policy.
 
-Master key (or a user holding the ``admin`` role); the read-only master key
-may look but not change. The web console and the CLI use the same services.
+The master key or a console admin (agent_tools/admin_auth.py); the read-only master key and
+viewer admins may look but not change. The web console and the CLI use the same services.
+Every change is a security record naming the admin.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from agent_tools.admin_auth import Admin, AdminWrite, note, who
 from agent_tools.api import PREFIX, Tools
 from backend.api.responses import ParseJSON
-from backend.context import RequestContext
-from backend.deps import Ctx
-from backend.errors import OperationForbidden
 
-ADMIN_ROLE = "admin"
-
-
-def _admin(ctx: Ctx) -> RequestContext:
-    principal = ctx.principal
-    if not (principal.is_master or ADMIN_ROLE in principal.roles):
-        raise OperationForbidden("unauthorized: the master key or the admin role is required")
-    return ctx
-
-
-def _admin_write(ctx: Annotated[RequestContext, Depends(_admin)]) -> RequestContext:
-    if ctx.principal.is_read_only:
-        raise OperationForbidden("read-only masterKey isn't allowed to change agents, approvals or policy.")
-    return ctx
-
-
-Admin = Annotated[RequestContext, Depends(_admin)]
-AdminWrite = Annotated[RequestContext, Depends(_admin_write)]
 router = APIRouter(prefix=PREFIX + "/admin", tags=["agent admin"])
-
-
-def who(ctx: RequestContext) -> str:
-    return ctx.principal.user_id or ctx.principal.kind.value
 
 
 class NewAgent(BaseModel):
@@ -66,9 +43,10 @@ class Decide(BaseModel):
 
 
 @router.post("/agents")
-async def create_agent(body: NewAgent, tools: Tools, _: AdminWrite) -> ParseJSON:
+async def create_agent(body: NewAgent, tools: Tools, caller: AdminWrite) -> ParseJSON:
     await tools.ready()
     agent, token = await tools.agents.create(body.name, body.roles, body.grants, body.owner, body.tokenDays)
+    await note(tools, caller, "agent.create", agent.id, {"roles": sorted(agent.roles), "grants": sorted(agent.grants)})
     return ParseJSON({"agent": agent.to_wire(), "token": token}, status_code=201)
 
 
@@ -86,29 +64,38 @@ async def show_agent(agent_id: str, tools: Tools, _: Admin) -> ParseJSON:
 
 
 @router.post("/agents/{agent_id}/suspend")
-async def suspend_agent(agent_id: str, tools: Tools, _: AdminWrite) -> ParseJSON:
-    return ParseJSON((await tools.agents.set_status(agent_id, "suspended")).to_wire())
+async def suspend_agent(agent_id: str, tools: Tools, caller: AdminWrite) -> ParseJSON:
+    agent = await tools.agents.set_status(agent_id, "suspended")
+    await note(tools, caller, "agent.suspend", agent_id)
+    return ParseJSON(agent.to_wire())
 
 
 @router.post("/agents/{agent_id}/resume")
-async def resume_agent(agent_id: str, tools: Tools, _: AdminWrite) -> ParseJSON:
-    return ParseJSON((await tools.agents.set_status(agent_id, "active")).to_wire())
+async def resume_agent(agent_id: str, tools: Tools, caller: AdminWrite) -> ParseJSON:
+    agent = await tools.agents.set_status(agent_id, "active")
+    await note(tools, caller, "agent.resume", agent_id)
+    return ParseJSON(agent.to_wire())
 
 
 @router.put("/agents/{agent_id}/grants")
-async def set_grants(agent_id: str, body: Grants, tools: Tools, _: AdminWrite) -> ParseJSON:
-    return ParseJSON((await tools.agents.set_grants(agent_id, body.roles, body.grants)).to_wire())
+async def set_grants(agent_id: str, body: Grants, tools: Tools, caller: AdminWrite) -> ParseJSON:
+    agent = await tools.agents.set_grants(agent_id, body.roles, body.grants)
+    await note(tools, caller, "agent.grants", agent_id, {"roles": sorted(agent.roles), "grants": sorted(agent.grants)})
+    return ParseJSON(agent.to_wire())
 
 
 @router.post("/agents/{agent_id}/tokens")
-async def rotate_token(agent_id: str, body: NewToken, tools: Tools, _: AdminWrite) -> ParseJSON:
+async def rotate_token(agent_id: str, body: NewToken, tools: Tools, caller: AdminWrite) -> ParseJSON:
     token = await tools.agents.issue_token(agent_id, body.days, revoke_others=body.revokeOthers)
+    await note(tools, caller, "agent.token", agent_id, {"revokeOthers": body.revokeOthers})
     return ParseJSON({"token": token}, status_code=201)
 
 
 @router.delete("/agents/{agent_id}/tokens")
-async def revoke_tokens(agent_id: str, tools: Tools, _: AdminWrite, tokenId: str | None = None) -> ParseJSON:
-    return ParseJSON({"revoked": await tools.agents.revoke_token(agent_id, tokenId)})
+async def revoke_tokens(agent_id: str, tools: Tools, caller: AdminWrite, tokenId: str | None = None) -> ParseJSON:
+    revoked = await tools.agents.revoke_token(agent_id, tokenId)
+    await note(tools, caller, "agent.revoke", agent_id, {"tokenId": tokenId, "revoked": revoked})
+    return ParseJSON({"revoked": revoked})
 
 
 @router.get("/approvals")
@@ -124,13 +111,17 @@ async def show_approval(approval_id: str, tools: Tools, _: Admin) -> ParseJSON:
 
 
 @router.post("/approvals/{approval_id}/approve")
-async def approve(approval_id: str, tools: Tools, ctx: AdminWrite) -> ParseJSON:
-    return ParseJSON(await tools.approver.approve(approval_id, who(ctx)))
+async def approve(approval_id: str, tools: Tools, caller: AdminWrite) -> ParseJSON:
+    decided = await tools.approver.approve(approval_id, who(caller))
+    await note(tools, caller, "approval.approve", approval_id)
+    return ParseJSON(decided)
 
 
 @router.post("/approvals/{approval_id}/deny")
-async def deny(approval_id: str, body: Decide, tools: Tools, ctx: AdminWrite) -> ParseJSON:
-    return ParseJSON(await tools.approver.deny(approval_id, who(ctx), body.reason))
+async def deny(approval_id: str, body: Decide, tools: Tools, caller: AdminWrite) -> ParseJSON:
+    decided = await tools.approver.deny(approval_id, who(caller), body.reason)
+    await note(tools, caller, "approval.deny", approval_id)
+    return ParseJSON(decided)
 
 
 def _filters(request: Request) -> dict[str, Any]:
@@ -165,7 +156,8 @@ async def show_policy(tools: Tools, _: Admin) -> ParseJSON:
 
 
 @router.put("/policy")
-async def update_policy(body: dict[str, Any], tools: Tools, ctx: AdminWrite) -> ParseJSON:
+async def update_policy(body: dict[str, Any], tools: Tools, caller: AdminWrite) -> ParseJSON:
     await tools.ready()
-    policy = await tools.policies.update(body, who(ctx))
+    policy = await tools.policies.update(body, who(caller))
+    await note(tools, caller, "policy.update", str(policy.version))
     return ParseJSON({"version": policy.version, "config": policy.config.model_dump(by_alias=True)})

@@ -92,6 +92,7 @@ TOOL_ROUTES = (Route(PREFIX + "/read/{tool}", call_read_tool, methods=["POST"]),
 def mount(app: FastAPI, services: Services, jobs: Any = None) -> AgentTools:
     """Attach the gateway to an app: its state, the agent routes and the admin routes."""
     from agent_tools.admin_api import router as admin_router
+    from agent_tools.admins_api import router as admins_router
 
     tools = AgentTools(services, jobs=jobs)
     app.state.agent_tools = tools
@@ -102,4 +103,5 @@ def mount(app: FastAPI, services: Services, jobs: Any = None) -> AgentTools:
     routes[first:first] = TOOL_ROUTES
     app.include_router(router)
     app.include_router(admin_router)
+    app.include_router(admins_router)
     return tools

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from agent_tools.admin_api import Admin, AdminWrite, who
+from agent_tools.admin_auth import Admin, AdminWrite, who
 from agent_tools.api import PREFIX, Tools
 from agent_tools.runs import mint_run, replay
 from backend.api.responses import ParseJSON
@@ -21,9 +21,9 @@ class NewRun(BaseModel):
 
 
 @router.post("/intents")
-async def define_intent(body: dict[str, Any], tools: Tools, ctx: AdminWrite) -> ParseJSON:
+async def define_intent(body: dict[str, Any], tools: Tools, caller: AdminWrite) -> ParseJSON:
     await tools.ready()
-    spec = await tools.intents.define(body, who(ctx))
+    spec = await tools.intents.define(body, who(caller))
     return ParseJSON({"intent": spec.model_dump(by_alias=True)}, status_code=201)
 
 

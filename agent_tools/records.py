@@ -20,10 +20,13 @@ APPROVAL = "_Approval"
 TOOL_CALL = "_ToolCall"
 AUDIT_HEAD = "_AuditHead"
 POLICY = "_AgentPolicy"
-CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY)
+ADMIN = "_Admin"  # console admins (agent_tools/admins.py)
+ADMIN_SESSION = "_AdminSession"
+CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION)
 # seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
 UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
     (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
+    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)),
 )
 
 # every field these classes ever hold, made at start: a field first written by two racing calls would otherwise
@@ -41,6 +44,8 @@ FIELDS: dict[str, dict[str, str]] = {
                 "approvalId": "String"},
     AUDIT_HEAD: {"chain": "Number", "seq": "Number", "hash": "String"},
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
+    ADMIN: {"username": "String", "passwordHash": "String", "role": "String", "disabled": "Boolean"},
+    ADMIN_SESSION: {"tokenHash": "String", "adminId": "String", "expiresAt": "Date", "ended": "Boolean"},
 }
 # what the admin console and the admin API list and filter by, newest first, at a million records
 INDEXES: dict[str, dict[str, dict[str, int]]] = {
@@ -48,7 +53,7 @@ INDEXES: dict[str, dict[str, dict[str, int]]] = {
     TOOL_CALL: {"created_seq": {"createdAt": 1, "seq": 1}, "agent_created": {"agentId": 1, "createdAt": 1},
                 "run_created": {"runId": 1, "createdAt": 1}},
 }
-SYSTEM = RequestContext.system()
+SYSTEM = RequestContext.internal()  # the one principal internal classes admit (services/internal.py)
 MASTER_ONLY_CLP: dict[str, Any] = {
     op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")
 } | {"protectedFields": {}}

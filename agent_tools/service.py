@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from agent_tools.admins import AdminStore
 from agent_tools.agents import Agent, AgentStore, Confirmations
 from agent_tools.approvals import ApprovalStore
 from agent_tools.audit import AuditLog
@@ -31,6 +32,7 @@ class AgentTools:
         self.records = Records(services.db, services.objects, services.schemas)
         self.registry = registry or builtin_registry()
         self.agents = AgentStore(self.records)
+        self.admins = AdminStore(self.records)  # console admins: the only admin power besides the master key
         self.policies = PolicyStore(self.records)
         self.audit = AuditLog(services.db, self.records)
         self.audit.confirmer = self.agents.confirm  # reads are admitted on a known agent row, confirmed here

@@ -65,6 +65,7 @@ def _announce_key(settings: Settings) -> None:
     ))
 
 
+from backend.commands.admins import admins_app  # noqa: E402
 from backend.commands.agents import agents_app, approvals_app, audit_app  # noqa: E402
 from backend.commands.files import files_app  # noqa: E402
 from backend.commands.functions import functions_app  # noqa: E402
@@ -73,6 +74,7 @@ from backend.commands.jobs import jobs_app  # noqa: E402
 from backend.commands.roles import roles_app  # noqa: E402
 from backend.commands.users import users_app  # noqa: E402
 
+app.add_typer(admins_app, name="admins")
 app.add_typer(agents_app, name="agents")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")

@@ -28,6 +28,8 @@ class Principal:
     roles: frozenset[str] = frozenset()
     agent_id: str | None = None
     session_token: str | None = field(default=None, repr=False)
+    # Ballast's own services writing Ballast's internal classes (backend/services/internal.py): never a request
+    internal: bool = False
 
     @property
     def is_master(self) -> bool:
@@ -48,6 +50,7 @@ class Principal:
 MASTER = Principal(PrincipalKind.MASTER)
 READ_ONLY_MASTER = Principal(PrincipalKind.READ_ONLY_MASTER)
 ANONYMOUS = Principal(PrincipalKind.ANONYMOUS)
+INTERNAL = Principal(PrincipalKind.MASTER, internal=True)  # no header, key or session ever resolves to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +68,8 @@ class RequestContext:
     def system(cls) -> RequestContext:
         """The context of the server's own work (jobs, migrations): master."""
         return cls(MASTER)
+
+    @classmethod
+    def internal(cls) -> RequestContext:
+        """The context of the services that own Ballast's internal classes (agents, audit, admins...)."""
+        return cls(INTERNAL)

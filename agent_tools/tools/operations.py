@@ -133,7 +133,7 @@ async def trigger_job(ctx: ToolContext, given: TriggerInput) -> Triggered:
 
 async def approval_status(ctx: ToolContext, given: ApprovalRef) -> ApprovalOut:
     try:
-        approval = await ctx.services.objects.get(RequestContext.system(), APPROVAL, given.approvalId, unit=ctx.unit)
+        approval = await ctx.services.objects.get(RequestContext.internal(), APPROVAL, given.approvalId, unit=ctx.unit)
     except ObjectNotFound:
         approval = None
     if approval is None or approval.get("agentId") != ctx.request.principal.agent_id:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from backend.context import Principal
 from backend.errors import InvalidACL, ObjectNotFound, OperationForbidden
+from backend.services.internal import INTERNAL_CLASSES, SECRET_CLASSES
 from backend.storage.protocols import ClassSchema, Row
 
 Operation = Literal["get", "find", "count", "create", "update", "delete", "addField"]
@@ -76,13 +77,24 @@ def require_write(principal: Principal, row: Row) -> None:
 READ_OPERATIONS = ("get", "find", "count")
 
 
+def require_internal(principal: Principal, class_name: str, operation: Operation) -> None:
+    """Internal classes change only through their services; those holding secrets are not even read."""
+    if principal.internal or class_name not in INTERNAL_CLASSES:
+        return
+    if operation in ("create", "update", "delete", "addField") or class_name in SECRET_CLASSES:
+        raise OperationForbidden(f"internal.class: {class_name} is Ballast's own; it changes only through "
+                                 "its service, never through the Parse API (not even with the master key).")
+
+
 def require_class(principal: Principal, schema: ClassSchema, operation: Operation) -> None:
     """The class-level permission for ``operation``; master passes, read-only master only reads.
 
     Mirrors parse-server's SchemaController.validatePermission: a matching name passes;
     ``requiresAuthentication`` passes any logged-in user (101 otherwise); pointer permissions
     pass here and become a row filter (``user_fields``); anything else is 119.
+    Ballast's internal classes come first: only their own services touch them (``require_internal``).
     """
+    require_internal(principal, schema.class_name, operation)
     if principal.is_master:
         if principal.is_read_only and operation in ("create", "update", "delete", "addField"):
             raise OperationForbidden("read-only masterKey isn't allowed to perform the " + operation + " operation.")

@@ -76,6 +76,11 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
                   "decision": FieldSpec("String"), "idempotencyKey": FieldSpec("String")},
     "_AuditHead": {"seq": FieldSpec("Number"), "hash": FieldSpec("String")},
     "_AgentPolicy": {"version": FieldSpec("Number"), "config": FieldSpec("Object")},
+    # console admins and their sessions (agent_tools/admins.py): the admin power app data cannot grant
+    "_Admin": {"username": FieldSpec("String"), "passwordHash": FieldSpec("String"), "role": FieldSpec("String"),
+               "disabled": FieldSpec("Boolean")},
+    "_AdminSession": {"tokenHash": FieldSpec("String"), "adminId": FieldSpec("String"),
+                      "expiresAt": FieldSpec("Date"), "ended": FieldSpec("Boolean")},
     # agent_tools' run intents, per-class field policies (untrusted/sensitive) and agent-write provenance
     "_AgentIntent": {"name": FieldSpec("String"), "spec": FieldSpec("String"), "author": FieldSpec("String")},
     "_FieldPolicy": {"className": FieldSpec("String"), "untrusted": FieldSpec("Array"),

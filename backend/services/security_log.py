@@ -65,7 +65,7 @@ class SecurityLog:
         if target is not None:
             data["target"] = target
         try:
-            await self.objects.create(RequestContext.system(), CLASS, data, unit=unit)
+            await self.objects.create(RequestContext.internal(), CLASS, data, unit=unit)
         except Exception:
             if unit is not None:
                 raise  # inside a transaction the record and the change stand or fall together

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from agent_tools.records import SYSTEM, TOOL_CALL
 from tests.agent_tools.conftest import Gateway, Seed
 
 
@@ -35,10 +36,12 @@ async def test_a_write_and_its_record_roll_back_together(gateway: Gateway, seed:
     order = await seed("Order", status="new")
     _, token = await gateway.agent("writer", grants=["*"])
     assert (await gateway.call(token, "read", "list_classes")).status_code == 200
-    # a record planted at the next sequence number makes the audit append fail inside the write's unit
-    planted = await gateway.http.post("/classes/_ToolCall", json={"seq": 2, "body": "{}", "hash": "x"},
+    # a record planted at the next sequence number (by someone with database access: the Parse API refuses it,
+    # even with the master key) makes the audit append fail inside the write's unit
+    refused = await gateway.http.post("/classes/_ToolCall", json={"seq": 2, "body": "{}", "hash": "x"},
                                       headers=gateway.admin_headers)
-    assert planted.status_code == 201, planted.text
+    assert refused.status_code == 400 and refused.json()["error"].startswith("internal.class")
+    await gateway.tools.records.create(TOOL_CALL, {"seq": 2, "body": "{}", "hash": "x"})
     answer = await gateway.call(token, "write", "update_object",
                                 {"className": "Order", "objectId": order["objectId"], "fields": {"status": "paid"}})
     assert answer.status_code == 500 and answer.json()["rule"] == "audit.failed"
@@ -56,11 +59,17 @@ async def test_tampering_and_removal_are_detected(gateway: Gateway, seed: Seed) 
     assert (await gateway.verify()) == {"ok": True, "records": 3, "problems": []}
     rows = (await gateway.http.get("/classes/_ToolCall", params={"order": "seq"},
                                    headers=gateway.admin_headers)).json()["results"]
-    await gateway.http.put(f"/classes/_ToolCall/{rows[1]['objectId']}", json={"decision": "deny"},
-                           headers=gateway.admin_headers)
+    # the Parse API refuses both, even with the master key; someone with database access gets through
+    for method in ("PUT", "DELETE"):
+        refused = await gateway.http.request(method, f"/classes/_ToolCall/{rows[1]['objectId']}",
+                                             json={"decision": "deny"}, headers=gateway.admin_headers)
+        assert refused.status_code == 400 and refused.json()["error"].startswith("internal.class")
+    assert (await gateway.verify())["ok"]
+    records = gateway.tools.records
+    await records.update(TOOL_CALL, rows[1]["objectId"], {"decision": "deny"})
     report = await gateway.verify()
     assert not report["ok"] and any("decision" in problem for problem in report["problems"])
-    await gateway.http.delete(f"/classes/_ToolCall/{rows[2]['objectId']}", headers=gateway.admin_headers)
+    await records.objects.delete(SYSTEM, TOOL_CALL, rows[2]["objectId"])
     report = await gateway.verify()
     assert any("removed" in problem for problem in report["problems"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agent_tools.audit import SPAN
+from agent_tools.records import TOOL_CALL
 from tests.agent_tools.conftest import Gateway, Seed
 
 
@@ -33,8 +34,6 @@ async def test_tampering_in_any_chain_is_detected(gateway: Gateway) -> None:
     _, token = await gateway.agent("witness")
     await gateway.call(token, "read", "list_classes")
     # a record forged into another chain (it links to nothing there) breaks verification
-    forged = await gateway.http.post("/classes/_ToolCall", json={"seq": 3 * SPAN + 1, "body": "{}", "hash": "x"},
-                                     headers=gateway.admin_headers)
-    assert forged.status_code == 201, forged.text
+    await gateway.tools.records.create(TOOL_CALL, {"seq": 3 * SPAN + 1, "body": "{}", "hash": "x"})
     report = await gateway.verify()
     assert not report["ok"] and any("chain 3" in problem for problem in report["problems"])
