@@ -259,7 +259,8 @@ class AuditLog:
         )
         return orjson.loads(found["body"]) if found else None
 
-    async def query(self, filters: dict[str, Any], limit: int = 100, skip: int = 0) -> list[dict[str, Any]]:
+    async def query(self, filters: dict[str, Any], limit: int = 100, skip: int = 0,
+                    newest_first: bool = False) -> list[dict[str, Any]]:
         """Records matching agentId/runId/tool/decision/outcome and a time range (since/until ISO)."""
         where: dict[str, Any] = {key: value for key, value in filters.items() if key in INDEXED and value}
         span = {op: {"__type": "Date", "iso": filters[key]} for key, op in (("since", "$gte"), ("until", "$lt"))
@@ -267,7 +268,8 @@ class AuditLog:
         if span:
             where["createdAt"] = span
         # chains interleave in time: time order (seq breaks ties, and orders a chain's records)
-        rows = await self.records.find(TOOL_CALL, where, order="createdAt,seq", limit=limit, skip=skip)
+        order = "-createdAt,-seq" if newest_first else "createdAt,seq"
+        rows = await self.records.find(TOOL_CALL, where, order=order, limit=limit, skip=skip)
         return [orjson.loads(row["body"]) | {"hash": row["hash"]} for row in rows]
 
     async def export(self, filters: dict[str, Any]) -> AsyncIterator[str]:

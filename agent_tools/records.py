@@ -50,6 +50,12 @@ FIELDS: dict[str, dict[str, str]] = {
     GRANT: {"kind": "String", "key": "String", "clientId": "String", "agentId": "String", "expiresAt": "Number",
             "dataJson": "String"},
 }
+# what the admin console and the admin API list and filter by, newest first, at a million records
+INDEXES: dict[str, dict[str, dict[str, int]]] = {
+    APPROVAL: {"status_created": {"status": 1, "createdAt": -1}},
+    TOOL_CALL: {"created_seq": {"createdAt": 1, "seq": 1}, "agent_created": {"agentId": 1, "createdAt": 1},
+                "run_created": {"runId": 1, "createdAt": 1}},
+}
 SYSTEM = RequestContext.internal()  # the one principal internal classes admit (services/internal.py)
 MASTER_ONLY_CLP: dict[str, Any] = {
     op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")
@@ -73,7 +79,10 @@ class Records:
                 schema = await self.schemas.ensure_class(unit, name, {"classLevelPermissions": MASTER_ONLY_CLP,
                                                                       "fields": wanted})
                 if missing := {field: spec for field, spec in wanted.items() if field not in schema.fields}:
-                    await self.schemas.update_class(unit, name, {"fields": missing})
+                    schema = await self.schemas.update_class(unit, name, {"fields": missing})
+                wanted_indexes = INDEXES.get(name, {})
+                if absent := {key: spec for key, spec in wanted_indexes.items() if key not in schema.indexes}:
+                    await self.schemas.update_class(unit, name, {"indexes": absent})
         async with self.db.unit() as unit:
             for name, fields in UNIQUE:
                 await self.schemas.ensure_unique(unit, name, fields)

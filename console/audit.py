@@ -33,7 +33,8 @@ def _row(entry: dict[str, Any]) -> dict[str, Any]:
 async def audit_page(request: Request, site: Site, session: Viewer, page: int = 0) -> HTMLResponse:
     await site.tools.ready()
     filters = _filters(request)
-    found = await site.tools.audit.query(filters, PAGE + 1, max(0, page) * PAGE)
+    timeline = "runId" in filters  # a run reads in order; everything else newest first
+    found = await site.tools.audit.query(filters, PAGE + 1, max(0, page) * PAGE, newest_first=not timeline)
     export = urlencode(filters)
     return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters=filters,
                   page=page, more=len(found) > PAGE, export=export)
@@ -53,6 +54,6 @@ async def verify(request: Request, site: Site, session: Changer) -> HTMLResponse
     await site.tools.ready()
     report = (await site.tools.audit.verify()).to_wire()
     await record(request, session, "audit.verify", ok=bool(report.get("ok")))
-    found = await site.tools.audit.query({}, PAGE + 1, 0)
+    found = await site.tools.audit.query({}, PAGE + 1, 0, newest_first=True)
     return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters={},
                   page=0, more=len(found) > PAGE, export="", chain=report)

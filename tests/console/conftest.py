@@ -29,8 +29,10 @@ CLOUD = Path(__file__).parent / "cloud"
 MASTER = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": MASTER_KEY}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
+    # per test, not per session: sync Playwright runs an event loop in this thread while it is open, and
+    # pytest-asyncio's tests (in the same worker) cannot start theirs inside it
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is missing: infra/test.sh installs it (apt-get install chromium)")
