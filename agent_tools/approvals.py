@@ -111,6 +111,10 @@ class ApprovalStore:
         found = await self.records.find(APPROVAL, where, order="-createdAt", limit=limit, skip=skip)
         return [_shown(obj) for obj in found]
 
+    async def pending_count(self) -> int:
+        """Approvals still waiting (expired ones included until a decision or the reaper moves them)."""
+        return await self.records.count(APPROVAL, {"status": "pending"})
+
     async def set_status(self, approval_id: str, status: str, extra: dict[str, Any] | None = None,
                          unit: Unit | None = None) -> None:
         await self.records.update(APPROVAL, approval_id, {"status": status} | (extra or {}), unit=unit)

@@ -28,6 +28,7 @@ from agent_tools.shaping import Shaper, result_hash, shaper_for
 from agent_tools.telemetry import describe, tool_span
 from backend.context import Principal
 from backend.errors import DuplicateValue, ParseError, status_for
+from backend.metrics import count_agent_call
 from backend.services.units import Unit
 
 if TYPE_CHECKING:
@@ -121,6 +122,9 @@ class Gateway:
         with tool_span(request.tool, request.kind) as span:
             result = await self._call(call)
             describe(span, result.status, result.record)
+        known = self.tools.registry.get(request.tool) is not None  # a label only for tools that exist
+        count_agent_call(request.tool if known else "unknown", result.record.get("decision"),
+                         result.record.get("rule"))
         return result
 
     async def _call(self, call: Call) -> CallResult:

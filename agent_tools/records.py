@@ -106,6 +106,10 @@ class Records:
         options = FindOptions(where=where or {}, order=order, limit=limit, skip=skip)
         return (await self.objects.find(SYSTEM, class_name, options, unit=unit)).results
 
+    async def count(self, class_name: str, where: dict[str, Any]) -> int:
+        options = FindOptions(where=where, limit=0, count=True)
+        return (await self.objects.find(SYSTEM, class_name, options)).count or 0
+
     async def row(self, class_name: str, object_id: str, unit: Unit | None = None) -> dict[str, Any] | None:
         """The stored row by id (dates as datetimes), read in ``unit`` or a read-only unit of its own.
 

@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from agent_tools.api import mount as mount_agent_tools
 from agent_tools.mcp_server import mount as mount_mcp
 from backend.api import handlers
+from backend.api import metrics as metrics_api
 from backend.api.access_log import AccessLogMiddleware, RouteNoteMiddleware
 from backend.api.classes import routes as object_routes
 from backend.api.idempotency import IdempotencyMiddleware
@@ -18,6 +19,7 @@ from backend.api.routes import parse_router
 from backend.api.tunnel import TunnelMiddleware
 from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
+from backend.metrics import observe_request
 from backend.realtime.live_query import LiveQueryServer
 from backend.services.wiring import Services, build_services
 from console.site import mount as mount_console
@@ -58,7 +60,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     mcp = mount_mcp(app, agent_tools)  # /mcp (OAuth-protected MCP face), /oauth/token, intents admin API
     for extra in settings.extra_mount_paths:  # BALLAST_EXTRA_MOUNT_PATHS
         app.include_router(parse_router(), prefix=extra)
-    live_query.install(app)  # WebSocket at the mount path, and /metrics
+    live_query.install(app)  # WebSocket at the mount path
+    app.state.live_query = live_query
+    metrics_api.install(app)  # /metrics: HTTP, agent calls, jobs, pools, approvals, LiveQuery
     mount_console(app, agent_tools, jobs, live_query.hub)  # /console: the admin console (same services as the CLI)
     handlers.install(app)
     app.add_middleware(RouteNoteMiddleware)  # innermost: the route the router matched, for the access line
@@ -72,5 +76,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         expose_headers=["X-Parse-Job-Status-Id", "X-Parse-Push-Status-Id"],
     )
     app.add_middleware(handlers.CatchAllMiddleware)
-    app.add_middleware(AccessLogMiddleware)  # outermost: request id in and out, one line per request
+    # outermost: request id in and out, one access line and the HTTP metrics per request
+    app.add_middleware(AccessLogMiddleware, observe=observe_request)
     return app

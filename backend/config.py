@@ -8,6 +8,7 @@ over; Ballast's own options use ``BALLAST_``. Nothing here touches the disk:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -142,6 +143,10 @@ class Settings(BaseSettings):
     # operations: log level (Parse's names: error, warn, info, verbose, debug, silly; VERBOSE=1 means verbose)
     log_level: str = Field("info", validation_alias=_ballast("log_level", "PARSE_SERVER_LOG_LEVEL"))
     verbose: bool = Field(False, validation_alias=AliasChoices("verbose", "VERBOSE", "PARSE_SERVER_VERBOSE"))
+    # /metrics answers callers from these networks, or any caller with ``Authorization: Bearer <token>``
+    metrics_ips: Annotated[list[str], NoDecode] = Field(["127.0.0.1/32", "::1/128"],
+                                                        validation_alias=_ballast("metrics_ips"))
+    metrics_token: str | None = Field(None, validation_alias=_ballast("metrics_token"), repr=False)
 
     # identity: users, sessions, policies, social logins, email (issue 3)
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
@@ -172,11 +177,21 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, validation_alias=_ballast("smtp_starttls"))
     mail_from: str = Field("no-reply@localhost", validation_alias=_ballast("mail_from"))
 
-    @field_validator("master_key_ips", "cors_origins", "live_query_classes", "file_extensions", "extra_mount_paths",
-                     mode="before")
+    @field_validator("master_key_ips", "metrics_ips", "cors_origins", "live_query_classes", "file_extensions",
+                     "extra_mount_paths", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("master_key_ips", "metrics_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:  # a typo here would silently refuse every master-key call from everywhere
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r} (use e.g. 10.0.0.0/8,::1)") from None
+        return value
 
     @field_validator("max_upload_size", mode="before")
     @classmethod

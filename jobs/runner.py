@@ -19,6 +19,7 @@ from typing import Any
 
 from backend.cloud import Registry
 from backend.context import RequestContext
+from backend.metrics import job_runs
 from backend.services.objects import ObjectService
 from jobs.clock import Clock
 from jobs.records import JobRecords, date
@@ -177,6 +178,7 @@ class Runner:
             fields["message"] = outcome.message
         if outcome.error is not None:
             fields["error"] = outcome.error
+        job_runs.labels(plan.job_name, outcome.status).inc()
         try:
             await self.records.update_run(plan.run_id, fields)
         except Exception:  # the record stays "running"; its lease expires and the reaper settles it

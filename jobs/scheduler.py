@@ -22,6 +22,7 @@ from typing import Any
 
 from backend.context import MASTER, RequestContext
 from backend.errors import ParseError
+from backend.metrics import job_lateness
 from jobs.clock import Clock
 from jobs.leases import Reaper, principal_record
 from jobs.records import JobRecords, date
@@ -158,6 +159,7 @@ class Scheduler:
         run_id = await self.records.claim(fields)
         if run_id is None:
             return None
+        job_lateness.labels(spec.job_name).observe(max(0.0, (now - fire_time).total_seconds()))
         if await self._over_limit(spec, run_id):
             return run_id, None
         return run_id, RunPlan(run_id, spec.job_name, dict(spec.params), RequestContext(MASTER), now,

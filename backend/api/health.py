@@ -1,11 +1,12 @@
-"""/health and /serverInfo."""
+"""/health (liveness: the process answers), /health/ready (its dependencies answer too) and /serverInfo."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from backend.api.responses import ParseJSON
 from backend.deps import MasterCtx, Svc
+from backend.services.readiness import readiness
 
 router = APIRouter(tags=["server"])
 
@@ -15,6 +16,17 @@ PARSE_SERVER_COMPAT_VERSION = "9.0.0"  # the Parse Server whose API we answer as
 @router.get("/health")
 async def health() -> ParseJSON:
     return ParseJSON({"status": "ok"})
+
+
+@router.get("/health/ready")
+async def ready(request: Request, svc: Svc) -> ParseJSON:
+    """Readiness: 200 when the database, the files store and (when configured) Redis answer, else 503."""
+    checks = {"database": svc.store.ping, "files": svc.files.adapter.ping}
+    if svc.settings.redis_url:
+        checks["redis"] = request.app.state.live_query.hub.pubsub.ping
+    outcomes = await readiness(checks)
+    ok = all(outcome == "ok" for outcome in outcomes.values())
+    return ParseJSON({"status": "ok" if ok else "unavailable", "checks": outcomes}, status_code=200 if ok else 503)
 
 
 @router.get("/serverInfo")

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.config import Settings
@@ -45,7 +43,7 @@ def build_pubsub(settings: Settings) -> PubSub:
 
 
 class LiveQueryServer:
-    """The realtime face of one app: the hub plus its WebSocket and metrics routes."""
+    """The realtime face of one app: the hub (with its metrics) and its WebSocket route."""
 
     def __init__(self, services: Services) -> None:
         self.settings = services.settings
@@ -59,14 +57,10 @@ class LiveQueryServer:
 
     def install(self, app: FastAPI) -> None:
         app.add_api_websocket_route(self.settings.mount_path, self.endpoint)
-        app.add_api_route("/metrics", self.metrics, methods=["GET"], include_in_schema=False)
 
     async def endpoint(self, websocket: WebSocket) -> None:
         await websocket.accept()
         await Connection(self.hub, self.settings, websocket).run()
-
-    async def metrics(self, request: Request) -> Response:
-        return Response(self.hub.metrics.render(), media_type=self.hub.metrics.content_type)
 
 
 class Connection:

@@ -27,6 +27,9 @@ class PubSub(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Raise when the bus between instances cannot be reached (readiness)."""
+
     async def publish(self, change: Change) -> None:
         """Hand a committed change to every instance watching its class."""
 
@@ -46,6 +49,9 @@ class LocalPubSub:
 
     async def start(self, deliver: Deliver) -> None:
         self._task = asyncio.create_task(self._run(deliver), name="livequery-local-pubsub")
+
+    async def ping(self) -> None:
+        return None  # in-process: nothing to reach
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -36,6 +36,9 @@ class RedisPubSub:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
+    async def ping(self) -> None:
+        await self._client.ping()
+
     def channel(self, class_name: str) -> str:
         return self._prefix + class_name
 

@@ -74,3 +74,6 @@ class FilesAdapter(Protocol):
 
     async def close(self) -> None:
         """Release clients and pools."""
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached (readiness): nothing is written."""

@@ -99,3 +99,11 @@ class LocalFiles:
 
     async def close(self) -> None:
         return None
+
+    async def ping(self) -> None:
+        """The folder (or the nearest existing parent, where the first save creates it) must be writable."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"files folder not writable: {folder}")

@@ -160,6 +160,9 @@ class S3Files:
     async def close(self) -> None:
         await asyncio.to_thread(self.client.close)
 
+    async def ping(self) -> None:
+        await asyncio.to_thread(self.client.head_bucket, Bucket=self.options.bucket)
+
 
 def _missing(error: ClientError) -> bool:
     code = str(error.response.get("Error", {}).get("Code", ""))

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from backend import operators, wire
 from backend.storage.sqlquery import Expr
@@ -159,6 +159,9 @@ class PostgresStore(SqlStore):
         # fewer, so transactions still find pooled connections
         self._reads = ConnectionShelf(self._reader, pool_size)
         self._single_writes = ConnectionShelf(engine, max(1, pool_size // 2), isolation_level="AUTOCOMMIT")
+
+    def pools(self) -> dict[str, AsyncEngine]:
+        return {"writes": self.engine, "reads": self._reader}
 
     async def close(self) -> None:
         await self._reads.close()

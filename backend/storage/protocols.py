@@ -156,6 +156,12 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Raise when the database cannot be reached (readiness): one trivial statement."""
+
+    def pool_stats(self) -> dict[str, dict[str, int]]:
+        """Connections per pool (``size``, ``checked_out``, ``overflow``), for /metrics."""
+
     def transaction(
         self, *, read_only: bool = False, single_write: bool = False
     ) -> AbstractAsyncContextManager[Session]:

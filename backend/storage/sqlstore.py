@@ -110,6 +110,22 @@ class SqlStore:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:  # a fresh checkout: a dead server or database fails here
+            await conn.execute(sa.text("SELECT 1"))
+
+    def pools(self) -> dict[str, AsyncEngine]:
+        return {"writes": self.engine}
+
+    def pool_stats(self) -> dict[str, dict[str, int]]:
+        stats: dict[str, dict[str, int]] = {}
+        for name, engine in self.pools().items():
+            pool: Any = engine.pool
+            stats[name] = {key: int(getattr(pool, method)()) if hasattr(pool, method) else 0
+                           for key, method in (("size", "size"), ("checked_out", "checkedout"),
+                                               ("overflow", "overflow"))}
+        return stats
+
     async def lock_class(self, conn: AsyncConnection, class_name: str) -> None:
         """Engines with concurrent writers take a lock here; SQLite's writes are already serialised."""
 

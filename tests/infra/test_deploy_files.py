@@ -76,8 +76,8 @@ def test_kubernetes_manifests_wire_keys_probes_and_replicas() -> None:
     (deployment,) = of_kind("Deployment")
     assert deployment["spec"]["replicas"] >= 2
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"]["path"] == "/parse/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/parse/health"  # the process answers
+    assert container["readinessProbe"]["httpGet"]["path"] == "/parse/health/ready"  # and its dependencies
     sources = {ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]}
     defined = {doc["metadata"]["name"] for doc in of_kind("ConfigMap") + of_kind("Secret")}
     assert sources <= defined
@@ -132,3 +132,18 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
     checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                              capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_grafana_dashboard_reads_metrics_ballast_serves() -> None:
+    from prometheus_client import generate_latest
+
+    from backend.metrics import REGISTRY
+    from backend.realtime.metrics import LiveMetrics
+
+    served = (generate_latest(REGISTRY) + LiveMetrics().render()).decode()
+    names = set(re.findall(r"^# TYPE (\w+) (\w+)", served, re.MULTILINE))
+    series = {name + suffix for name, kind in names
+              for suffix in {"histogram": ("_bucket", "_count", "_sum")}.get(kind, ("",))}  # counters: TYPE says _total
+    dashboard = (INFRA / "grafana" / "ballast-dashboard.json").read_text()
+    used = set(re.findall(r"\bballast_\w+", dashboard))
+    assert used and used <= series, used - series
