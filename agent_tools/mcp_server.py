@@ -165,7 +165,7 @@ class McpFace:
             token=None, tool=params.name, kind=tool.kind if tool else "read", input=params.arguments or {},
             run_id=claims.run_id or headers.get("x-ballast-run-id") or None,
             idempotency_key=headers.get("idempotency-key") or None, agent_id=claims.agent_id, scopes=claims.scopes,
-            intent=intent)
+            intent=intent, delegation=headers.get("x-ballast-delegation") or None)
         return as_mcp_result(await self.tools.gateway.call(call))
 
 

@@ -22,11 +22,12 @@ AUDIT_HEAD = "_AuditHead"
 POLICY = "_AgentPolicy"
 ADMIN = "_Admin"  # console admins (agent_tools/admins.py)
 ADMIN_SESSION = "_AdminSession"
-CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION)
+DELEGATION = "_Delegation"  # an agent acting for a user (agent_tools/delegations.py)
+CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION, DELEGATION)
 # seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
 UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
     (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
-    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)),
+    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)), (DELEGATION, ("tokenHash",)),
 )
 
 # every field these classes ever hold, made at start: a field first written by two racing calls would otherwise
@@ -46,6 +47,8 @@ FIELDS: dict[str, dict[str, str]] = {
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
     ADMIN: {"username": "String", "passwordHash": "String", "role": "String", "disabled": "Boolean"},
     ADMIN_SESSION: {"tokenHash": "String", "adminId": "String", "expiresAt": "Date", "ended": "Boolean"},
+    DELEGATION: {"tokenHash": "String", "agentId": "String", "userId": "String", "intent": "String",
+                 "expiresAt": "Date", "revoked": "Boolean"},
 }
 SYSTEM = RequestContext.internal()  # the one principal internal classes admit (services/internal.py)
 MASTER_ONLY_CLP: dict[str, Any] = {

@@ -81,6 +81,8 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
                "disabled": FieldSpec("Boolean")},
     "_AdminSession": {"tokenHash": FieldSpec("String"), "adminId": FieldSpec("String"),
                       "expiresAt": FieldSpec("Date"), "ended": FieldSpec("Boolean")},
+    "_Delegation": {"tokenHash": FieldSpec("String"), "agentId": FieldSpec("String"), "userId": FieldSpec("String"),
+                    "intent": FieldSpec("String"), "expiresAt": FieldSpec("Date"), "revoked": FieldSpec("Boolean")},
     # agent_tools' run intents, per-class field policies (untrusted/sensitive) and agent-write provenance
     "_AgentIntent": {"name": FieldSpec("String"), "spec": FieldSpec("String"), "author": FieldSpec("String")},
     "_FieldPolicy": {"className": FieldSpec("String"), "untrusted": FieldSpec("Array"),
