@@ -48,7 +48,8 @@ class CallRequest:
     input: Any
     run_id: str | None = None
     idempotency_key: str | None = None
-    user_token: str | None = field(default=None, repr=False)  # delegation: the session of the user acted for
+    user_token: str | None = field(default=None, repr=False)  # the acted-for user's session (only if allowed)
+    delegation: str | None = field(default=None, repr=False)  # X-Ballast-Delegation: the user's grant to this agent
     agent_id: str | None = None  # already authenticated by a verified OAuth access token (no gateway token)
     scopes: frozenset[str] | None = None  # that access token's scopes; None: a gateway token, every scope
     intent: Any = None  # a run token's intent (agent_tools.intents.RunIntent): narrows every call of the run
@@ -180,11 +181,8 @@ class Gateway:
         if check.problem:
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
                           else f"This token is {check.problem.split('.')[1]}.")
-        if call.request.user_token:
-            call.user = await self.tools.services.sessions.principal_for(call.request.user_token)
-            if call.user is None:
-                raise Blocked("delegation.session", "The user session this agent acts for is invalid or expired.",
-                              status=401, code=209)
+        assert check.agent is not None
+        call.user = await self.tools.delegations.acting_user(call.request, check.agent)
         tool = self.tools.registry.get(call.request.tool)
         if tool is None or tool.kind != call.request.kind:
             raise Blocked("tool.unknown", f"No {call.request.kind} tool named {call.request.tool!r}.")

@@ -110,7 +110,8 @@ class McpFace:
             input=params.arguments or {},
             run_id=claims.run_id or headers.get("x-ballast-run-id") or session_run or None,
             idempotency_key=headers.get("idempotency-key") or None, agent_id=None if gateway else claims.agent_id,
-            scopes=None if gateway else claims.scopes, intent=intent)
+            scopes=None if gateway else claims.scopes, intent=intent,
+            delegation=headers.get("x-ballast-delegation") or None)
         return as_mcp_result(await self.tools.gateway.call(call))
 
 

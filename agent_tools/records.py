@@ -23,11 +23,12 @@ POLICY = "_AgentPolicy"
 ADMIN = "_Admin"  # console admins (agent_tools/admins.py)
 ADMIN_SESSION = "_AdminSession"
 GRANT = "_OAuthGrant"  # OAuth clients, authorization codes and refresh tokens (agent_tools/oauth_grants.py)
-CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION, GRANT)
+DELEGATION = "_Delegation"  # an agent acting for a user (agent_tools/delegations.py)
+CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION, GRANT, DELEGATION)
 # seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
 UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
     (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
-    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)), (GRANT, ("key",)),
+    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)), (GRANT, ("key",)), (DELEGATION, ("tokenHash",)),
 )
 
 # every field these classes ever hold, made at start: a field first written by two racing calls would otherwise
@@ -49,6 +50,8 @@ FIELDS: dict[str, dict[str, str]] = {
     ADMIN_SESSION: {"tokenHash": "String", "adminId": "String", "expiresAt": "Date", "ended": "Boolean"},
     GRANT: {"kind": "String", "key": "String", "clientId": "String", "agentId": "String", "expiresAt": "Number",
             "dataJson": "String"},
+    DELEGATION: {"tokenHash": "String", "agentId": "String", "userId": "String", "intent": "String",
+                 "expiresAt": "Date", "revoked": "Boolean"},
 }
 # what the admin console and the admin API list and filter by, newest first, at a million records
 INDEXES: dict[str, dict[str, dict[str, int]]] = {

@@ -21,6 +21,7 @@ class AgentTools:
 
     def __init__(self, services: Services, registry: ToolRegistry | None = None, jobs: Any = None) -> None:
         from agent_tools.approving import Approver
+        from agent_tools.delegations import DelegationStore
         from agent_tools.gateway import Gateway
         from agent_tools.intents import IntentStore
         from agent_tools.oauth import TokenAuthority
@@ -49,6 +50,7 @@ class AgentTools:
         self.oauth = TokenAuthority(self, settings.public_url, getattr(settings, "master_key", None))
         self.approver = Approver(self)
         self.grants = GrantStore(self)  # OAuth clients, codes and refresh tokens (the MCP SDK's provider)
+        self.delegations = DelegationStore(self, self.records)  # an agent acting for a user, gateway-only
         self._ready = False
         self._lock = asyncio.Lock()
 

@@ -85,6 +85,8 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
     "_OAuthGrant": {"kind": FieldSpec("String"), "key": FieldSpec("String"), "clientId": FieldSpec("String"),
                     "agentId": FieldSpec("String"), "expiresAt": FieldSpec("Number"),
                     "dataJson": FieldSpec("String")},
+    "_Delegation": {"tokenHash": FieldSpec("String"), "agentId": FieldSpec("String"), "userId": FieldSpec("String"),
+                    "intent": FieldSpec("String"), "expiresAt": FieldSpec("Date"), "revoked": FieldSpec("Boolean")},
     # agent_tools' run intents, per-class field policies (untrusted/sensitive) and agent-write provenance
     "_AgentIntent": {"name": FieldSpec("String"), "spec": FieldSpec("String"), "author": FieldSpec("String")},
     "_FieldPolicy": {"className": FieldSpec("String"), "untrusted": FieldSpec("Array"),
