@@ -8,7 +8,8 @@ so both answer with the same code. PostgreSQL expresses the same rules in SQL
 Regular expressions have ONE meaning on every engine, PostgreSQL's (it is what
 Parse Server on PostgreSQL gives): ``.`` matches a newline, ``^``/``$`` anchor
 the whole string unless ``m`` is given, ``\\b`` is a word boundary, ``\\Q..\\E``
-quotes. ``python_pattern`` and ``postgres_pattern`` spell one pattern for each.
+quotes. RE2 runs it in Python (linear time, ``compile_regex``); ``postgres_pattern`` spells it for
+PostgreSQL. What RE2 cannot run (backreferences, lookaround) is refused on every engine alike.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import json
 import math
 import operator
 import re
-import warnings
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+
+import re2
 
 EARTH_RADIUS_KM = 6371.0
 # the ordering comparisons of a query tree: the same functions compare Python values (the matcher) and build
@@ -96,15 +98,16 @@ def unquote(pattern: str) -> str:
     return QUOTED.sub(lambda m: "".join(ch if ch.isalnum() or ch == "_" else "\\" + ch for ch in m.group(1)), pattern)
 
 
-def _rewrite(pattern: str, replace: dict[str, str], dollar: str | None) -> str:
-    """Rewrite escapes (and, when asked, a bare ``$``) outside bracket expressions."""
+def _rewrite(pattern: str, replace: dict[str, str], in_brackets: dict[str, str] | None = None) -> str:
+    """Rewrite escapes: ``replace`` outside bracket expressions, ``in_brackets`` inside them."""
+    inside = in_brackets or {}
     out: list[str] = []
     i, in_class = 0, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern):
             pair = pattern[i:i + 2]
-            out.append(replace.get(pair, pair) if not in_class else pair)
+            out.append(inside.get(pair, pair) if in_class else replace.get(pair, pair))
             i += 2
             continue
         if in_class:
@@ -118,22 +121,24 @@ def _rewrite(pattern: str, replace: dict[str, str], dollar: str | None) -> str:
                 i += 2
                 continue
             out.append(ch)
-        elif ch == "$" and dollar is not None:
-            out.append(dollar)
         else:
             out.append(ch)
         i += 1
     return "".join(out)
 
 
-def python_pattern(pattern: str, multiline: bool) -> str:
-    # Python's $ also matches before a final newline; PostgreSQL's only at the very end
-    return _rewrite(pattern, {}, None if multiline else r"\Z")
+# RE2's \\w and \\d are ASCII; PostgreSQL's (and Python's) are Unicode, so spell them as Unicode classes
+_UNICODE_CLASSES = {r"\w": r"[\p{L}\p{N}_]", r"\W": r"[^\p{L}\p{N}_]", r"\d": r"\p{Nd}", r"\D": r"\P{Nd}"}
+_UNICODE_IN_BRACKETS = {r"\w": r"\p{L}\p{N}_", r"\d": r"\p{Nd}"}
+
+
+def re2_pattern(pattern: str, multiline: bool) -> str:
+    return ("(?m)" if multiline else "") + _rewrite(pattern, _UNICODE_CLASSES, _UNICODE_IN_BRACKETS)
 
 
 def postgres_pattern(pattern: str, multiline: bool) -> str:
     # PostgreSQL spells word boundaries \y and \Y (its \b is a backspace)
-    body = _rewrite(pattern, {r"\b": r"\y", r"\B": r"\Y"}, None)
+    body = _rewrite(pattern, {r"\b": r"\y", r"\B": r"\Y"})
     if not multiline:
         return body
     # (?w): ^ and $ also match at newlines, '.' is left alone (JavaScript's m flag); PostgreSQL
@@ -144,12 +149,34 @@ def postgres_pattern(pattern: str, multiline: bool) -> str:
     return "(?w)" + body
 
 
+class Compiled(Protocol):
+    def search(self, text: str) -> object | None: ...
+
+
+class RegexRefused(ValueError):
+    """A pattern the linear-time engine cannot run (backreferences, lookaround, huge repeats...)."""
+
+
+def _re2_options(ignore_case: bool) -> Any:
+    options = re2.Options()
+    options.dot_nl = True  # PostgreSQL's '.' matches a newline
+    options.case_sensitive = not ignore_case
+    options.log_errors = False  # a refused pattern is the client's error, not a line on our stderr
+    return options
+
+
 @lru_cache(maxsize=512)
-def compile_regex(pattern: str, ignore_case: bool, multiline: bool) -> re.Pattern[str]:
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0) | (re.MULTILINE if multiline else 0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # e.g. FutureWarning on '[[' : the pattern still compiles
-        return re.compile(python_pattern(pattern, multiline), flags)
+def compile_regex(pattern: str, ignore_case: bool, multiline: bool) -> Compiled:
+    """RE2 runs in time linear in the input: no pattern can stall the process (``^(a+)+$`` included).
+
+    RE2's ``$`` already anchors at the very end only (PostgreSQL's meaning) unless ``m`` is given.
+    """
+    try:
+        compiled: Compiled = re2.compile(re2_pattern(pattern, multiline), _re2_options(ignore_case))
+    except re2.error as error:
+        detail = error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) else error
+        raise RegexRefused(str(detail)) from error
+    return compiled
 
 
 def regex(value: str, pattern: str, ignore_case: bool, multiline: bool) -> bool:
@@ -212,9 +239,15 @@ def sqlite_contains_any(array_json: Any, values_json: str) -> int | None:
     return None if array is None else int(contains_any(array, json.loads(values_json)))
 
 
+@lru_cache(maxsize=64)
+def _wanted(values_json: str) -> frozenset[Any]:
+    """The keys of a literal list, parsed once per query rather than once per row."""
+    return frozenset(json_key(value) for value in json.loads(values_json))
+
+
 def sqlite_contains_all(array_json: Any, values_json: str) -> int | None:
     array = _array(array_json)
-    return None if array is None else int(contains_all(array, json.loads(values_json)))
+    return None if array is None else int(_wanted(values_json) <= {json_key(item) for item in array})
 
 
 def sqlite_contained_by(array_json: Any, values_json: str) -> int | None:

@@ -15,7 +15,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.responses import ParseJSON
-from backend.errors import ObjectTooLarge
+from backend.errors import InvalidJSON, ObjectTooLarge, status_for
 
 BODY_TO_HEADER = {
     "_ApplicationId": b"x-parse-application-id",
@@ -55,7 +55,12 @@ class TunnelMiddleware:
             await _too_large(self.max_body)(scope, receive, send)
             return
         if scope["method"] == "POST" and body[:1] == b"{" and _is_text_or_json(scope):
-            scope, body = _untunnel(scope, body)
+            try:
+                scope, body = _untunnel(scope, body)
+            except orjson.JSONEncodeError:  # orjson reads 1,024 levels but writes only 254
+                error = InvalidJSON("The request is nested too deeply.")
+                await ParseJSON(error.to_wire(), status_code=status_for(error))(scope, receive, send)
+                return
         await self.app(scope, replay(body), send)
 
 

@@ -16,6 +16,7 @@ from backend import operators, wire
 from backend import querytree as q
 from backend.errors import InvalidKeyName, InvalidQuery, ParseError
 from backend.services.matching import matches, sort_key_for, sort_rows
+from backend.services.query_limits import check_where_size
 from backend.storage.protocols import ClassSchema
 
 SchemaLookup = Callable[[str], ClassSchema | None]
@@ -39,6 +40,8 @@ def parse_where(where: object, schema: ClassSchema, lookup: SchemaLookup, depth:
         return q.MATCH_ALL
     if not isinstance(where, dict):
         raise InvalidQuery("where must be a JSON object.")
+    if depth == 0:  # the whole clause, sub-queries included, once
+        check_where_size(where)
     if depth > MAX_QUERY_DEPTH:
         raise InvalidQuery("The query is nested too deeply.")
     nodes: list[q.Node] = []
@@ -177,10 +180,11 @@ def _regex(field: q.Field, argument: object, _c: Any, options: object, *_: Any) 
                            "are not supported; use $options.")
     if not field.nested:
         _require(field, ("String", "Unknown"), "$regex")
-    try:
+    try:  # the same linear-time engine judges the pattern for every engine, so both accept the same syntax
         operators.compile_regex(pattern, "i" in flags, "m" in flags)
-    except (re.error, RecursionError, OverflowError) as error:
-        raise InvalidQuery(f"Invalid $regex: {error}") from error
+    except operators.RegexRefused as error:
+        raise InvalidQuery(f"Invalid $regex (backreferences, lookaround and \\Z are not supported): {error}"
+                           ) from error
     return q.Regex(field, pattern, ignore_case="i" in flags, multiline="m" in flags)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from backend import operators, wire
+from backend.storage.sqlbool import any_of
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
@@ -78,6 +79,12 @@ class PostgresDialect:
     def json_equals(self, value: Expr, literal: Any) -> Expr:
         return sa.type_coerce(value, JSONB()) == self.json_literal(literal)
 
+    def in_values(self, column: Expr, values: list[Any]) -> Expr:
+        if not isinstance(column, sa.Column):
+            return column.in_(values)  # no such column: NULL, whatever the list
+        # one array parameter, however long the list: IN (...) takes one per value and asyncpg stops at 32,767
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+
     def array_contains_any(self, column: Expr, values: list[Any]) -> Expr:
         jsonb = sa.type_coerce(column, JSONB())
         strings = [value for value in values if isinstance(value, str)]
@@ -87,7 +94,7 @@ class PostgresDialect:
             tests.append(jsonb.bool_op("?|")(sa.literal(strings, ARRAY(sa.Text()))))
         tests += [jsonb.bool_op("@>")(self.json_literal([value])) for value in scalars]
         tests += [self._has_element(column, value) for value in values if not operators.is_scalar(value)]
-        return sa.or_(sa.false(), *tests)
+        return any_of(tests)
 
     def array_contains_all(self, column: Expr, values: list[Any]) -> Expr:
         jsonb = sa.type_coerce(column, JSONB())

@@ -19,6 +19,7 @@ from backend import wire
 from backend.errors import InvalidQuery
 from backend.operators import ORDERED, json_kind
 from backend.storage.protocols import ClassSchema, FieldSpec
+from backend.storage.sqlbool import all_of, any_of
 from backend.storage.sqltables import to_column
 
 Expr = ColumnElement[Any]
@@ -46,6 +47,9 @@ class SqlDialect(Protocol):
         """The JSON array holds at least one of the JSON values."""
 
     def array_contains_all(self, column: Expr, values: list[Any]) -> Expr: ...
+
+    def in_values(self, column: Expr, values: list[Any]) -> Expr:
+        """The column's value is one of ``values`` (already in the column's stored form)."""
 
     def array_contained_by(self, column: Expr, values: list[Any]) -> Expr: ...
 
@@ -209,12 +213,13 @@ def _in(c: Compiler, node: q.In) -> Expr:
         return _relation_in(c, node.field, node.values, negated=node.negate)
     if node.field.nested or node.field.type in ("Object", "Array", "GeoPoint", "Polygon"):
         options = [q.Compare(node.field, "eq", value) for value in node.values]
-        matched = sa.or_(sa.false(), *(_compare(c, option) for option in options))
+        matched = any_of([_compare(c, option) for option in options])
         return negate(matched) if node.negate else matched
     column = c.column(node.field)
     values = [c.scalar(node.field, value) for value in node.values if value is not None]
     has_null = any(value is None for value in node.values)
-    matched = sa.or_(column.in_(values), column.is_(None)) if has_null else column.in_(values)
+    listed = c.dialect.in_values(column, values)
+    matched = sa.or_(listed, column.is_(None)) if has_null else listed
     return negate(matched) if node.negate else matched
 
 
@@ -344,11 +349,11 @@ def _intersects(c: Compiler, node: q.Intersects) -> Expr:
 
 
 def _and(c: Compiler, node: q.And) -> Expr:
-    return sa.and_(sa.true(), *(c.compile(child) for child in node.children))
+    return all_of([c.compile(child) for child in node.children])
 
 
 def _or(c: Compiler, node: q.Or) -> Expr:
-    return sa.or_(sa.false(), *(c.compile(child) for child in node.children))
+    return any_of([c.compile(child) for child in node.children])
 
 
 def _nor(c: Compiler, node: q.Nor) -> Expr:
