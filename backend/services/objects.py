@@ -229,7 +229,7 @@ class ObjectService:
 
     async def _current(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None) -> dict[str, Any]:
         """The object as the caller may see it now (what before* triggers are shown)."""
-        return await self.get(ctx, class_name, object_id, unit=unit)
+        return await self.get(ctx, class_name, object_id, unit=unit, after_find=False)
 
     async def _before_save(
         self, ctx: RequestContext, class_name: str, data: Mapping[str, Any], original: dict[str, Any] | None,
@@ -265,7 +265,7 @@ class ObjectService:
 
     async def get(
         self, ctx: RequestContext, class_name: str, object_id: str, *, keys: Any = None, include: Any = None,
-        exclude_keys: Any = None, unit: Unit | None = None,
+        exclude_keys: Any = None, unit: Unit | None = None, after_find: bool = True,
     ) -> dict[str, Any]:
         check_class_name(class_name)
         if not object_id:
@@ -282,6 +282,10 @@ class ObjectService:
                 raise ObjectNotFound("Object not found.")
             access.require_row(ctx.principal, schema, "get", rows[0])
             results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
+        if after_find and self.triggers.handles("afterFind", class_name):  # Parse runs it on a get too
+            results = await self.triggers.after_find(ctx, class_name, results)
+            if not results:
+                raise ObjectNotFound("Object not found.")
         return results[0]
 
     async def find(
