@@ -161,7 +161,9 @@ class Runner:
         error = job.exception()
         if error is not None:
             request.log.error("%s: %s", type(error).__name__, error)
-            return Outcome("failed", request.message_text, f"{type(error).__name__}: {error}"[:2000])
+            # as Parse's jobStatus.setFailed: the thrown text is the run's message (the class name stays in error)
+            return Outcome("failed", (str(error) or type(error).__name__)[:2000],
+                           f"{type(error).__name__}: {error}"[:2000])
         result = job.result()
         message = str(result)[:2000] if result is not None else request.message_text
         return Outcome("cancelled" if request.cancelled else "succeeded", message)

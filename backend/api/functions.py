@@ -15,4 +15,5 @@ SECRET_HEADERS = frozenset({"x-parse-master-key", "x-parse-session-token", "auth
 async def run_function(name: str, body: Body, request: Request, ctx: Ctx, svc: Svc) -> ParseJSON:
     headers = {key: value for key, value in request.headers.items() if key not in SECRET_HEADERS}
     result = await svc.cloud.run_function(ctx, name, body, headers)
-    return ParseJSON({"result": result})
+    # Parse answers a function that returns nothing with {} (JSON drops undefined): the SDK gets undefined
+    return ParseJSON({} if result is None else {"result": result})

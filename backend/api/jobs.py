@@ -21,6 +21,7 @@ from backend.errors import InvalidJSON
 from jobs.service import JobService
 
 router = APIRouter(tags=["jobs"])
+BUILTIN_PREFIX = "ballast."
 EXPOSED = "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"
 
 
@@ -86,7 +87,9 @@ async def list_schedules(ctx: MasterCtx, jobs: Jobs) -> ParseJSON:
 @router.get("/cloud_code/jobs/data")
 async def jobs_data(ctx: MasterCtx, jobs: Jobs) -> ParseJSON:
     schedules = await jobs.schedules(ctx)
-    return ParseJSON({"in_use": [s.get("jobName") for s in schedules], "jobs": jobs.job_names()})
+    # the app's jobs only, as Parse lists them: Ballast's built-ins (``ballast.*``) schedule themselves
+    app_jobs = [name for name in jobs.job_names() if not name.startswith(BUILTIN_PREFIX)]
+    return ParseJSON({"in_use": [s.get("jobName") for s in schedules], "jobs": app_jobs})
 
 
 @router.post("/cloud_code/jobs")

@@ -16,6 +16,7 @@ from typing import Any
 from backend import wire
 from backend.errors import IncorrectType, InvalidKeyName
 from backend.services import ops
+from backend.services.schemas import check_field_name
 
 MAX_DEPTH = 32
 Path = tuple[str, ...]
@@ -36,6 +37,17 @@ def split(name: str) -> tuple[str, Path]:
 
 def _inner_key(key: str) -> bool:
     return bool(key) and len(key) <= 256 and "$" not in key and "\x00" not in key  # wire's rule for keys
+
+
+def check_key(name: str, creating: bool, reserved: frozenset[str]) -> None:
+    """A field name, or on update a dotted key into an Object field (never into ACL or ``reserved``)."""
+    if creating or not is_dotted(name):
+        check_field_name(name)
+        return
+    top = split(name)[0]
+    if top == "ACL" or top in reserved:
+        raise InvalidKeyName(f"Invalid field name: {name[:64]}.")
+    check_field_name(top)
 
 
 def gather(values: Mapping[str, Any]) -> tuple[dict[str, Any], Nested]:

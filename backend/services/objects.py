@@ -23,18 +23,22 @@ from backend.errors import (
     InvalidQuery,
     MissingObjectId,
     ObjectNotFound,
+    OperationForbidden,
+    ParseCode,
+    error_for_code,
 )
 from backend.services import access, nested, ops, reads
 from backend.services.events import EventBus, ObjectEvent
 from backend.services.includes import Includer
 from backend.services.query import parse_keys, parse_order, parse_where
 from backend.services.render import FileUrl, project, render
-from backend.services.schemas import SchemaService, check_class_name, check_field_name
+from backend.services.schemas import SchemaService, check_class_name
 from backend.services.triggers import FindRequest, NoTriggers, SaveRequest, Triggers
 from backend.services.units import Database, Unit
 from backend.storage.protocols import ClassSchema, Row, TransactionRequired
 
 ID_ALPHABET = string.ascii_letters + string.digits
+USER_CLASS = "_User"
 RESERVED = frozenset({"objectId", "createdAt", "updatedAt"})
 
 
@@ -172,6 +176,8 @@ class ObjectService:
             self._announce(work, ObjectEvent("update", schema, before, after, ctx))
             self._after_save(work, ctx, schema, after, before)
         updated = {"updatedAt": wire.format_iso(changes["updatedAt"])}
+        if not access.can_read(ctx.principal, before):  # a write-only caller learns no stored values
+            return updated
         updated |= {top: wire.encode(after[top]) for top in dotted}  # Parse answers with the changed field
         return updated | _echo(values, after, _changed_by_trigger(sent, data))
 
@@ -192,15 +198,20 @@ class ObjectService:
         self, unit: Unit, ctx: RequestContext, class_name: str, object_id: str, operation: access.Operation
     ) -> tuple[ClassSchema, Row]:
         """The object, locked, once every rule lets ``ctx`` change it; Parse's 101 when any says no."""
-        schema = await self.schemas.get(unit, class_name)
-        if schema is None:
-            raise ObjectNotFound("Object not found.")
-        access.require_class(ctx.principal, schema, operation)
-        before = await unit.session.fetch_for_update(schema, object_id)
-        if before is None or not access.can_read(ctx.principal, before):
-            raise ObjectNotFound("Object not found.")
-        access.require_write(ctx.principal, before)
-        access.require_row(ctx.principal, schema, operation, before)
+        try:
+            schema = await self.schemas.get(unit, class_name)
+            if schema is None:
+                raise ObjectNotFound("Object not found.")
+            access.require_class(ctx.principal, schema, operation)
+            before = await unit.session.fetch_for_update(schema, object_id)
+            if before is None:  # as in Parse, the write ACL alone decides: public write, no read, may write
+                raise ObjectNotFound("Object not found.")
+            access.require_write(ctx.principal, before)
+            access.require_row(ctx.principal, schema, operation, before)
+        except ObjectNotFound:
+            if class_name == USER_CLASS and not ctx.principal.is_master:
+                raise error_for_code(ParseCode.SESSION_MISSING, "Insufficient auth.") from None  # Parse's 206
+            raise
         return schema, before
 
     async def _guard(
@@ -223,7 +234,7 @@ class ObjectService:
 
     async def _current(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None) -> dict[str, Any]:
         """The object as the caller may see it now (what before* triggers are shown)."""
-        return await self.get(ctx, class_name, object_id, unit=unit)
+        return await self.get(ctx, class_name, object_id, unit=unit, after_find=False)
 
     async def _before_save(
         self, ctx: RequestContext, class_name: str, data: Mapping[str, Any], original: dict[str, Any] | None,
@@ -259,7 +270,7 @@ class ObjectService:
 
     async def get(
         self, ctx: RequestContext, class_name: str, object_id: str, *, keys: Any = None, include: Any = None,
-        exclude_keys: Any = None, unit: Unit | None = None,
+        exclude_keys: Any = None, unit: Unit | None = None, after_find: bool = True,
     ) -> dict[str, Any]:
         check_class_name(class_name)
         if not object_id:
@@ -276,6 +287,10 @@ class ObjectService:
             if not rows:
                 raise ObjectNotFound("Object not found.")
             results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
+        if after_find and self.triggers.handles("afterFind", class_name):  # Parse runs it on a get too
+            results = await self.triggers.after_find(ctx, class_name, results)
+            if not results:
+                raise ObjectNotFound("Object not found.")
         return results[0]
 
     async def find(
@@ -363,23 +378,12 @@ def _decode_body(data: Mapping[str, Any], *, creating: bool) -> tuple[dict[str, 
             if name == "objectId" and creating:
                 raise InvalidKeyName("objectId is an invalid field name.")
             continue
-        _check_key(name, creating)
+        nested.check_key(name, creating, RESERVED)
         values[name] = wire.decode(raw)
     return values, acl
 
 
 _NO_ACL = object()
-
-
-def _check_key(name: str, creating: bool) -> None:
-    """A field name, or on update a dotted key into an Object field (never into ACL or the dates)."""
-    if creating or not nested.is_dotted(name):
-        check_field_name(name)
-        return
-    top = nested.split(name)[0]
-    if top == "ACL" or top in RESERVED:
-        raise InvalidKeyName(f"Invalid field name: {name[:64]}.")
-    check_field_name(top)
 
 
 def _perms_columns(acl: object) -> Row:

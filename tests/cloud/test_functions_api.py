@@ -27,6 +27,12 @@ async def test_sync_handlers_and_defaults(client: httpx.AsyncClient, headers: di
     assert (await run(client, "syncAdd", headers, a=2, b=5)).json() == {"result": 7}
 
 
+async def test_a_function_returning_nothing_answers_an_empty_object(client: httpx.AsyncClient,
+                                                                   headers: dict[str, str]) -> None:
+    answer = await run(client, "silent", headers)
+    assert answer.status_code == 200 and answer.json() == {}  # Parse drops the undefined result
+
+
 async def test_an_unknown_function_is_141_as_parse(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     answer = await run(client, "missing", headers)
     assert answer.status_code == 400 and answer.json() == {"code": 141, "error": 'Invalid function: "missing"'}

@@ -45,6 +45,8 @@ async def test_before_find_narrows_even_a_client_where(client: httpx.AsyncClient
     assert (await client.get("/classes/CloudSecret", params=params, headers=headers)).json()["results"] == []
     found = (await client.get("/classes/CloudSecret", params={"order": "label"}, headers=headers)).json()["results"]
     assert [(row["label"], row["seen"]) for row in found] == [("a", True), ("c", True)]
+    got = await client.get(f"/classes/CloudSecret/{found[0]['objectId']}", headers=headers)
+    assert got.json()["seen"] is True  # afterFind runs on a get too, as in Parse
 
 
 async def test_sync_trigger_validators(client: httpx.AsyncClient, headers: dict[str, str]) -> None:

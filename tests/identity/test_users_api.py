@@ -137,7 +137,7 @@ async def test_other_users_cannot_change_or_see_private_parts_of_a_user(client: 
     assert all("email" not in user for user in anon)
     edit = await client.put(f"/users/{gina['objectId']}", json={"username": "pwned"},
                             headers=as_user(hank["sessionToken"]))
-    assert edit.status_code == 404 and edit.json()["code"] == 101
+    assert edit.status_code == 400 and edit.json() == {"code": 206, "error": "Insufficient auth."}  # as Parse
     query = await client.get("/users", params={"where": '{"email":"gina@example.com"}'}, headers=H)
     assert query.json()["code"] == 119
     hidden = await client.get("/users", params={"where": '{"_hashed_password":{"$exists":true}}'}, headers=H)

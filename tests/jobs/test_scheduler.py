@@ -181,6 +181,7 @@ async def test_run_history_lists_runs_newest_first_with_their_outcome(one: Insta
     assert [(r["jobName"], r["status"]) for r in history] == [
         ("sync", "succeeded"), ("boom", "failed"), ("hello", "succeeded")]
     assert history[0]["message"] == "from a thread" and history[1]["error"] == "RuntimeError: kaboom"
+    assert history[1]["message"] == "kaboom"  # as Parse: the thrown text is the failed run's message
     assert [r["objectId"] for r in await one.jobs.runs(MASTER, status="failed")] == [ids[1]]
 
 

@@ -51,6 +51,11 @@ async def crashes(req: Request) -> None:
     raise RuntimeError("secret internal detail /etc/shadow")
 
 
+@cloud.define("silent")
+async def silent(req: Request) -> None:
+    """Returns nothing: Parse answers {} and the SDK resolves to undefined."""
+
+
 @cloud.define("sleeps")
 async def sleeps(req: Request) -> str:
     await asyncio.sleep(float(req.params.get("seconds", 1)))

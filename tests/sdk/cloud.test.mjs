@@ -71,6 +71,17 @@ test('beforeFind narrows a query and afterFind changes the results', async () =>
   const found = await new Parse.Query('CloudSecret').find();
   assert.deepEqual(found.map(obj => obj.get('label')), ['shown']);
   assert.equal(found[0].get('seen'), true);
+  const got = await new Parse.Query('CloudSecret').get(found[0].id);
+  assert.equal(got.get('seen'), true, 'afterFind runs on a get too, as in Parse');
+});
+
+test('a function that returns nothing resolves to undefined (Parse answers {})', async () => {
+  assert.equal(await Parse.Cloud.run('silent'), undefined);
+  const raw = await fetch(`${Parse.serverURL}/functions/silent`, {
+    method: 'POST', headers: { 'X-Parse-Application-Id': Parse.applicationId, 'Content-Type': 'application/json' },
+    body: '{}',
+  });
+  assert.deepEqual(await raw.json(), {});
 });
 
 test('trigger validators: required options, defaults and constant fields', async () => {

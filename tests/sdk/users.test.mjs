@@ -184,3 +184,27 @@ test('anonymous log-in, then sign-up turns it into a real user without authData.
   assert.equal(again.id, anon.id);
   await Parse.User.logOut();
 });
+
+test('write-only ACL lets anyone update and delete; another user is off limits with 206', async () => {
+  const acl = new Parse.ACL();
+  acl.setPublicWriteAccess(true);
+  const box = await new Parse.Object('DropBox').save({ n: 1 }, { useMasterKey: true });
+  box.setACL(acl);
+  await box.save(null, { useMasterKey: true });
+  const blind = Parse.Object.fromJSON({ className: 'DropBox', objectId: box.id });
+  blind.set('n', 2);
+  await blind.save();
+  await blind.destroy();
+  await assert.rejects(new Parse.Query('DropBox').get(box.id, { useMasterKey: true }),
+    (err) => err.code === Parse.Error.OBJECT_NOT_FOUND);
+  const victim = await newUser('victim');
+  await Parse.User.logOut();
+  const attacker = await newUser('attacker');
+  const copy = Parse.Object.fromJSON({ className: '_User', objectId: victim.id });
+  copy.set('username', unique('pwned'));
+  await assert.rejects(copy.save(null, { sessionToken: attacker.getSessionToken() }),
+    (err) => err.code === Parse.Error.SESSION_MISSING);
+  await assert.rejects(copy.destroy({ sessionToken: attacker.getSessionToken() }),
+    (err) => err.code === Parse.Error.SESSION_MISSING);
+  await Parse.User.logOut();
+});
