@@ -108,7 +108,10 @@ async def rotate_token(agent_id: str, body: NewToken, tools: Tools, _: AdminWrit
 
 @router.delete("/agents/{agent_id}/tokens")
 async def revoke_tokens(agent_id: str, tools: Tools, _: AdminWrite, tokenId: str | None = None) -> ParseJSON:
-    return ParseJSON({"revoked": await tools.agents.revoke_token(agent_id, tokenId)})
+    revoked = await tools.agents.revoke_token(agent_id, tokenId)
+    if tokenId is None:  # all of them: the OAuth codes and refresh tokens granted to the agent die too
+        return ParseJSON({"revoked": revoked, "oauthGrants": await tools.grants.forget_agent(agent_id)})
+    return ParseJSON({"revoked": revoked})
 
 
 @router.get("/approvals")
