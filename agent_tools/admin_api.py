@@ -95,6 +95,8 @@ async def rotate_token(agent_id: str, body: NewToken, tools: Tools, caller: Admi
 async def revoke_tokens(agent_id: str, tools: Tools, caller: AdminWrite, tokenId: str | None = None) -> ParseJSON:
     revoked = await tools.agents.revoke_token(agent_id, tokenId)
     await note(tools, caller, "agent.revoke", agent_id, {"tokenId": tokenId, "revoked": revoked})
+    if tokenId is None:  # all of them: the OAuth codes and refresh tokens granted to the agent die too
+        return ParseJSON({"revoked": revoked, "oauthGrants": await tools.grants.forget_agent(agent_id)})
     return ParseJSON({"revoked": revoked})
 
 

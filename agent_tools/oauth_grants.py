@@ -134,7 +134,7 @@ class GrantStore(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToke
         """An access token and a fresh refresh token for the row's agent, if it is still active."""
         agent_id = str(row["agentId"])
         check = await self.tools.agents.check_id(agent_id)
-        if check.problem or check.agent is None:
+        if check.problem or check.agent is None or check.agent.status != "active":
             raise TokenError("invalid_grant", "The agent these tokens were granted to is no longer active.")
         data = orjson.loads(row["dataJson"])
         run = data.get("run") or {}

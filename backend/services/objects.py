@@ -23,7 +23,6 @@ from backend.errors import (
     InvalidQuery,
     MissingObjectId,
     ObjectNotFound,
-    OperationForbidden,
     ParseCode,
     error_for_code,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -10,6 +10,8 @@ import pytest
 from fastapi import FastAPI
 
 from agent_tools.service import AgentTools
+from tests.agent_tools.test_mcp import Site
+from tests.support.live import LiveServer
 
 AGENT = "http://127.0.0.1/agent/v1"
 
@@ -75,3 +77,11 @@ def seed(client: httpx.AsyncClient, master_headers: dict[str, str]) -> Seed:
         return {"objectId": answer.json()["objectId"], **fields}
 
     return create
+
+
+@pytest.fixture
+async def site(live_server: LiveServer) -> AsyncIterator[Site]:
+    """The live server seen from outside, for MCP clients (tests/agent_tools/test_mcp*.py)."""
+    site = Site(live_server)
+    yield site
+    await site.http.aclose()

@@ -66,13 +66,6 @@ class Site:
         return found
 
 
-@pytest.fixture
-async def site(live_server: LiveServer) -> AsyncIterator[Site]:
-    site = Site(live_server)
-    yield site
-    await site.http.aclose()
-
-
 async def test_without_a_token_the_answer_points_at_the_resource_metadata(site: Site) -> None:
     answer = await site.http.post(f"{site.origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                                   headers={"Accept": "application/json, text/event-stream"})
