@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from backend import querytree as q
 from backend.cloud import Registry, cloud
 from backend.context import ANONYMOUS, MASTER, Principal, RequestContext
 from backend.errors import InvalidSessionToken, OperationForbidden, ParseCode, ParseError
@@ -28,9 +29,10 @@ from backend.realtime.clients import Client, RequestId, Subscription
 from backend.realtime.hooks import CONNECT_CLASS, ConnectRequest, LiveEventRequest, LiveHooks, SubscribeRequest
 from backend.realtime.matching import Matcher, canonical_key
 from backend.realtime.metrics import LiveMetrics
-from backend.realtime.permissions import class_allows, clp_operation, forbidden_keys
+from backend.realtime.permissions import class_allows, clp_operation, watches_protected
 from backend.realtime.protocol import names
 from backend.realtime.pubsub import LocalPubSub, PubSub
+from backend.services import reads
 from backend.services.events import ObjectEvent
 from backend.services.schemas import check_class_name, new_schema
 from backend.services.wiring import Services
@@ -130,13 +132,16 @@ class Hub:
         op = clp_operation(where)
         if not class_allows(principal, schema, op):
             raise OperationForbidden(f"Permission denied for action {op} on class {class_name}.")
-        if forbidden_keys(principal, schema, where, hook.watch):
-            raise OperationForbidden("Permission denied")
         limit = self.settings.live_query_max_subscriptions
         if request_id not in client.subscriptions and len(client.subscriptions) >= limit:
             raise TooManySubscriptions(f"Too many subscriptions on this connection (the limit is {limit}).")
         matcher = self.matchers.get(class_name, {}).get(canonical_key(class_name, where))
         matcher = matcher or Matcher(class_name, where, schema, self.services.schemas.cached)
+        # the same read check as a find: every field the where reads, as the matcher reads it
+        node = reads.ReadNode(schema, matcher.tree_for(schema) or q.MATCH_ALL, operation=op)
+        reads.authorize_read(RequestContext(principal), node, self.services.schemas.cached)
+        if watches_protected(principal, schema, hook.watch):
+            raise OperationForbidden("Permission denied")
         if request_id in client.subscriptions:
             await self.unsubscribe(client, request_id)
         include = query.get("include")

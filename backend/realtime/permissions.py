@@ -49,10 +49,8 @@ def protected_fields(principal: Principal, schema: ClassSchema, row: Row) -> fro
     return access.protected_fields(principal, schema, row)
 
 
-def forbidden_keys(principal: Principal, schema: ClassSchema, where: dict[str, Any], watch: list[str] | None) -> bool:
-    """Querying or watching a protected field would reveal it (parse-server refuses with 119)."""
-    if access.forbidden_query_keys(principal, schema, where) is not None:
-        return True
+def watches_protected(principal: Principal, schema: ClassSchema, watch: list[str] | None) -> bool:
+    """Watching a protected field would reveal when it changes (parse-server refuses with 119)."""
     hidden = access.protected_fields(principal, schema, {}) if not principal.is_master else frozenset()
     return any(name.split(".")[0] in hidden for name in watch or ())
 

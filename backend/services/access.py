@@ -242,20 +242,3 @@ def strip_protected(principal: Principal, schema: ClassSchema, obj: dict[str, An
     for name in protected_fields(principal, schema, obj):
         obj.pop(name, None)
     return obj
-
-
-def forbidden_query_keys(principal: Principal, schema: ClassSchema, where: object) -> str | None:
-    """A key of ``where`` the principal may not filter on: an internal ``_`` field (non-master) or a
-    field protected from it for every object (parse-server: 'This user is not allowed to query')."""
-    if principal.is_master or not isinstance(where, Mapping):
-        return None
-    always_hidden = protected_fields(principal, schema, {})
-    for key, value in where.items():
-        if key in ("$or", "$and", "$nor") and isinstance(value, list):
-            for clause in value:
-                found = forbidden_query_keys(principal, schema, clause)
-                if found:
-                    return found
-        elif isinstance(key, str) and (key.startswith("_") or key.split(".")[0] in always_hidden):
-            return key
-    return None

@@ -188,3 +188,19 @@ async def test_only_configured_classes_are_live(settings, master_headers, open_s
             await create(rest, "Dead", {"n": 1})
             await create(rest, "Live", {"n": 2})
         assert (await ws.recv())["requestId"] == 2  # as Parse's liveQuery.classNames: the other class is silent
+
+
+async def test_a_subscription_is_read_checked_as_a_find(live_server, rest, open_socket):
+    """Issue 14: the where of a subscription passes the find's read check (names as the matcher reads them)."""
+    signed = await rest.post("/users", json={"authData": {"anonymous": {"id": "1f-anon"}}})
+    assert signed.status_code == 201, signed.text
+    ws = await open_socket(live_server.url)
+    await ws.connect()
+    for request_id, where in enumerate(({"authData.anonymous.id": {"$regex": "^1"}},
+                                        {"$or": [{"username": "x"}, {"email": {"$regex": "^a"}}]}), start=1):
+        refused = await ws.subscribe(request_id, "_User", where)
+        assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 119, request_id), refused
+    probe = {"objectId": {"$select": {"query": {"className": "_User", "where": {"authData.anonymous.id": "1f-anon"}},
+                                      "key": "objectId"}}}
+    refused = await ws.subscribe(9, "Note", probe)
+    assert refused["op"] == "error" and refused["requestId"] == 9, refused

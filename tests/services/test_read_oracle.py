@@ -11,8 +11,10 @@ must equal the reference.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -99,58 +101,69 @@ def _nested(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
 WHERES = st.recursive(LEAVES, _nested, max_leaves=6)
 
 
-async def _top(services: Services, ctx: RequestContext, class_name: str, where: dict[str, Any]) -> list[dict[str, Any]]:
-    return (await services.objects.find(ctx, class_name, FindOptions(where=where, limit=1000))).results
+Find = Callable[[str, dict[str, Any], int], Awaitable[list[dict[str, Any]]]]
+"""A top-level find by the principal under test: (class, where, limit) -> objects; ParseError when refused."""
 
 
-async def _check(services: Services, ctx: RequestContext, class_name: str, where: dict[str, Any]) -> None:
+def remembered(find: Find) -> Find:
+    """The same finder, asking each distinct question once (answers and refusals alike)."""
+    seen: dict[str, list[dict[str, Any]] | ParseError] = {}
+
+    async def ask(class_name: str, where: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        key = json.dumps([class_name, where, limit], sort_keys=True)
+        if key not in seen:
+            try:
+                seen[key] = await find(class_name, where, limit)
+            except ParseError as error:
+                seen[key] = error
+        answer = seen[key]
+        if isinstance(answer, ParseError):
+            raise answer
+        return answer
+
+    return ask
+
+
+async def _check(find: Find, class_name: str, where: dict[str, Any]) -> None:
     """Top-level finds of every class and field the query touches: ParseError where one is refused."""
-    await services.objects.find(ctx, class_name, FindOptions(limit=0))
+    await find(class_name, {}, 0)
     for key, value in where.items():
         if key in ("$or", "$and"):
             for part in value:
-                await _check(services, ctx, class_name, part)
+                await _check(find, class_name, part)
             continue
-        await _probe(services, ctx, class_name, key)
+        await find(class_name, {key: {"$exists": True}}, 0)  # filtering by it at top level
         sub = value.get("$inQuery") or value.get("$notInQuery") if isinstance(value, dict) else None
         select = value.get("$select") or value.get("$dontSelect") if isinstance(value, dict) else None
         if select is not None:
             sub = select["query"]
-            await _probe(services, ctx, sub["className"], select["key"])
+            await find(sub["className"], {select["key"]: {"$exists": True}}, 0)
         if sub is not None:
-            await _check(services, ctx, sub["className"], sub["where"])
+            await _check(find, sub["className"], sub["where"])
 
 
-async def _reference(services: Services, ctx: RequestContext, class_name: str,
-                     where: dict[str, Any]) -> set[str]:
-    """The ids a nested query may find, from top-level finds by ``ctx`` only (ParseError when they refuse)."""
-    await _check(services, ctx, class_name, where)
-    visible = await _top(services, ctx, class_name, {})
+async def reference(find: Find, class_name: str, where: dict[str, Any]) -> set[str]:
+    """The ids a nested query may find, from top-level finds only (ParseError when they refuse)."""
+    await _check(find, class_name, where)
     keep = set()
-    for obj in visible:
-        if await _holds(services, ctx, class_name, obj, where):
+    for obj in await find(class_name, {}, 100):
+        if await _holds(find, obj, where):
             keep.add(obj["objectId"])
     return keep
 
 
-async def _probe(services: Services, ctx: RequestContext, class_name: str, field: str) -> None:
-    """A top-level filter on ``field``: raises when the principal may not filter by it."""
-    await services.objects.find(ctx, class_name, FindOptions(where={field: {"$exists": True}}, limit=0))
-
-
-async def _holds(services: Services, ctx: RequestContext, class_name: str, obj: dict[str, Any],
-                 where: dict[str, Any]) -> bool:
+async def _holds(find: Find, obj: dict[str, Any], where: dict[str, Any]) -> bool:
     results = []
     for key, value in where.items():
         if key in ("$or", "$and"):
-            parts = [await _holds(services, ctx, class_name, obj, part) for part in value]
+            parts = [await _holds(find, obj, part) for part in value]
             results.append(any(parts) if key == "$or" else all(parts))
             continue
-        results.append(await _holds_field(services, ctx, obj.get(key), value))
+        results.append(await _holds_field(find, obj.get(key), value))
     return all(results)
 
 
-async def _holds_field(services: Services, ctx: RequestContext, actual: Any, constraint: Any) -> bool:
+async def _holds_field(find: Find, actual: Any, constraint: Any) -> bool:
     if not isinstance(constraint, dict):
         return bool(actual == constraint)
     op, argument = next(iter(constraint.items()))
@@ -159,14 +172,21 @@ async def _holds_field(services: Services, ctx: RequestContext, actual: Any, con
     if op == "$gt":
         return isinstance(actual, int) and actual > argument
     if op in ("$inQuery", "$notInQuery"):
-        found = await _reference(services, ctx, argument["className"], argument["where"])
+        found = await reference(find, argument["className"], argument["where"])
         inside = isinstance(actual, dict) and actual.get("objectId") in found
         return inside != (op == "$notInQuery")
     query, key = argument["query"], argument["key"]
-    ids = await _reference(services, ctx, query["className"], query["where"])
-    rows = await _top(services, ctx, query["className"], {"objectId": {"$in": sorted(ids)}})
-    inside = actual in {row.get(key) for row in rows}
+    ids = await reference(find, query["className"], query["where"])
+    rows = await find(query["className"], {}, 100)
+    inside = actual in {row.get(key) for row in rows if row["objectId"] in ids}
     return inside != (op == "$dontSelect")
+
+
+def service_finder(services: Services, ctx: RequestContext) -> Find:
+    async def find(class_name: str, where: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        return (await services.objects.find(ctx, class_name, FindOptions(where=where, limit=limit))).results
+
+    return remembered(find)
 
 
 async def _outcome(run: Any) -> tuple[str, Any]:
@@ -182,7 +202,7 @@ async def test_a_nested_query_reveals_only_what_top_level_finds_show(
         services: Services, world: dict[str, list[dict[str, Any]]], reader: str, outer: str,
         where: dict[str, Any]) -> None:
     ctx = READERS[reader]
-    expected = await _outcome(_reference(services, ctx, outer, where))
+    expected = await _outcome(reference(service_finder(services, ctx), outer, where))
     found = await _outcome(services.objects.find(ctx, outer, FindOptions(where=where, limit=1000, count=True)))
     if expected[0] == "refused":
         assert found == expected, (reader, outer, where)

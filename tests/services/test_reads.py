@@ -172,3 +172,17 @@ async def test_include_of_a_class_the_principal_may_not_get_stays_a_pointer(
     await client.post("/classes/Order", json={"customer": pointer}, headers=M)
     found = (await find(client, "Order", H, include="customer")).json()["results"]
     assert found[0]["customer"] == pointer
+
+
+async def test_cloud_code_req_db_queries_as_the_caller_get_the_same_check(client: httpx.AsyncClient,
+                                                                         world: dict[str, Any]) -> None:
+    made = await client.post("/classes/CloudReview", json={"movie": world["anon"]["objectId"], "text": "good"},
+                             headers=M)
+    assert made.status_code == 201, made.text
+    probe = {"$select": {"query": {"className": "_User", "where": {"authData.anonymous.id": {"$regex": "^1"}}},
+                         "key": "objectId"}}
+    for headers in (H, as_user(world["bob"]["sessionToken"])):
+        answer = await client.post("/functions/countReviews", json={"movie": probe}, headers=headers)
+        assert answer.status_code == 400 and answer.json()["code"] == 119, answer.text
+    # the master key may (as with a top-level find)
+    assert (await client.post("/functions/countReviews", json={"movie": probe}, headers=M)).json() == {"result": 1}
