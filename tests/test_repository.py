@@ -28,4 +28,4 @@ def test_the_benchmarks_reference_parse_server_is_pinned_here() -> None:
     assert "npm ci" in start and (folder / "server.js").is_file() and (folder / "stop.sh").is_file()
     from benchmarks.servers import ANCHOR_START
 
-    assert ANCHOR_START == folder / "start.sh"
+    assert folder / "start.sh" == ANCHOR_START
