@@ -6,7 +6,7 @@ holds the hash of the record before it IN ITS CHAIN. A chain's head (``_AuditHea
 row-locked while a record is appended, so each chain is a line across requests and instances; a write holds
 its chain's head until it commits, so several chains let concurrent writes commit side by side instead of
 queueing on one row lock. A write's record is appended in the write's own unit, so the two commit or roll
-back together (DESIGN.md rule 4). ``verify`` walks every chain and checks every head.
+back together (docs/architecture.md rule 4). ``verify`` walks every chain and checks every head.
 
 The head a process committed last is kept (seq, hash) and trusted on its next append to that chain: the head
 row is then updated without being read first (the update still takes its row lock; on PostgreSQL it is part of

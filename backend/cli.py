@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import traceback
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from backend import logs
 from backend.config import Settings
+from backend.preflight import Problem, load_settings, run_checks
 
 app = typer.Typer(help="Ballast: a Parse-compatible backend for apps and the agents that work on them.",
                   no_args_is_help=True, add_completion=False)
@@ -22,19 +27,21 @@ def serve(
     port: int = typer.Option(None, help="Port to listen on (default 1337, or PARSE_SERVER_PORT)."),
     workers: int = typer.Option(1, min=1, help="Server processes sharing the port (needs BALLAST_REDIS_URL above 1)."),
     reload: bool = typer.Option(False, help="Restart when code changes (development; one process)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback behind a start-up problem."),
 ) -> None:
     """Run the server. With no environment set: SQLite and files under ./data."""
     import uvicorn
 
     from backend.embedded import prepare
 
-    overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
-    settings, generated = prepare(Settings().model_copy(update=overrides))
+    overrides: dict[str, object] = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    checked = checked_settings(debug, overrides)
+    if workers > 1 and not checked.redis_url:
+        refuse([Problem("BALLAST_REDIS_URL", "--workers above 1 needs Redis, so that LiveQuery events and rate "
+                        "limits reach every process", "set it (e.g. redis://127.0.0.1:6379/0), or run one worker")],
+               debug)
+    settings, generated = prepare(checked)
     logs.configure(settings.log_level_number)
-    if workers > 1 and not settings.redis_url:
-        console.print("[red]--workers above 1 needs Redis[/], so that LiveQuery events and rate limits reach every "
-                      "process: set BALLAST_REDIS_URL (e.g. redis://127.0.0.1:6379/0), or run one worker.")
-        raise typer.Exit(2)
     if generated:
         _announce_key(settings)
     console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)}"
@@ -50,6 +57,47 @@ def serve(
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
                 reload=reload, log_config=None, log_level=settings.log_level_number, access_log=False,
                 ws_per_message_deflate=False, ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
+
+
+@app.command()
+def doctor(
+    port: bool = typer.Option(True, help="Also check that the port is free (off when Ballast is running)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback behind each problem."),
+) -> None:
+    """Check the configuration without serving: settings, data folder, database, files, Redis, port."""
+    loaded = load_settings()
+    if isinstance(loaded, list):
+        refuse(loaded, debug)
+    outcomes = asyncio.run(run_checks(loaded, port=port))
+    for outcome in outcomes:
+        mark = "[red]problem[/]" if outcome.problem else "[green]ok[/]     "
+        console.print(f"{mark} {outcome.name:<12} {outcome.detail}", highlight=False)
+    problems = [outcome.problem for outcome in outcomes if outcome.problem]
+    if problems:
+        refuse(problems, debug)
+
+
+def checked_settings(debug: bool, overrides: dict[str, object] | None = None) -> Settings:
+    """The settings, checked (data folder, database, files, Redis, port): exit 2 naming each problem."""
+    loaded = load_settings()
+    if isinstance(loaded, list):
+        refuse(loaded, debug)
+    settings = loaded.model_copy(update=overrides or {})
+    problems = [outcome.problem for outcome in asyncio.run(run_checks(settings)) if outcome.problem]
+    if problems:
+        refuse(problems, debug)
+    return settings
+
+
+def refuse(problems: list[Problem], debug: bool) -> NoReturn:
+    """Print each problem in a line or two (with its traceback under --debug) and exit 2."""
+    for problem in problems:
+        if debug and problem.error is not None:
+            console.print("".join(traceback.format_exception(problem.error)), highlight=False, markup=False)
+        console.print(f"[red]error[/] {escape(problem.lines())}", highlight=False, soft_wrap=True)  # no re-wrapping
+    if not debug:
+        console.print("[dim](ballast doctor checks the configuration; --debug shows tracebacks)[/]")
+    raise typer.Exit(2)
 
 
 def _engine(settings: Settings) -> str:

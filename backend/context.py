@@ -1,6 +1,6 @@
 """Who is calling: the Principal and the RequestContext every service call takes.
 
-Permission checks take a Principal and never look at raw headers (DESIGN.md
+Permission checks take a Principal and never look at raw headers (docs/architecture.md
 rule 2). A Principal is built once per request by ``backend.api.auth``.
 """
 

@@ -13,6 +13,7 @@ import sys
 from contextvars import ContextVar
 from typing import TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
 
 request_id: ContextVar[str | None] = ContextVar("ballast_request_id", default=None)
@@ -36,7 +37,8 @@ class _BallastHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def formatter(json_lines: bool) -> logging.Formatter:
     if json_lines:
-        return OrjsonFormatter(_JSON_FIELDS, rename_fields=_RENAMED)
+        # uvicorn's color_message repeats the message with terminal escapes: not for a log pipeline
+        return OrjsonFormatter(_JSON_FIELDS, rename_fields=_RENAMED, reserved_attrs=[*RESERVED_ATTRS, "color_message"])
     return logging.Formatter(_READABLE)
 
 

@@ -11,7 +11,7 @@ them), events received per second, how many of the expected events (writes x sub
 and the CPU time the server spent per event delivered (and the subscriber process's CPU seconds:
 with both on one machine, a busy instrument inflates every latency). Ballast runs as a real uvicorn
 process on PostgreSQL in the anchor's cluster; Parse Server is the anchor
-(``../shared/anchors/parse-server/start.sh``, never stopped here), whose LiveQuery serves the class ``LiveItem``.
+(``benchmarks/parse_server/start.sh``, never stopped here), whose LiveQuery serves the class ``LiveItem``.
 """
 
 from __future__ import annotations

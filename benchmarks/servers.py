@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
-ANCHOR_START = REPO.parent / "shared" / "anchors" / "parse-server" / "start.sh"
+ANCHOR_START = REPO / "benchmarks" / "parse_server" / "start.sh"  # npm ci from its package-lock.json
 
 
 @dataclass(frozen=True)

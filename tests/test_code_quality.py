@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md, types and lint are tests: a broken rule fails the build."""
+"""The layering of docs/architecture.md, types and lint are tests: a broken rule fails the build."""
 
 from __future__ import annotations
 

@@ -13,16 +13,18 @@ import logging
 import re
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.utils import get_openapi
-from starlette.responses import HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
+from swagger_ui_bundle import swagger_ui_path
 
 from backend.api.auth import master_principal
 from backend.api.responses import ParseJSON
 from backend.deps import get_services
-from backend.errors import ParseError
+from backend.errors import ObjectNotFound, ParseError
 from backend.storage.protocols import ClassSchema, FieldSpec
 
 router = APIRouter(tags=["docs"])
@@ -190,7 +192,8 @@ def other_paths(app: Any, mount_path: str, known: set[str]) -> dict[str, dict[st
     paths: dict[str, dict[str, Any]] = {}
     for full, operations in _fastapi_paths(app).items():
         path = full[len(mount_path):]
-        if not full.startswith(mount_path + "/") or _shape(path) in shapes or path in ("/openapi.json", "/docs"):
+        skipped = path.startswith(("/openapi.json", "/docs"))
+        if not full.startswith(mount_path + "/") or _shape(path) in shapes or skipped:
             continue
         for method, operation in operations.items():
             params = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"]
@@ -251,18 +254,26 @@ async def openapi_document(request: Request) -> ParseJSON:
     return ParseJSON(build_document(request, schemas))
 
 
+# Swagger UI is served from the pinned swagger-ui-bundle package, never a CDN: the master key is typed into
+# this page, so it loads no third-party script, and the CSP below makes the browser refuse any that slips in.
+DOCS_ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
+DOCS_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+               "connect-src 'self'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
+
 DOCS_PAGE = """<!doctype html>
-<html><head><title>Ballast API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
+<html><head><meta charset="utf-8"><title>Ballast API</title>
+<link rel="stylesheet" href="docs/swagger-ui.css"></head>
 <body>
 <form id="keys" style="font:14px sans-serif;padding:8px">
  Keys for this tab (kept in sessionStorage; the master key shows your classes):
  <input name="appId" placeholder="Application ID"> <input name="masterKey" type="password" placeholder="Master key">
  <button>Use</button></form>
 <div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>
-const form = document.getElementById('keys');
+<script src="docs/swagger-ui-bundle.js"></script>
+<script src="docs/keys.js"></script>
+</body></html>"""
+
+DOCS_SCRIPT = """const form = document.getElementById('keys');
 const keys = JSON.parse(sessionStorage.getItem('ballastKeys') || '{}');
 form.appId.value = keys.appId || '';
 form.onsubmit = (e) => { e.preventDefault();
@@ -272,9 +283,22 @@ SwaggerUIBundle({url: 'openapi.json', dom_id: '#swagger-ui', requestInterceptor:
   if (keys.appId) req.headers['X-Parse-Application-Id'] = keys.appId;
   if (keys.masterKey) req.headers['X-Parse-Master-Key'] = keys.masterKey;
   return req; }});
-</script></body></html>"""
+"""
 
 
 @router.get("/docs", include_in_schema=False)
 async def docs() -> HTMLResponse:
-    return HTMLResponse(DOCS_PAGE)
+    return HTMLResponse(DOCS_PAGE, headers={"Content-Security-Policy": DOCS_POLICY})
+
+
+@router.get("/docs/keys.js", include_in_schema=False)
+async def docs_script() -> Response:
+    return Response(DOCS_SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/docs/{asset}", include_in_schema=False)
+async def docs_asset(asset: str) -> Response:
+    if asset not in DOCS_ASSETS:  # only the two files the page uses, never a path into the package
+        raise ObjectNotFound("Not found.")
+    return FileResponse(Path(swagger_ui_path) / asset, media_type=DOCS_ASSETS[asset],
+                        headers={"Cache-Control": "public, max-age=86400"})

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from backend.commands.progress import progress
 from backend.config import Settings
 from backend.errors import ParseError
 
@@ -33,7 +34,7 @@ T = TypeVar("T")
 OPERATOR = "cli"
 
 
-def _with_tools(action: Callable[[AgentTools], Awaitable[T]]) -> T:
+def _with_tools(action: Callable[[AgentTools], Awaitable[T]], doing: str = "working") -> T:
     """Open services and agent tools, run ``action``, close; a Parse error ends the command with status 1."""
     from agent_tools.service import AgentTools
     from backend.embedded import prepare
@@ -51,7 +52,8 @@ def _with_tools(action: Callable[[AgentTools], Awaitable[T]]) -> T:
             await services.stop()
 
     try:
-        return asyncio.run(main())
+        with progress(doing):
+            return asyncio.run(main())
     except ParseError as error:
         err.print(f"[red]error[/] {error.message}")
         raise typer.Exit(1) from None
@@ -220,7 +222,7 @@ def verify() -> None:
     async def act(tools: AgentTools) -> dict[str, Any]:
         return (await tools.audit.verify()).to_wire()
 
-    report = _with_tools(act)
+    report = _with_tools(act, "verifying every audit chain")
     if not report["ok"]:
         for problem in report["problems"]:
             err.print(f"[red]{problem}[/]")
@@ -238,12 +240,14 @@ def export(agent: str = typer.Option(None), run: str = typer.Option(None), tool:
 
     async def act(tools: AgentTools) -> int:
         lines = 0
-        async for line in tools.audit.export(_filters(agent, run, tool, decision, since, until)):
-            output.write(line)
-            lines += 1
+        with progress("exporting audit records", "records") as advance:
+            async for line in tools.audit.export(_filters(agent, run, tool, decision, since, until)):
+                output.write(line)
+                lines += 1
+                advance(1)
         return lines
 
-    err.print(f"{_with_tools(act)} records")
+    err.print(f"{_with_tools(act, 'opening the audit trail')} records")
 
 
 @audit_app.command("query")

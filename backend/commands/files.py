@@ -7,6 +7,7 @@ import asyncio
 import typer
 from rich.console import Console
 
+from backend.commands.progress import progress
 from backend.config import Settings
 
 files_app = typer.Typer(help="Uploaded files: find (and remove) the ones nothing points at.", no_args_is_help=True)
@@ -31,7 +32,8 @@ def orphans(delete: bool = typer.Option(False, "--delete", help="Delete the orph
         finally:
             await services.stop()
 
-    names = asyncio.run(main())
+    with progress("deleting orphaned files" if delete else "scanning objects and stored files"):
+        names = asyncio.run(main())
     for name in names:
         out.print(name, highlight=False)
     verb = "deleted" if delete else "found"

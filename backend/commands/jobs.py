@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from backend.commands.progress import progress
 from backend.config import Settings
 from backend.context import RequestContext
 from backend.errors import ParseError
@@ -28,7 +29,7 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
-def _with_jobs(action: Callable[[Any, RequestContext], Awaitable[T]]) -> T:
+def _with_jobs(action: Callable[[Any, RequestContext], Awaitable[T]], doing: str = "reading job runs") -> T:
     """Open services and jobs (no scheduler), run ``action(jobs, master)``, close; Parse errors end the command."""
     from backend.embedded import prepare
     from backend.services.wiring import build_services
@@ -46,7 +47,8 @@ def _with_jobs(action: Callable[[Any, RequestContext], Awaitable[T]]) -> T:
             await services.stop()
 
     try:
-        return asyncio.run(main())
+        with progress(doing):
+            return asyncio.run(main())
     except ParseError as error:
         err.print(f"[red]error {int(error.code)}:[/] {error.message}")
         raise typer.Exit(1) from error
@@ -134,7 +136,7 @@ def run_job(name: str, params: str = typer.Option("{}", help="The job's params, 
         result: dict[str, Any] = await jobs.wait(run_id)
         return result
 
-    run = _with_jobs(action)
+    run = _with_jobs(action, "running the job")
     _print_run(run)
     if run.get("status") != "succeeded":
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""ObjectService: the one data path (DESIGN.md rule 1).
+"""ObjectService: the one data path (docs/architecture.md rule 1).
 
 REST handlers, LiveQuery, cloud code, jobs and agent tools all create, read,
 update and delete objects here. Schema growth, ACL/CLP, update operators,

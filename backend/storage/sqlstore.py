@@ -121,7 +121,8 @@ class SqlStore:
         stats: dict[str, dict[str, int]] = {}
         for name, engine in self.pools().items():
             pool: Any = engine.pool
-            stats[name] = {key: int(getattr(pool, method)()) if hasattr(pool, method) else 0
+            # SQLAlchemy's overflow() is negative while the pool has not opened all its connections yet
+            stats[name] = {key: max(0, int(getattr(pool, method)())) if hasattr(pool, method) else 0
                            for key, method in (("size", "size"), ("checked_out", "checkedout"),
                                                ("overflow", "overflow"))}
         return stats

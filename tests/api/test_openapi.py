@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import schemathesis
 
@@ -33,4 +35,20 @@ async def test_without_the_master_key_no_class_is_named(client: httpx.AsyncClien
 
 async def test_docs_page_loads_the_live_document(client: httpx.AsyncClient) -> None:
     page = await client.get("/docs")
-    assert page.status_code == 200 and "swagger-ui" in page.text and "openapi.json" in page.text
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert "url: 'openapi.json'" in (await client.get("/docs/keys.js")).text
+
+
+async def test_docs_page_works_offline_from_same_origin_files_only(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy and "connect-src 'self'" in policy
+    referenced = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sorted(referenced) == ["docs/keys.js", "docs/swagger-ui-bundle.js", "docs/swagger-ui.css"]
+    for url in referenced:  # relative to /parse/docs: served by Ballast, from the pinned package
+        asset = await client.get(f"/{url}")
+        assert asset.status_code == 200 and len(asset.content) > 40, url
+    assert "SwaggerUIBundle" in (await client.get("/docs/swagger-ui-bundle.js")).text
+    assert "<script" not in page.text.replace('<script src="docs/', "")  # no inline script for the key to meet
+    for probe in ("index.html", "..%2Fpyproject.toml", "swagger-initializer.js"):
+        assert (await client.get(f"/docs/{probe}")).status_code == 404
