@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from agent_tools.agents import Agent
 from agent_tools.approvals import binding_for, preview_of
-from agent_tools.audit import AgentChanged, RunAgain
+from agent_tools.audit import AgentChanged, RunAgain, recordable
+from agent_tools.bounds import SMALL, audit_form, edge_problem
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
@@ -52,6 +53,7 @@ class CallRequest:
     agent_id: str | None = None  # already authenticated by a verified OAuth access token (no gateway token)
     scopes: frozenset[str] | None = None  # that access token's scopes; None: a gateway token, every scope
     intent: Any = None  # a run token's intent (agent_tools.intents.RunIntent): narrows every call of the run
+    source: tuple[int | None, str | None] = (None, None)  # an access/run token's (agent generation, gateway token)
 
 
 @dataclass
@@ -134,8 +136,10 @@ class Gateway:
         try:
             return await (self._read(call) if call.request.kind == "read" else self._write(call))
         except Blocked as blocked:
-            record = await self._record(call, call.entry(decision=blocked.decision, rule=blocked.rule,
-                                                         outcome="blocked", error=blocked.message))
+            entry = call.entry(decision=blocked.decision, rule=blocked.rule, outcome="blocked", error=blocked.message)
+            if call.agent is None or blocked.rule.startswith(("token.", "delegation.")):
+                entry["input"] = audit_form(call.request.input, SMALL)  # unauthenticated: store next to nothing
+            record = await self._record(call, entry)
             return _error(call, blocked.status, blocked.code, blocked.message, blocked.rule, record)
 
     async def _confirm(self, call: Call) -> None:
@@ -153,10 +157,11 @@ class Gateway:
         return await self.tools.audit.record(entry, confirm=call.unconfirmed)
 
     async def list_tools(self, token: str | None, agent_id: str | None = None, scopes: frozenset[str] | None = None,
-                         intent: Any = None) -> CallResult:
+                         intent: Any = None, source: tuple[int | None, str | None] = (None, None)) -> CallResult:
         """The tools this token's agent may call (within an access token's scopes and a run's intent)."""
         await self.tools.ready()
-        check = await (self.tools.agents.check_id(agent_id) if agent_id else self.tools.agents.check(token))
+        check = await (self.tools.agents.check_id(agent_id, generation=source[0], token_id=source[1]) if agent_id
+                       else self.tools.agents.check(token))
         if check.problem or check.agent is None:
             return CallResult(401, {"code": 209, "error": "Invalid or unknown agent token.", "rule": check.problem})
         agent = check.agent
@@ -171,7 +176,9 @@ class Gateway:
         # the call's result counts: a read's in its record's transaction, an admitted write's by a group
         # confirmation answered before its record is appended (``_confirm``), one query for many writes
         agents, cached = self.tools.agents, not call.fresh
-        check = await (agents.check_id(call.request.agent_id, unit, cached=cached) if call.request.agent_id
+        generation, token_id = call.request.source
+        check = await (agents.check_id(call.request.agent_id, unit, cached=cached, generation=generation,
+                                       token_id=token_id) if call.request.agent_id
                        else agents.check(call.request.token, unit, cached=cached))
         call.agent, call.unconfirmed = check.agent, check.unconfirmed
         if check.problem:
@@ -179,6 +186,8 @@ class Gateway:
                           else f"This token is {check.problem.split('.')[1]}.")
         assert check.agent is not None
         call.user = await self.tools.delegations.acting_user(call.request, check.agent)
+        if problem := edge_problem(call.request.input):  # before anything walks it (the record stores it bounded)
+            raise Blocked("input.too_complex", f"The input is {problem}.", status=400, code=142)
         tool = self.tools.registry.get(call.request.tool)
         if tool is None or tool.kind != call.request.kind:
             raise Blocked("tool.unknown", f"No {call.request.kind} tool named {call.request.tool!r}.")
@@ -283,6 +292,9 @@ class Gateway:
     async def _outside(self, call: Call, decision: Decision) -> CallResult:
         """A tool whose writes are its own transactions (cloud functions): a read-only unit, the record after."""
         assert call.tool is not None
+        if not recordable(call.entry(decision=decision.kind, rule=decision.rule, outcome="ok")):
+            raise Blocked("audit.unrecordable", "This call's audit record could not be written; it did not run.",
+                          status=400, code=142)
         try:
             async with self.tools.services.db.unit(read_only=True) as unit:
                 context = self._context(call, unit, Mode.LIVE)
