@@ -38,6 +38,9 @@ log = logging.getLogger("ballast.agent_tools")
 STATUS_BY_RULE = {"token.unknown": 401, "token.revoked": 401, "token.expired": 401, "tool.unknown": 404,
                   "input.invalid": 400, "rate.agent": 429, "rate.tool": 429}
 CODE_BY_STATUS = {401: 209, 404: 101, 400: 142, 429: 155}
+# per caller address, before any token is looked at: anonymous traffic is bounded before it costs a lookup
+ADDRESS_RATE = "1200/minute"
+FAILED_AUTH_RATE = "30/minute"  # calls from one address failing authentication, before it is refused outright
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class CallRequest:
     agent_id: str | None = None  # already authenticated by a verified OAuth access token (no gateway token)
     scopes: frozenset[str] | None = None  # that access token's scopes; None: a gateway token, every scope
     intent: Any = None  # a run token's intent (agent_tools.intents.RunIntent): narrows every call of the run
+    address: str | None = None  # the caller's IP: rate limited before the token is checked
     source: tuple[int | None, str | None] = (None, None)  # an access/run token's (agent generation, gateway token)
 
 
@@ -175,6 +179,7 @@ class Gateway:
         # admitted on this process's copy of the agent (the second attempt: on the fresh row), confirmed before
         # the call's result counts: a read's in its record's transaction, an admitted write's by a group
         # confirmation answered before its record is appended (``_confirm``), one query for many writes
+        await self._address_allowed(call.request.address)
         agents, cached = self.tools.agents, not call.fresh
         generation, token_id = call.request.source
         check = await (agents.check_id(call.request.agent_id, unit, cached=cached, generation=generation,
@@ -182,6 +187,8 @@ class Gateway:
                        else agents.check(call.request.token, unit, cached=cached))
         call.agent, call.unconfirmed = check.agent, check.unconfirmed
         if check.problem:
+            if call.request.address:
+                await self.tools.limits.hit(FAILED_AUTH_RATE, "auth-failed", call.request.address)
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
                           else f"This token is {check.problem.split('.')[1]}.")
         assert check.agent is not None
@@ -208,6 +215,16 @@ class Gateway:
         if call.unconfirmed is not None and call.request.kind == "write":
             call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
         return decision
+
+    async def _address_allowed(self, address: str | None) -> None:
+        if address is None:
+            return
+        limits = self.tools.limits
+        if not await limits.within(FAILED_AUTH_RATE, "auth-failed", address):
+            raise Blocked("rate.address", "Too many failed authentications from this address; wait a minute.",
+                          status=429)
+        if not await limits.hit(ADDRESS_RATE, "address", address):
+            raise Blocked("rate.address", "Too many calls from this address; slow down.", status=429)
 
     async def _read(self, call: Call) -> CallResult:
         """Admission and the tool share one read-only transaction; the record follows (group commit)."""

@@ -167,6 +167,7 @@ class McpFace:
             run_id=claims.run_id or headers.get("x-ballast-run-id") or None,
             idempotency_key=headers.get("idempotency-key") or None, agent_id=claims.agent_id, scopes=claims.scopes,
             intent=intent, delegation=headers.get("x-ballast-delegation") or None,
+            address=ctx.request.client.host if ctx.request is not None and ctx.request.client else None,
             source=(claims.generation, claims.token_id))
         return as_mcp_result(await self.tools.gateway.call(call))
 

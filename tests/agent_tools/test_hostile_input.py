@@ -103,3 +103,13 @@ async def test_deep_input_over_mcp_is_refused_with_one_record(site: Site) -> Non
     assert [r["rule"] for r in records] == ["input.too_complex"]
     verified = await site.admin("POST", "/audit/verify")
     assert verified.json()["ok"] is True
+
+
+async def test_an_address_failing_authentication_is_cut_off_before_token_checks(gateway: Gateway) -> None:
+    statuses = [(await gateway.call(f"bal_forgedforg{i:02d}_x", "read", "list_classes", {"blob": "z" * 50_000}))
+                .status_code for i in range(35)]
+    assert statuses[:30] == [401] * 30 and set(statuses[30:]) == {429}
+    records = await gateway.records()
+    assert len(records) == 35 and {r["rule"] for r in records[30:]} == {"rate.address"}
+    assert sum(len(orjson.dumps(r)) for r in records) < 35 * 1024  # 35 calls of 50 KB each stored ~nothing
+    assert (await gateway.verify())["ok"] is True
