@@ -23,7 +23,7 @@ from agent_tools.audit import AgentChanged, RunAgain, recordable
 from agent_tools.bounds import SMALL, audit_form, edge_problem
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
-from agent_tools.policy import Decision, Policy, decide, granted, over_cap
+from agent_tools.policy import Decision, Policy, RunState, decide, granted, over_cap
 from agent_tools.registry import Tool
 from agent_tools.shaping import Shaper, result_hash, shaper_for
 from agent_tools.telemetry import describe, tool_span
@@ -102,6 +102,8 @@ class Call:
     fresh: bool = False  # read the agent from the database even for a read (the second attempt)
     unconfirmed: tuple[str, bytes] | None = None  # the agent copy the call was admitted on, to confirm
     confirmation: asyncio.Future[bool] | None = None  # a write's group confirmation of that copy
+    reserved: RunState | None = None  # the run whose write budget this call holds a place in (until it commits)
+    committed: bool = False
 
     def entry(self, **more: Any) -> dict[str, Any]:
         base = {"agentId": self.agent.id if self.agent else None, "runId": self.run_id,
@@ -137,6 +139,13 @@ class Gateway:
             return await self._attempt(Call(call.request, call.run_id, call.started, fresh=True))
 
     async def _attempt(self, call: Call) -> CallResult:
+        try:
+            return await self._run_and_record(call)
+        finally:
+            if call.reserved is not None and not call.committed:  # no write happened: its place is free again
+                call.reserved.writes -= 1
+
+    async def _run_and_record(self, call: Call) -> CallResult:
         try:
             return await (self._read(call) if call.request.kind == "read" else self._write(call))
         except Blocked as blocked:
@@ -204,7 +213,9 @@ class Gateway:
         call.policy = await self.tools.policies.current(unit)
         call.input = _validated(tool, call.request.input)
         assert call.agent is not None
-        run = self.tools.budgets.state(call.run_id)
+        if call.request.run_id is not None:
+            await self._claim_run(call)
+        run = self._run(call)
         decision = await decide(call.agent, tool, call.policy, run, self.tools.limits, intent=call.request.intent)
         if decision.kind == "deny":
             raise Blocked(decision.rule, decision.reason)
@@ -212,6 +223,10 @@ class Gateway:
         if stopped := call.shaper.stopped(call.run_id):
             raise Blocked("intent.budget", stopped)
         run.calls += 1
+        if tool.kind == "write":  # checked and counted together (no await between): never past the budget
+            if run.writes >= call.policy.config.run_writes:
+                raise Blocked("budget.writes", f"This run used its {call.policy.config.run_writes} writes.")
+            run.writes, call.reserved = run.writes + 1, run
         if call.unconfirmed is not None and call.request.kind == "write":
             call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
         return decision
@@ -226,6 +241,18 @@ class Gateway:
         if not await limits.hit(ADDRESS_RATE, "address", address):
             raise Blocked("rate.address", "Too many calls from this address; slow down.", status=429)
 
+    async def _claim_run(self, call: Call) -> None:
+        assert call.agent is not None
+        try:
+            await self.tools.run_owners.claim(call.run_id, call.agent.id, call.user.user_id if call.user else None)
+        except Blocked:
+            call.run_id = "run_" + secrets.token_hex(8)  # the refusal's record: a run of its own, not the victim's
+            raise
+
+    def _run(self, call: Call) -> RunState:
+        """The run's budgets, keyed by its owner too: two agents never share counters."""
+        return self.tools.budgets.state(f"{call.agent.id if call.agent else ''}/{call.run_id}")
+
     async def _read(self, call: Call) -> CallResult:
         """Admission and the tool share one read-only transaction; the record follows (group commit)."""
         decision: Decision | None = None
@@ -239,7 +266,7 @@ class Gateway:
             if decision is None or isinstance(error, Blocked):
                 raise
             return await self._failed(call, decision, error)
-        run = self.tools.budgets.state(call.run_id)
+        run = self._run(call)
         run.objects.update((ref["className"], str(ref["objectId"])) for ref in context.refs)
         if call.policy is not None and len(run.objects) > call.policy.config.run_objects_read:
             raise Blocked("budget.objects", "This run has been shown as many objects as its budget allows.")
@@ -295,7 +322,7 @@ class Gateway:
             if isinstance(error, Blocked):
                 raise
             return await self._failed(call, decision, error)
-        self.tools.budgets.state(call.run_id).writes += 1
+        call.committed = True
         return _ok(call, result, record)
 
     async def _detour(self, call: Call, decision: Decision, detour: _Detour) -> CallResult:
@@ -323,7 +350,7 @@ class Gateway:
         except Exception as error:  # noqa: BLE001
             return await self._failed(call, decision, error)
         record = await self._record(call, _written(call, decision, context, result))
-        self.tools.budgets.state(call.run_id).writes += 1
+        call.committed = True
         return _ok(call, result, record)
 
     async def _propose(self, call: Call, decision: Decision) -> CallResult:

@@ -25,6 +25,7 @@ class AgentTools:
         from agent_tools.gateway import Gateway
         from agent_tools.intents import IntentStore
         from agent_tools.oauth import TokenAuthority
+        from agent_tools.run_owners import RunOwners
         from agent_tools.shaping import Exposures
         from agent_tools.tools import builtin_registry
 
@@ -49,6 +50,7 @@ class AgentTools:
         self.oauth = TokenAuthority(self, settings.public_url, getattr(settings, "master_key", None))
         self.approver = Approver(self)
         self.delegations = DelegationStore(self, self.records)  # an agent acting for a user, gateway-only
+        self.run_owners = RunOwners(self.records)  # a run id belongs to the agent and user that started it
         self._ready = False
         self._lock = asyncio.Lock()
 
