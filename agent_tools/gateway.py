@@ -416,8 +416,8 @@ class Gateway:
         request = self.tools.request_context(call.agent, call.user)
         restrict = call.agent.principal if call.user is not None else None
         tool = call.shaper.tool(call.tool) if call.shaper is not None else call.tool
-        return ToolContext(request, self.tools.services, unit, tool, mode, self.tools.jobs, restrict=restrict,
-                           shaper=call.shaper)
+        services, jobs = self.tools.handles_for(call.tool.kind)
+        return ToolContext(request, services, unit, tool, mode, jobs, restrict=restrict, shaper=call.shaper)
 
 
 def _written(call: Call, decision: Decision, context: ToolContext, result: dict[str, Any]) -> dict[str, Any]:
