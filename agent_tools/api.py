@@ -17,6 +17,7 @@ from agent_tools.gateway import CallRequest, CallResult
 from agent_tools.runs import with_access_token
 from agent_tools.service import AgentTools
 from backend.api.access_log import note_principal
+from backend.api.auth import client_ip
 from backend.api.responses import ParseJSON
 from backend.services.wiring import Services
 
@@ -63,6 +64,7 @@ async def _call(request: Request, kind: str) -> ParseJSON:
         idempotency_key=(request.headers.get("idempotency-key") or None) if kind == "write" else None,
         user_token=request.headers.get("x-parse-session-token") or None,
         delegation=request.headers.get("x-ballast-delegation") or None,
+        address=client_ip(request),
     )
     if call.token is not None and not call.token.startswith(TOKEN_PREFIX):
         call = await with_access_token(tools, call)  # an OAuth access / run token: the same path as over MCP

@@ -87,7 +87,8 @@ class McpFace:
         gateway = claims.gateway_token is not None
         listed = await self.tools.gateway.list_tools(claims.gateway_token, agent_id=None if gateway else
                                                      claims.agent_id, scopes=None if gateway else claims.scopes,
-                                                     intent=await self._intent(claims))
+                                                     intent=await self._intent(claims),
+                                                     source=(claims.generation, claims.token_id))
         names = {tool["name"] for tool in listed.body.get("tools", [])}
         return types.ListToolsResult(tools=[as_mcp_tool(tool) for tool in self.tools.registry if tool.name in names])
 
@@ -111,7 +112,9 @@ class McpFace:
             run_id=claims.run_id or headers.get("x-ballast-run-id") or session_run or None,
             idempotency_key=headers.get("idempotency-key") or None, agent_id=None if gateway else claims.agent_id,
             scopes=None if gateway else claims.scopes, intent=intent,
-            delegation=headers.get("x-ballast-delegation") or None)
+            delegation=headers.get("x-ballast-delegation") or None,
+            address=ctx.request.client.host if ctx.request is not None and ctx.request.client else None,
+            source=(claims.generation, claims.token_id))
         return as_mcp_result(await self.tools.gateway.call(call))
 
 

@@ -91,8 +91,10 @@ class GrantStore(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToke
                          run: dict[str, Any] | None) -> str:
         """After consent: a one-time code for the chosen agent and scopes (and intent run), stored hashed."""
         code = secrets.token_urlsafe(32)
+        check = await self.tools.agents.check_id(agent_id)
         data = {"scopes": scopes, "challenge": pending["challenge"], "redirect": pending["redirect"],
-                "explicit": pending["explicit"], "resource": pending.get("resource"), "run": run}
+                "explicit": pending["explicit"], "resource": pending.get("resource"), "run": run,
+                "generation": check.agent.generation if check.agent else None}
         await self.records.create(GRANT, {"kind": "code", "key": _digest(code), "clientId": pending["cid"],
                                           "agentId": agent_id, "expiresAt": int(time.time()) + CODE_SECONDS,
                                           "dataJson": orjson.dumps(data).decode()})
@@ -137,15 +139,18 @@ class GrantStore(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToke
         if check.problem or check.agent is None or check.agent.status != "active":
             raise TokenError("invalid_grant", "The agent these tokens were granted to is no longer active.")
         data = orjson.loads(row["dataJson"])
+        generation = check.agent.generation
+        if data.get("generation") != generation:  # revoked, rotated or suspended since: the grant died with it
+            raise TokenError("invalid_grant", "The agent's tokens were revoked since this grant; sign in again.")
         run = data.get("run") or {}
         access = self.tools.oauth.issue(agent_id, set(scopes), run_id=run.get("runId"), intent=run.get("intent"),
-                                        params=run.get("params"))
+                                        params=run.get("params"), generation=generation)
         refresh = secrets.token_urlsafe(32)
         await self.records.create(GRANT, {
             "kind": "refresh", "key": _digest(refresh), "clientId": row["clientId"], "agentId": agent_id,
             "expiresAt": int(time.time()) + REFRESH_SECONDS,
-            "dataJson": orjson.dumps({"scopes": scopes, "resource": data.get("resource"), "run": data.get("run")
-                                      }).decode()})
+            "dataJson": orjson.dumps({"scopes": scopes, "resource": data.get("resource"), "run": data.get("run"),
+                                      "generation": generation}).decode()})
         return OAuthToken(access_token=access, token_type="Bearer", expires_in=ACCESS_SECONDS,
                           scope=" ".join(sorted(scopes)), refresh_token=refresh)
 

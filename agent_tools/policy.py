@@ -96,6 +96,10 @@ class RateLimits:
     async def hit(self, rate: str, *keys: str) -> bool:
         return await self.counter.hit(_item(rate), *keys)
 
+    async def within(self, rate: str, *keys: str) -> bool:
+        """Whether another hit would still be allowed (counts nothing)."""
+        return await self.counter.test(_item(rate), *keys)
+
 
 @lru_cache(maxsize=256)
 def _item(rate: str) -> RateLimitItem:

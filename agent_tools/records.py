@@ -35,7 +35,7 @@ UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
 # grow the table from both transactions at once (on PostgreSQL: ALTER TABLE in both, a deadlock)
 FIELDS: dict[str, dict[str, str]] = {
     AGENT: {"name": "String", "status": "String", "roles": "Array", "grants": "Array", "owner": "String",
-            "tokens": "Array", "tokenHashes": "Array"},
+            "tokens": "Array", "tokenHashes": "Array", "generation": "Number"},
     APPROVAL: {"status": "String", "agentId": "String", "runId": "String", "userId": "String", "tool": "String",
                "toolVersion": "String", "inputJson": "String", "previewJson": "String", "binding": "String",
                "policyVersion": "Number", "reason": "String", "rule": "String", "expiresAt": "Date",

@@ -56,6 +56,10 @@ class RateCounter:
         """Count one hit; False when the window is already full."""
         return await self.limiter.hit(item, self.namespace, *keys)
 
+    async def test(self, item: RateLimitItem, *keys: str) -> bool:
+        """Whether another hit would still be allowed (counts nothing)."""
+        return await self.limiter.test(item, self.namespace, *keys)
+
 
 class RequestRule(BaseModel):
     """One entry of Parse's ``rateLimit`` list (its field names), plus the ``username`` zone."""
