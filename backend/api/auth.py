@@ -7,9 +7,9 @@ from an allowed IP.
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import HTTPConnection
 
+from backend import jsontext
 from backend.config import Settings
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
 from backend.errors import InvalidJSON, InvalidSessionToken, Unauthorized
@@ -58,8 +58,8 @@ def cloud_context(conn: HTTPConnection) -> dict[str, object]:
     if not raw:
         return {}
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        value = jsontext.loads(raw)
+    except jsontext.JSONDecodeError as error:
         raise InvalidJSON("X-Parse-Cloud-Context must be a JSON object.") from error
     if not isinstance(value, dict):
         raise InvalidJSON("X-Parse-Cloud-Context must be a JSON object.")

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from backend import jsontext
 from backend.operators import json_kind
 
 OPS = ("connect", "subscribe", "unsubscribe", "update")
@@ -48,8 +49,8 @@ class FrameError(Exception):
 def decode(raw: str | bytes) -> dict[str, Any]:
     """Text frame -> a validated request dict; FrameError on anything off."""
     try:
-        request = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        request = jsontext.loads(raw)
+    except jsontext.JSONDecodeError as error:
         raise FrameError(BAD_REQUEST, "Invalid JSON: the frame is not a JSON object.") from error
     if not isinstance(request, dict):
         raise FrameError(BAD_REQUEST, f"Invalid type: {json_kind(request)} (expected object)")
