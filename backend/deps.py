@@ -40,7 +40,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = jsontext.loads(raw)
+        body = jsontext.parse(raw)
     except jsontext.JSONDecodeError as error:
         raise InvalidJSON("The request body is not valid JSON.") from error
     if not isinstance(body, dict):

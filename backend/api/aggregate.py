@@ -19,7 +19,7 @@ def _json_params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for key, raw in request.query_params.items():
         try:
-            params[key] = jsontext.loads(raw)
+            params[key] = jsontext.parse(raw)
         except jsontext.JSONDecodeError:
             params[key] = raw
     return params

@@ -58,7 +58,7 @@ def cloud_context(conn: HTTPConnection) -> dict[str, object]:
     if not raw:
         return {}
     try:
-        value = jsontext.loads(raw)
+        value = jsontext.parse(raw)
     except jsontext.JSONDecodeError as error:
         raise InvalidJSON("X-Parse-Cloud-Context must be a JSON object.") from error
     if not isinstance(value, dict):

@@ -19,7 +19,7 @@ def _json(name: str, raw: str | None) -> Any:
     if len(raw) > MAX_PARAM_LENGTH:
         raise InvalidJSON(f"{name} is too long.")
     try:
-        return jsontext.loads(raw)
+        return jsontext.parse(raw)
     except jsontext.JSONDecodeError as error:
         raise InvalidJSON(f"{name} is not valid JSON.") from error
 

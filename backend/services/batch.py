@@ -61,7 +61,7 @@ def find_options_from(body: Mapping[str, Any]) -> FindOptions:
         raw = body.get(name, default)
         if isinstance(raw, str) and name in ("where", "limit", "skip"):
             try:
-                return jsontext.loads(raw)
+                return jsontext.parse(raw)
             except jsontext.JSONDecodeError as error:
                 raise InvalidJSON(f"{name} is not valid JSON.") from error
         return raw

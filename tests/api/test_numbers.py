@@ -74,3 +74,27 @@ async def test_big_integers_are_doubles_everywhere_also_after_restart(settings: 
         assert skipped.status_code in (200, 400), skipped.text
         assert skipped.status_code == 200 or skipped.json()["code"] == 102
 
+
+
+NUL_BODIES = [
+    ("POST", "/schemas/NulDefault", '{"fields":{"s":{"type":"String","defaultValue":"a\\u0000b"}}}'),
+    ("POST", "/schemas/NulObject", '{"fields":{"o":{"type":"Object","defaultValue":{"k":"a\\u0000"}}}}'),
+    ("POST", "/schemas/NulCLP", '{"classLevelPermissions":{"find":{"a\\u0000":true}}}'),
+    ("PUT", "/config", '{"params":{"a\\u0000":1}}'),
+    ("PUT", "/config", '{"params":{"p":["x",{"y":"\\u0000"}]}}'),
+    ("POST", "/classes/Nul", '{"o":{"deep":["\\u0000"]}}'),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NUL_BODIES)
+async def test_a_nul_anywhere_in_a_body_is_a_parse_error(
+    settings: Settings, method: str, path: str, body: str
+) -> None:
+    """PostgreSQL cannot store a NUL in text or jsonb: it is refused at the edge, on both engines alike."""
+    async with _serving(settings) as client:
+        before = [(await client.get(p, headers=MASTER)).json() for p in ("/schemas", "/config")]
+        response = await client.request(method, path, **_raw(body))
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] in (105, 162), response.text
+        after = [(await client.get(p, headers=MASTER)).json() for p in ("/schemas", "/config")]
+        assert after == before
