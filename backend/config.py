@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     live_query_max_subscriptions: int = Field(1000, ge=1, validation_alias=_ballast("live_query_max_subscriptions"))
     live_query_max_message: int = Field(256 * 1024, ge=1024, validation_alias=_ballast("live_query_max_message"))
     live_query_queue: int = Field(10_000, ge=1, validation_alias=_ballast("live_query_queue"))
+    # a slow subscriber's backlog in bytes, past which it is cut off (155, then close 1008)
+    live_query_queue_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024,
+                                        validation_alias=_ballast("live_query_queue_bytes"))
     live_query_session_check: float = Field(30.0, gt=0, validation_alias=_ballast("live_query_session_check"))
 
     # operations: log level (Parse's names: error, warn, info, verbose, debug, silly; VERBOSE=1 means verbose)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Request
 
+from backend import jsontext
 from backend.api.auth import resolve_context
 from backend.context import RequestContext
 from backend.errors import InvalidJSON, MasterKeyRequired
@@ -65,8 +65,8 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        body = jsontext.parse(raw)
+    except jsontext.JSONDecodeError as error:
         raise InvalidJSON("The request body is not valid JSON.") from error
     if not isinstance(body, dict):
         raise InvalidJSON("The request body must be a JSON object.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 
+from backend import jsontext
 from backend.api.responses import ParseJSON
 from backend.deps import MasterCtx, Objects, Svc
 from backend.services.aggregate import AggregateService
@@ -19,8 +19,8 @@ def _json_params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for key, raw in request.query_params.items():
         try:
-            params[key] = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            params[key] = jsontext.parse(raw)
+        except jsontext.JSONDecodeError:
             params[key] = raw
     return params
 

@@ -7,9 +7,9 @@ from an allowed IP.
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import HTTPConnection
 
+from backend import jsontext
 from backend.api.access_log import note_principal
 from backend.config import Settings
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
@@ -59,8 +59,8 @@ def cloud_context(conn: HTTPConnection) -> dict[str, object]:
     if not raw:
         return {}
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        value = jsontext.parse(raw)
+    except jsontext.JSONDecodeError as error:
         raise InvalidJSON("X-Parse-Cloud-Context must be a JSON object.") from error
     if not isinstance(value, dict):
         raise InvalidJSON("X-Parse-Cloud-Context must be a JSON object.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
+from backend import jsontext
 from backend.errors import InvalidJSON
 from backend.services.objects import FindOptions
 
@@ -19,8 +19,8 @@ def _json(name: str, raw: str | None) -> Any:
     if len(raw) > MAX_PARAM_LENGTH:
         raise InvalidJSON(f"{name} is too long.")
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        return jsontext.parse(raw)
+    except jsontext.JSONDecodeError as error:
         raise InvalidJSON(f"{name} is not valid JSON.") from error
 
 

@@ -8,8 +8,9 @@ round trip is spent per frame (at thousands of subscribers these were half
 the cost of an event).
 Only when a send has to wait (the socket's buffer is full) does a task
 finish it, and later frames queue behind it in a bounded outbox. A client
-that lets its outbox fill (a slow reader) is cut off with an error instead of
-slowing delivery to everyone else.
+that lets its outbox fill, in frames or in bytes (a slow reader), is cut off
+with an error (code 155, then close 1008) instead of slowing delivery to
+everyone else or pinning the server's memory.
 """
 
 from __future__ import annotations
@@ -75,8 +76,10 @@ class Client:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     subscriptions: dict[RequestId, Subscription] = field(default_factory=dict)
     on_overflow: Callable[[Client], None] | None = None
+    queue_bytes: int = 8 * 1024 * 1024  # the outbox's bound in bytes: 10,000 frames of large objects were GBs
     closed: bool = False
     _outbox: deque[bytes] = field(default_factory=deque, init=False)
+    _outbox_bytes: int = field(default=0, init=False)
     _flusher: asyncio.Task[None] | None = field(default=None, init=False)  # finishes a send that had to wait
 
     def push(self, frame: bytes) -> bool:
@@ -86,13 +89,14 @@ class Client:
         if self._flusher is None:
             self._send_eagerly(frame)
             return not self.closed
-        if len(self._outbox) >= self.queue_size:
+        if len(self._outbox) >= self.queue_size or self._outbox_bytes + len(frame) > self.queue_bytes:
             self.closed = True
             if self.on_overflow is not None:
                 self.on_overflow(self)
             asyncio.get_running_loop().create_task(self._cut_off())
             return False
         self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
         return True
 
     def _send_eagerly(self, frame: bytes) -> None:
@@ -119,7 +123,9 @@ class Client:
         try:
             await _resume(sending, waiting_on)
             while self._outbox:
-                await self.send(self._outbox.popleft())
+                frame = self._outbox.popleft()
+                self._outbox_bytes -= len(frame)
+                await self.send(frame)
         except Exception:  # the socket is gone; the reader side notices and cleans up
             self.closed = True
         finally:
@@ -128,7 +134,7 @@ class Client:
     async def _cut_off(self) -> None:
         if self._flusher is not None:
             self._flusher.cancel()
-        self._outbox.clear()
+        self._drop_outbox()
         message = orjson.dumps({
             "op": "error", "error": "Client too slow: its event queue overflowed; events were dropped.",
             "code": SLOW_CLIENT_CODE, "reconnect": True, "requestId": None,
@@ -150,7 +156,11 @@ class Client:
             flusher.cancel()
         except Exception:
             log.debug("flush of %s ended with an error", self.id)
+        self._drop_outbox()
+
+    def _drop_outbox(self) -> None:
         self._outbox.clear()
+        self._outbox_bytes = 0
 
 
 @types.coroutine

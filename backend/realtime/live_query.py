@@ -161,7 +161,8 @@ class Connection:
                 raise FrameError(InvalidSessionToken.code, SESSION_ERROR, False)
             principal = resolved
         client = Client(self.send, self.close, self.settings.live_query_queue, principal, token,
-                        request.get("installationId"), send_now=self.send_now)
+                        request.get("installationId"), send_now=self.send_now,
+                        queue_bytes=self.settings.live_query_queue_bytes)
         await self.hub.connect(client)
         self.client = client
         client.push(protocol.reply_frame("connected", client.id, client.installation_id))

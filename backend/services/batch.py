@@ -16,8 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from backend import jsontext
 from backend.context import RequestContext
 from backend.errors import InvalidJSON, ParseError
 from backend.services.objects import FindOptions, ObjectService
@@ -62,8 +61,8 @@ def find_options_from(body: Mapping[str, Any]) -> FindOptions:
         raw = body.get(name, default)
         if isinstance(raw, str) and name in ("where", "limit", "skip"):
             try:
-                return orjson.loads(raw)
-            except orjson.JSONDecodeError as error:
+                return jsontext.parse(raw)
+            except jsontext.JSONDecodeError as error:
                 raise InvalidJSON(f"{name} is not valid JSON.") from error
         return raw
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from backend import jsontext, wire
 from backend import querytree as q
-from backend import wire
 from backend.context import RequestContext
 from backend.errors import (
     DuplicateValue,
@@ -418,6 +418,8 @@ def _bounded(value: Any, what: str, maximum: int | None) -> int:
         value = 100
     if value < 0:
         raise InvalidQuery(f"{what} must not be negative.")
+    if value > jsontext.I64_MAX:  # no engine takes it (SQLite answered 500)
+        raise InvalidQuery(f"{what} is too large.")
     return int(min(value, maximum) if maximum is not None else value)
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from backend import operators, wire
+from backend import jsontext, operators, wire
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
@@ -153,7 +153,9 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str, pool_size: int = 32, max_overflow: int = 8) -> None:
         # pool_size covers the requests one process has in flight under load: connections past it are
         # closed on return and reopened on demand, and that churn cost ~15% of a GET (benchmarks/crud.py)
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        # jsontext.loads: a number PostgreSQL prints with more than 64 bits of digits comes back a double
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                                     json_deserializer=jsontext.loads)
         super().__init__(engine, PostgresDialect())
         # Reads skip BEGIN / SET TRANSACTION READ ONLY / COMMIT (three of a GET's four round trips): in
         # READ COMMITTED each statement takes its own snapshot anyway, and default_transaction_read_only
@@ -161,6 +163,7 @@ class PostgresStore(SqlStore):
         self._reader = create_async_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, isolation_level="AUTOCOMMIT",
             skip_autocommit_rollback=True, connect_args={"server_settings": {"default_transaction_read_only": "on"}},
+            json_deserializer=jsontext.loads,
         )
         # both kinds of autocommit unit keep their connections between uses (see sqlshelf); single writes keep
         # fewer, so transactions still find pooled connections

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from backend import operators, wire
+from backend import jsontext, operators, wire
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlite_trips import OneTripDBAPI, held_writes
 from backend.storage.sqlquery import Expr
@@ -159,7 +159,8 @@ class SqliteStore(SqlStore):
         database = sa.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=8, max_overflow=8, module=ONE_TRIP)
+        engine = create_async_engine(url, pool_size=8, max_overflow=8, module=ONE_TRIP,
+                                     json_deserializer=jsontext.loads)
         event.listen(engine.sync_engine, "connect", _register_functions)
         event.listen(engine.sync_engine, "begin", _begin)
         super().__init__(engine, SqliteDialect())
@@ -168,7 +169,7 @@ class SqliteStore(SqlStore):
         # in its own implicit transaction (no BEGIN/COMMIT, no rollback on return: autocommit), as reads
         # on PostgreSQL do; toggling the pragma around each read cost six aiosqlite thread hops a request.
         self._reader = create_async_engine(url, pool_size=8, max_overflow=8, skip_autocommit_rollback=True,
-                                           module=ONE_TRIP)
+                                           module=ONE_TRIP, json_deserializer=jsontext.loads)
         event.listen(self._reader.sync_engine, "connect", _register_reader)
         self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-from backend import wire
+from backend import jsontext, wire
 from backend.storage.protocols import ClassSchema, FieldSpec, Row
 
 # none_as_null: a field set to null is SQL NULL (absent), never the JSON literal null
@@ -84,9 +84,11 @@ def to_column(spec: FieldSpec, value: Any) -> Any:
         return value.name
     if kind == "Bytes":
         return value.base64
+    # an integer past 64 bits (cloud code can set one) is a double: no engine binds it, and Parse clients
+    # read every number as a double anyway; wire.encode builds a new value, so doubles may change it in place
     if kind in ("Object", "Array", "GeoPoint", "Polygon"):
-        return wire.encode(value)
-    return value
+        return jsontext.doubles(wire.encode(value))
+    return jsontext.doubles(value)
 
 
 # the types from_column changes; every other column's value is the wire value as stored

@@ -7,6 +7,7 @@ call through schemathesis's own client.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import hypothesis
@@ -20,7 +21,7 @@ from tests.conftest import APP_ID, MASTER_KEY
 from tests.support.live import LiveServer
 
 MASTER = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": MASTER_KEY}
-EXAMPLES = 8
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))  # e.g. FUZZ_EXAMPLES=200 for a long run
 # the route groups of this suite's owner, plus the class routes every other group rides on
 FUZZED_PREFIXES = ("/classes", "/batch", "/schemas", "/purge", "/config", "/installations", "/aggregate",
                    "/health", "/serverInfo")

@@ -110,7 +110,25 @@ def raw_subscriber(port: int) -> socket.socket:
     return sock
 
 
+@pytest.fixture
+def byte_bound_server(settings: Settings) -> Iterator[LiveServer]:
+    """The default frame bound (10,000 events) but a 256 KiB byte bound: only bytes can cut a client off."""
+    limited = settings.model_copy(update={"live_query_queue_bytes": 256 * 1024})
+    with LiveServer(create_app(limited)) as server:
+        yield server
+
+
 async def test_a_client_too_slow_to_read_is_cut_off_and_others_keep_receiving(tight_server, open_socket):
+    """Cut off by the frame bound: 4 queued events."""
+    await _slow_client_is_cut_off(tight_server, open_socket)
+
+
+async def test_a_slow_client_is_cut_off_by_the_bytes_it_holds(byte_bound_server, open_socket):
+    """Cut off by the byte bound (256 KiB) long before the frame bound (10,000 events): 60 x 200 KB."""
+    await _slow_client_is_cut_off(byte_bound_server, open_socket)
+
+
+async def _slow_client_is_cut_off(tight_server, open_socket):
     fast = await open_socket(tight_server.url)
     await fast.connect()
     await fast.subscribe(1, "Big")
