@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
     session_length: int = Field(31_536_000, ge=1, validation_alias=_parse("session_length"))
     bcrypt_rounds: int = Field(10, ge=4, le=15, validation_alias=_ballast("bcrypt_rounds"))
+    # Parse 9's default: a new user's ACL lets only that user read it (no public read)
+    enforce_private_users: bool = Field(True, validation_alias=_parse("enforce_private_users"))
     verify_user_emails: bool = Field(False, validation_alias=_parse("verify_user_emails"))
     prevent_login_with_unverified_email: bool = Field(
         False, validation_alias=_parse("prevent_login_with_unverified_email"))

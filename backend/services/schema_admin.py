@@ -51,8 +51,10 @@ class SchemaAdmin:
         self.security = security  # schema and CLP changes join the security trail, in the same unit
 
     async def list(self) -> list[dict[str, Any]]:
-        # the cache, not a reload: replacing it would drop classes other requests are creating right now
-        return [schema_to_wire(schema) for schema in self.schemas.all_cached()]
+        # the cache, brought up to the committed schema version as the unit opens (not a reload of every
+        # class: replacing the cache would drop classes other requests are creating right now)
+        async with self.db.unit(read_only=True):
+            return [schema_to_wire(schema) for schema in self.schemas.all_cached()]
 
     async def get(self, class_name: str) -> dict[str, Any]:
         async with self.db.unit(read_only=True) as unit:

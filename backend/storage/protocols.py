@@ -156,6 +156,11 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    def schema_stamp(self) -> object:
+        """A value that changes once any instance on this database committed a schema change (class, field,
+        CLP, protected fields): cheap enough (no round trip) to compare before every unit of work."""
+        ...
+
     def transaction(
         self, *, read_only: bool = False, single_write: bool = False
     ) -> AbstractAsyncContextManager[Session]:
