@@ -52,6 +52,8 @@ DEFAULT_RATE_LIMITS: tuple[dict[str, Any], ...] = (
     {"requestPath": "/login", "requestTimeWindow": MINUTE_MS, "requestCount": 10, "zone": "username"},
     {"requestPath": "/users", "requestMethods": ["POST"], "requestTimeWindow": MINUTE_MS, "requestCount": 60,
      "zone": "ip"},
+    {"requestPath": "/classes/_User", "requestMethods": ["POST"], "requestTimeWindow": MINUTE_MS,
+     "requestCount": 60, "zone": "ip"},  # the same sign-up by its other path (and in a batch)
     {"requestPath": "/requestPasswordReset", "requestTimeWindow": MINUTE_MS, "requestCount": 10, "zone": "ip"},
     {"requestPath": "/requestPasswordReset", "requestTimeWindow": MINUTE_MS, "requestCount": 3,
      "zone": "username"},

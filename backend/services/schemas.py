@@ -161,11 +161,15 @@ class SchemaService:
         self._cache = {schema.class_name: schema for schema in await unit.session.load_schemas()}
         self._loaded, self._loaded_at = True, stamp
 
+    def stale(self) -> bool:
+        """Whether some instance committed a schema change the cache has not loaded yet."""
+        return self._stamp() != self._loaded_at
+
     async def refresh(self, unit: Unit) -> None:
         """Reload once any instance committed a schema change (class, field, CLP, protected fields) since the
         cache was loaded, so the next request here obeys it. Runs as every unit opens (Database.on_open); the
         stamp costs no round trip (PostgreSQL: LISTEN/NOTIFY; SQLite: a file beside the database)."""
-        if self._stamp() != self._loaded_at:
+        if self.stale():
             await self.load(unit)
 
     def cached(self, class_name: str) -> ClassSchema | None:

@@ -131,12 +131,15 @@ async def test_password_change_revokes_the_other_sessions_only(client: httpx.Asy
 
 
 async def test_other_users_cannot_change_or_see_private_parts_of_a_user(client: httpx.AsyncClient) -> None:
-    gina = await sign_up(client, "gina", email="gina@example.com")
+    # users are private (Parse 9); gina makes herself readable, and her email still never shows to others
+    gina = await sign_up(client, "gina", email="gina@example.com", ACL={"*": {"read": True}})
     hank = await sign_up(client, "hank")
+    hidden_user = await client.get(f"/users/{hank['objectId']}", headers=as_user(gina["sessionToken"]))
+    assert hidden_user.status_code == 404
     seen = (await client.get(f"/users/{gina['objectId']}", headers=as_user(hank["sessionToken"]))).json()
     assert seen["username"] == "gina" and "email" not in seen and "sessionToken" not in seen
     anon = (await client.get("/users", headers=H)).json()["results"]
-    assert all("email" not in user for user in anon)
+    assert [user["username"] for user in anon] == ["gina"] and all("email" not in user for user in anon)
     edit = await client.put(f"/users/{gina['objectId']}", json={"username": "pwned"},
                             headers=as_user(hank["sessionToken"]))
     assert edit.status_code == 404 and edit.json()["code"] == 101
