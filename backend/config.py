@@ -54,6 +54,8 @@ DEFAULT_RATE_LIMITS: tuple[dict[str, Any], ...] = (
     {"requestPath": "/login", "requestTimeWindow": MINUTE_MS, "requestCount": 10, "zone": "username"},
     {"requestPath": "/users", "requestMethods": ["POST"], "requestTimeWindow": MINUTE_MS, "requestCount": 60,
      "zone": "ip"},
+    {"requestPath": "/classes/_User", "requestMethods": ["POST"], "requestTimeWindow": MINUTE_MS,
+     "requestCount": 60, "zone": "ip"},  # the same sign-up by its other path (and in a batch)
     {"requestPath": "/requestPasswordReset", "requestTimeWindow": MINUTE_MS, "requestCount": 10, "zone": "ip"},
     {"requestPath": "/requestPasswordReset", "requestTimeWindow": MINUTE_MS, "requestCount": 3,
      "zone": "username"},
@@ -158,6 +160,8 @@ class Settings(BaseSettings):
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
     session_length: int = Field(31_536_000, ge=1, validation_alias=_parse("session_length"))
     bcrypt_rounds: int = Field(10, ge=4, le=15, validation_alias=_ballast("bcrypt_rounds"))
+    # Parse 9's default: a new user's ACL lets only that user read it (no public read)
+    enforce_private_users: bool = Field(True, validation_alias=_parse("enforce_private_users"))
     verify_user_emails: bool = Field(False, validation_alias=_parse("verify_user_emails"))
     prevent_login_with_unverified_email: bool = Field(
         False, validation_alias=_parse("prevent_login_with_unverified_email"))

@@ -15,6 +15,7 @@ from backend.context import RequestContext
 from backend.errors import InvalidJSON, MasterKeyRequired
 from backend.services.config import ConfigService
 from backend.services.objects import ObjectService
+from backend.services.rate_limits import named_in
 from backend.services.schemas import SchemaService
 from backend.services.wiring import Services
 
@@ -44,14 +45,14 @@ def _route_path(request: Request, services: Services) -> str:
 
 async def _username(request: Request) -> str | None:
     """The username (or email) a log-in, sign-up or reset names, from the query or the JSON body."""
-    found: object = request.query_params.get("username") or request.query_params.get("email")
-    if found is None and request.method != "GET":
-        try:
-            body = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError:
-            return None
-        found = (body.get("username") or body.get("email")) if isinstance(body, dict) else None
-    return found if isinstance(found, str) else None
+    found = request.query_params.get("username") or request.query_params.get("email")
+    if found is not None or request.method == "GET":
+        return found
+    try:
+        body = jsontext.parse(await request.body() or b"{}")
+    except jsontext.JSONDecodeError:
+        return None
+    return await named_in(body)()
 
 
 async def master_context(ctx: Annotated[RequestContext, Depends(request_context)]) -> RequestContext:

@@ -26,7 +26,7 @@ def batch_service(request: Request) -> BatchService:
         settings = services.settings
         prefixes = [settings.mount_path, urlparse(settings.public_url).path or settings.mount_path,
                     *settings.extra_mount_paths]
-        service = BatchService(services.db, routes, settings.batch_limit, prefixes)
+        service = BatchService(services.db, routes, settings.batch_limit, prefixes, services.limits)
         request.app.state.batch_service = service
     return service
 

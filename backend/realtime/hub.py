@@ -196,7 +196,7 @@ class Hub:
     async def _schema(self, class_name: str) -> ClassSchema:
         # the schema cache as REST reads it; only a miss costs a transaction (thousands of clients subscribe at once)
         cached = self.services.schemas.cached(class_name)
-        if cached is not None:
+        if cached is not None and not self.services.schemas.stale():  # another instance's CLP change: reload
             return cached
         async with self.services.db.unit(read_only=True) as unit:
             schema = await self.services.schemas.get(unit, class_name)

@@ -20,6 +20,7 @@ from backend import jsontext
 from backend.context import RequestContext
 from backend.errors import InvalidJSON, ParseError
 from backend.services.objects import FindOptions, ObjectService
+from backend.services.rate_limits import RequestLimits, named_in
 from backend.services.units import Database, Unit
 
 log = logging.getLogger("ballast.batch")
@@ -109,8 +110,10 @@ def class_routes(objects: ObjectService, routes: BatchRoutes | None = None) -> B
 
 
 class BatchService:
-    def __init__(self, db: Database, routes: BatchRoutes, limit: int, prefixes: Sequence[str]) -> None:
+    def __init__(self, db: Database, routes: BatchRoutes, limit: int, prefixes: Sequence[str],
+                 rate_limits: RequestLimits | None = None) -> None:
         self.db = db
+        self.rate_limits = rate_limits
         self.routes = routes
         self.limit = limit
         # longest first, so "/parse/v2" wins over "/parse" when both are mount paths
@@ -151,6 +154,9 @@ class BatchService:
 
     async def run(self, ctx: RequestContext, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         requests = self.parse(body)
+        for request in requests:  # each sub-request counts as if sent alone; one over a limit refuses the batch
+            if self.rate_limits is not None:
+                await self.rate_limits.check(ctx, request.method, request.path, named_in(request.body))
         if body.get("transaction") is True:
             return await self._in_one_unit(ctx, requests)
         return [await self._one(ctx, request) for request in requests]

@@ -115,6 +115,16 @@ class RequestLimits:
                 raise TooManyRequests(rule.error_response_message)
 
 
+def named_in(body: object) -> Username:
+    """The username (or email) a request body names, for the ``username`` zone."""
+
+    async def name() -> str | None:
+        found = (body.get("username") or body.get("email")) if isinstance(body, dict) else None
+        return found if isinstance(found, str) else None
+
+    return name
+
+
 async def _key(zone: Zone, ctx: RequestContext, username: Username) -> str | None:
     """What a rule counts by; None: the request names nothing to count (a log-in without a username)."""
     if zone == "global":
@@ -134,4 +144,4 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:32]
 
 
-__all__ = ["RateCounter", "RequestLimits", "RequestRule"]
+__all__ = ["RateCounter", "RequestLimits", "RequestRule", "named_in"]

@@ -52,10 +52,12 @@ class SchemaAdmin:
         self.security = security  # schema and CLP changes join the security trail, in the same unit
 
     async def list(self) -> list[dict[str, Any]]:
-        # the cache, not a reload: replacing it would drop classes other requests are creating right now
+        # the cache, brought up to the committed schema version as the unit opens (not a reload of every
+        # class: replacing the cache would drop classes other requests are creating right now).
         # Ballast's own classes are not the app's: not listed (Parse Dashboard, Parse.Schema.all())
-        return [schema_to_wire(schema) for schema in self.schemas.all_cached()
-                if schema.class_name not in INTERNAL_CLASSES]
+        async with self.db.unit(read_only=True):
+            return [schema_to_wire(schema) for schema in self.schemas.all_cached()
+                    if schema.class_name not in INTERNAL_CLASSES]
 
     async def get(self, class_name: str) -> dict[str, Any]:
         refuse_internal(class_name)

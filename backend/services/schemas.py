@@ -8,7 +8,7 @@ only after the transaction that changed the schema commits.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -155,17 +155,34 @@ def field_spec_from_wire(name: str, raw: object) -> FieldSpec:
     return FieldSpec(raw["type"], target, bool(raw.get("required", False)), raw.get("defaultValue"))
 
 
+_NEVER = object()
+
+
 class SchemaService:
     """Reads schemas through a cache; changes them inside the caller's unit of work."""
 
-    def __init__(self, allow_client_class_creation: bool) -> None:
+    def __init__(self, allow_client_class_creation: bool, stamp: Callable[[], object] = lambda: None) -> None:
         self.allow_client_class_creation = allow_client_class_creation
         self._cache: dict[str, ClassSchema] = {}
         self._loaded = False
+        self._stamp = stamp  # Store.schema_stamp: changes once any instance committed a schema change
+        self._loaded_at: object = _NEVER
 
     async def load(self, unit: Unit) -> None:
+        stamp = self._stamp()  # taken first: a change committed while loading makes the next unit load again
         self._cache = {schema.class_name: schema for schema in await unit.session.load_schemas()}
-        self._loaded = True
+        self._loaded, self._loaded_at = True, stamp
+
+    def stale(self) -> bool:
+        """Whether some instance committed a schema change the cache has not loaded yet."""
+        return self._stamp() != self._loaded_at
+
+    async def refresh(self, unit: Unit) -> None:
+        """Reload once any instance committed a schema change (class, field, CLP, protected fields) since the
+        cache was loaded, so the next request here obeys it. Runs as every unit opens (Database.on_open); the
+        stamp costs no round trip (PostgreSQL: LISTEN/NOTIFY; SQLite: a file beside the database)."""
+        if self.stale():
+            await self.load(unit)
 
     def cached(self, class_name: str) -> ClassSchema | None:
         return self._cache.get(class_name)

@@ -63,6 +63,8 @@ class Database:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # run as each new unit opens, before the caller's first statement (the schema cache's freshness check)
+        self.on_open: list[Callable[[Unit], Awaitable[None]]] = []
 
     @asynccontextmanager
     async def unit(
@@ -82,6 +84,8 @@ class Database:
         try:
             async with self.store.transaction(read_only=read_only, single_write=single_write) as session:
                 unit = Unit(session, read_only, resumable)
+                for opened in self.on_open:
+                    await opened(unit)
                 yield unit
                 await unit.flush()
         except BaseException:

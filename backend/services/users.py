@@ -128,8 +128,14 @@ class UserGuard:
     def _defaults(self, values: dict[str, Any], row: Row, password: object) -> None:
         if password is None and "authData" not in values:
             raise parse_error(ParseCode.PASSWORD_MISSING, "password is required")
-        if "_rperm" not in row:  # Parse's default user ACL: public read, self write
-            row["_rperm"], row["_wperm"] = ["*", row["objectId"]], [row["objectId"]]
+        # Parse 9: a new user may always read and write itself, added to any ACL the sign-up sends; with no
+        # ACL it is private (enforcePrivateUsers), or readable by all when the app turns that off
+        me = row["objectId"]
+        if row.get("_rperm") is None:
+            row["_rperm"] = [me] if self.settings.enforce_private_users else ["*", me]
+            row["_wperm"] = [me]
+        row["_rperm"] = _with(row["_rperm"], me)
+        row["_wperm"] = _with(row.get("_wperm") or [], me)
 
     async def _set_password(self, unit: Unit, ctx: RequestContext, password: object, values: dict[str, Any],
                             row: Row, before: Row | None) -> None:
@@ -209,6 +215,10 @@ class UserGuard:
 
     async def user_schema(self, unit: Unit) -> ClassSchema:
         return await self.objects.schemas.require(unit, USER_CLASS)
+
+
+def _with(perms: list[str], user_id: str) -> list[str]:
+    return perms if user_id in perms else [*perms, user_id]
 
 
 def _bind(callback: VerifyCallback, user: dict[str, Any], token: str) -> Callable[[], Awaitable[None]]:

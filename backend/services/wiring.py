@@ -55,7 +55,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or create_store(settings.database_url, settings.database_pool_size)
     db = Database(store)
     events = EventBus()
-    schemas = SchemaService(settings.allow_client_class_creation)
+    schemas = SchemaService(settings.allow_client_class_creation, store.schema_stamp)
+    db.on_open.append(schemas.refresh)  # another instance's schema, CLP or protected-field change applies here
     cloud = CloudService(settings.cloud_code_dir, settings.cloud_timeout, settings.cloud_reload)
     files = build_file_service(settings)
     files.hooks = cloud

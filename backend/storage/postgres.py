@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -21,6 +22,7 @@ from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
 
+SCHEMA_CHANNEL = "ballast_schema"
 _FUNCTIONS = (
     """
     CREATE OR REPLACE FUNCTION ballast_geo_distance(lat1 float8, lon1 float8, lat2 float8, lon2 float8)
@@ -169,11 +171,35 @@ class PostgresStore(SqlStore):
         # fewer, so transactions still find pooled connections
         self._reads = ConnectionShelf(self._reader, pool_size)
         self._single_writes = ConnectionShelf(engine, max(1, pool_size // 2), isolation_level="AUTOCOMMIT")
+        self._listener: asyncpg.Connection | None = None
+
+    async def open(self) -> None:
+        await super().open()
+        # every instance LISTENs; a schema change NOTIFYs in its transaction, delivered as it commits
+        self._listener = await asyncpg.connect(self.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False))
+        await self._listener.add_listener(SCHEMA_CHANNEL, self._on_schema_change)
+        self._listener.add_termination_listener(self._on_listener_lost)
+
+    def _on_schema_change(self, *_: object) -> None:
+        self._schema_stamp += 1
+
+    def _on_listener_lost(self, *_: object) -> None:
+        self._listener = None  # no news of changes any more: every unit reloads the schemas (see schema_stamp)
+
+    def schema_stamp(self) -> object:
+        return self._schema_stamp if self._listener is not None else object()
+
+    async def announce_schema_change(self, conn: AsyncConnection) -> None:
+        await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": SCHEMA_CHANNEL})
 
     def pools(self) -> dict[str, AsyncEngine]:
         return {"writes": self.engine, "reads": self._reader}
 
     async def close(self) -> None:
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.close()
         await self._reads.close()
         await self._single_writes.close()
         await self._reader.dispose()

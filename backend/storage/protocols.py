@@ -162,6 +162,11 @@ class Store(Protocol):
     def pool_stats(self) -> dict[str, dict[str, int]]:
         """Connections per pool (``size``, ``checked_out``, ``overflow``), for /metrics."""
 
+    def schema_stamp(self) -> object:
+        """A value that changes once any instance on this database committed a schema change (class, field,
+        CLP, protected fields): cheap enough (no round trip) to compare before every unit of work."""
+        ...
+
     def transaction(
         self, *, read_only: bool = False, single_write: bool = False
     ) -> AbstractAsyncContextManager[Session]:

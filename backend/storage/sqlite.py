@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -172,11 +174,29 @@ class SqliteStore(SqlStore):
                                            module=ONE_TRIP, json_deserializer=jsontext.loads)
         event.listen(self._reader.sync_engine, "connect", _register_reader)
         self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
+        # processes sharing the file learn of schema changes from a small file beside it, replaced after each
+        # commit that changed a schema: one local file read per unit of work, no trip to the database thread
+        self._schema_file = Path(database + "-schema") if database and database != ":memory:" else None
 
     async def close(self) -> None:
         await self._reads.close()
         await self._reader.dispose()
         await super().close()
+
+    def schema_stamp(self) -> object:
+        if self._schema_file is None:
+            return super().schema_stamp()
+        try:  # its content, unique per change (an inode number and a coarse mtime may both repeat)
+            return self._schema_file.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def schema_committed(self) -> None:
+        super().schema_committed()
+        if self._schema_file is not None:
+            fresh = self._schema_file.with_name(f"{self._schema_file.name}.{os.getpid()}.{id(self)}")
+            fresh.write_text(f"{time.time_ns()} {os.getpid()} {id(self)} {self._schema_stamp}")
+            os.replace(fresh, self._schema_file)
 
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         return held_writes(conn)

@@ -95,6 +95,7 @@ class SqlStore:
         self._tables: dict[tuple[str, tuple[tuple[str, str], ...]], sa.Table] = {}
         self._join_tables: dict[tuple[str, str], sa.Table] = {}
         self.statements = StatementCache()  # hot-path statements built once (see sqlcache)
+        self._schema_stamp = 0
 
     async def open(self) -> None:
         # a write connection: on SQLite its BEGIN IMMEDIATE serialises worker processes starting together
@@ -157,7 +158,24 @@ class SqlStore:
     @asynccontextmanager
     async def transaction(self, *, read_only: bool = False, single_write: bool = False) -> AsyncIterator[SqlSession]:
         async with self.connect(read_only=read_only, single_write=single_write) as conn:
-            yield SqlSession(self, conn, single_write=single_write)
+            session = SqlSession(self, conn, single_write=single_write)
+            yield session
+            if session.schema_changed:
+                await self.announce_schema_change(conn)
+        if session.schema_changed:
+            self.schema_committed()
+
+    # --- telling every instance about schema changes (see Store.schema_stamp) ----------------
+
+    def schema_stamp(self) -> object:
+        return self._schema_stamp
+
+    async def announce_schema_change(self, conn: AsyncConnection) -> None:
+        """In the changing transaction, just before its commit (PostgreSQL: a NOTIFY, sent as it commits)."""
+
+    def schema_committed(self) -> None:
+        """After the commit of a schema change (this instance; SQLite: other processes on the file too)."""
+        self._schema_stamp += 1
 
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         """Statements executed on ``conn`` inside may wait to be sent with the first one after it (SQLite:
@@ -193,6 +211,7 @@ class SqlSession:
         self.conn = conn
         self.known: dict[str, ClassSchema] = {}
         self._writes_left = 1 if single_write else None  # None: a real transaction, no limit
+        self.schema_changed = False
 
     def _count_write(self, *, schema_change: bool = False) -> None:
         """In a single-write session, refuse the write that would need a transaction, before it runs."""
@@ -225,6 +244,7 @@ class SqlSession:
 
     async def save_schema(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
         self._count_write(schema_change=True)
+        self.schema_changed = True
         values = {"className": schema.class_name, "schema": schema_to_json(schema), "isParseClass": True}
         if previous is None:
             await self.conn.execute(sa.insert(SCHEMA_TABLE).values(**values))
@@ -276,6 +296,7 @@ class SqlSession:
 
     async def drop_class(self, class_name: str) -> None:
         self._count_write(schema_change=True)
+        self.schema_changed = True
         schema = self.known.get(class_name)
         await self.conn.execute(sa.delete(SCHEMA_TABLE).where(SCHEMA_TABLE.c.className == class_name))
         await self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(self.conn, class_name)}")

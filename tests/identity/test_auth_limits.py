@@ -125,3 +125,21 @@ async def test_a_wrong_password_storm_leaves_the_writer_free(settings: Settings)
         assert [w.status_code for w in writes] == [201] * 5
         assert not any(task.done() for task in storm)  # five writes committed while both hashes still ran
         assert [(await task).status_code for task in storm] == [404, 404]
+
+
+async def test_a_batch_cannot_go_around_the_limits(settings: Settings) -> None:
+    """Each sub-request counts as if sent alone; one over a limit refuses the whole batch, which writes nothing."""
+    async with serving(settings) as (_, http):
+        def signups(first: int, count: int) -> dict[str, Any]:
+            body = [{"username": f"b{n}", "password": "pw"} for n in range(first, first + count)]
+            return {"requests": [{"method": "POST", "path": "/parse/classes/_User", "body": b} for b in body]}
+
+        done = await http.post("/batch", json=signups(0, 50), headers=H)
+        assert done.status_code == 200 and all("success" in r for r in done.json())
+        refused = await http.post("/batch", json=signups(50, 20), headers=H)
+        assert (refused.status_code, refused.json()) == (429, TOO_MANY)
+        count = await http.get("/classes/_User", params={"count": "1", "limit": "0"}, headers=M)
+        assert count.json()["count"] == 50
+        direct = await http.post("/classes/_User", json={"username": "direct", "password": "pw"}, headers=H)
+        assert (direct.status_code, direct.json()) == (429, TOO_MANY)
+        assert (await http.post("/batch", json=signups(100, 5), headers=M)).status_code == 200  # master exempt

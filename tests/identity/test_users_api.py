@@ -89,15 +89,17 @@ async def test_username_and_email_collisions_are_202_and_203_case_insensitively(
     assert email.json() == {"code": 203, "error": "Account already exists for this email address."}
 
 
-async def test_concurrent_sign_ups_of_one_username_let_exactly_one_win(client: httpx.AsyncClient) -> None:
+async def test_concurrent_sign_ups_of_one_username_let_exactly_one_win(client: httpx.AsyncClient,
+                                                                        master_headers: dict[str, str]) -> None:
     responses = await asyncio.gather(*(
         client.post("/users", json={"username": "race", "password": f"pw{i}"}, headers=H) for i in range(6)
     ))
     codes = sorted(r.status_code for r in responses)
     assert codes == [201] + [400] * 5
     assert {r.json()["code"] for r in responses if r.status_code == 400} == {202}
-    found = (await client.get("/users", params={"where": '{"username":"race"}'}, headers=H)).json()["results"]
-    assert len(found) == 1
+    # users are private (Parse 9): only the master key sees that exactly one exists
+    found = (await client.get("/users", params={"where": '{"username":"race"}'}, headers=master_headers)).json()
+    assert len(found["results"]) == 1
 
 
 async def test_bcrypt_hashes_exported_from_parse_server_log_in(client: httpx.AsyncClient, app: FastAPI) -> None:
@@ -129,12 +131,15 @@ async def test_password_change_revokes_the_other_sessions_only(client: httpx.Asy
 
 
 async def test_other_users_cannot_change_or_see_private_parts_of_a_user(client: httpx.AsyncClient) -> None:
-    gina = await sign_up(client, "gina", email="gina@example.com")
+    # users are private (Parse 9); gina makes herself readable, and her email still never shows to others
+    gina = await sign_up(client, "gina", email="gina@example.com", ACL={"*": {"read": True}})
     hank = await sign_up(client, "hank")
+    hidden_user = await client.get(f"/users/{hank['objectId']}", headers=as_user(gina["sessionToken"]))
+    assert hidden_user.status_code == 404
     seen = (await client.get(f"/users/{gina['objectId']}", headers=as_user(hank["sessionToken"]))).json()
     assert seen["username"] == "gina" and "email" not in seen and "sessionToken" not in seen
     anon = (await client.get("/users", headers=H)).json()["results"]
-    assert all("email" not in user for user in anon)
+    assert [user["username"] for user in anon] == ["gina"] and all("email" not in user for user in anon)
     edit = await client.put(f"/users/{gina['objectId']}", json={"username": "pwned"},
                             headers=as_user(hank["sessionToken"]))
     assert edit.status_code == 400 and edit.json() == {"code": 206, "error": "Insufficient auth."}  # as Parse

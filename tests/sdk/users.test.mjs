@@ -139,6 +139,12 @@ test('protected fields are hidden from others, shown to the owner field', async 
   assert.equal(seenByOther.get('nickname'), 'p');
   const seenByOwner = await new Parse.Query(className).get(profile.id, { sessionToken: owner.getSessionToken() });
   assert.equal(seenByOwner.get('phone'), '555-0100');
+  // Parse 9: users are private; one that makes itself readable still never shows its email to others
+  await assert.rejects(new Parse.Query(Parse.User).get(owner.id, { sessionToken: other.getSessionToken() }),
+    (err) => err.code === Parse.Error.OBJECT_NOT_FOUND);
+  const acl = new Parse.ACL(owner);
+  acl.setPublicReadAccess(true);
+  await owner.save({ ACL: acl }, { sessionToken: owner.getSessionToken() });
   const otherUser = await new Parse.Query(Parse.User).get(owner.id, { sessionToken: other.getSessionToken() });
   assert.equal(otherUser.get('email'), undefined);
   await Parse.User.logOut();
