@@ -183,6 +183,7 @@ Node: TypeAlias = (
 )
 
 MATCH_ALL = And(())
+MATCH_NONE = Or(())
 
 
 @dataclass(frozen=True, slots=True)
