@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     live_query_max_message: int = Field(256 * 1024, ge=1024, validation_alias=_ballast("live_query_max_message"))
     live_query_queue: int = Field(10_000, ge=1, validation_alias=_ballast("live_query_queue"))
     live_query_session_check: float = Field(30.0, gt=0, validation_alias=_ballast("live_query_session_check"))
+    # Parse's LiveQuery checks only its own keyPairs (none by default), not the REST client keys
+    live_query_client_keys: bool = Field(False, validation_alias=_ballast("live_query_client_keys"))
 
     # identity: users, sessions, policies, social logins, email (issue 3)
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
