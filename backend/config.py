@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     batch_limit: int = Field(50, ge=1, le=1000, validation_alias=_ballast("batch_limit"))
     max_limit: int = Field(10_000, ge=1, validation_alias=_ballast("max_limit"))
     idempotency_ttl: int = Field(300, ge=0, validation_alias=_ballast("idempotency_ttl"))
+    # Parse's idempotencyOptions ({"paths": [...], "ttl": s}): repeats on those paths get 159, unless replay is on
+    experimental_idempotency_options: dict[str, Any] | None = Field(
+        None, validation_alias=_parse("experimental_idempotency_options", "PARSE_SERVER_IDEMPOTENCY_OPTIONS"))
+    idempotency_replay: bool = Field(False, validation_alias=_ballast("idempotency_replay"))
     cors_origins: Annotated[list[str], NoDecode] = Field(["*"], validation_alias=_ballast("cors_origins"))
 
     # files (issue 7): local disk under data_dir/files unless an S3 bucket is set
