@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # the agent gateway: an agent acting for a user sends a delegation (X-Ballast-Delegation); the user's own
     # session token (X-Parse-Session-Token on a tool call) only if this is on (it also works on /parse)
     agent_session_delegation: bool = Field(False, validation_alias=_ballast("agent_session_delegation"))
+    # Parse's idempotencyOptions ({"paths": [...], "ttl": s}): repeats on those paths get 159, unless replay is on
+    experimental_idempotency_options: dict[str, Any] | None = Field(
+        None, validation_alias=_parse("experimental_idempotency_options", "PARSE_SERVER_IDEMPOTENCY_OPTIONS"))
+    idempotency_replay: bool = Field(False, validation_alias=_ballast("idempotency_replay"))
     cors_origins: Annotated[list[str], NoDecode] = Field(["*"], validation_alias=_ballast("cors_origins"))
 
     # files (issue 7): local disk under data_dir/files unless an S3 bucket is set
@@ -147,6 +151,8 @@ class Settings(BaseSettings):
     live_query_queue_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024,
                                         validation_alias=_ballast("live_query_queue_bytes"))
     live_query_session_check: float = Field(30.0, gt=0, validation_alias=_ballast("live_query_session_check"))
+    # Parse's LiveQuery checks only its own keyPairs (none by default), not the REST client keys
+    live_query_client_keys: bool = Field(False, validation_alias=_ballast("live_query_client_keys"))
 
     # operations: log level (Parse's names: error, warn, info, verbose, debug, silly; VERBOSE=1 means verbose)
     log_level: str = Field("info", validation_alias=_ballast("log_level", "PARSE_SERVER_LOG_LEVEL"))

@@ -190,6 +190,7 @@ Node: TypeAlias = (
 )
 
 MATCH_ALL = And(())
+MATCH_NONE = Or(())
 
 
 @dataclass(frozen=True, slots=True)

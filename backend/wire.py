@@ -249,6 +249,8 @@ def _decode_polygon(coordinates: JSON) -> Polygon:
         else:
             raise InvalidValue("Polygon points must be [latitude, longitude] pairs.")
         points.append((point.latitude, point.longitude))
+    if points[0] != points[-1]:
+        points.append(points[0])  # Parse stores the ring closed: the first point again at the end
     return Polygon(tuple(points))
 
 

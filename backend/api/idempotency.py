@@ -26,6 +26,7 @@ IDENTITY_HEADERS = (b"x-parse-application-id", b"x-parse-master-key", b"x-parse-
                     b"x-parse-javascript-key", b"x-parse-rest-api-key", b"x-parse-client-key")
 MAX_STORED_BODY = 4 * 1024 * 1024
 REPLAY_HEADER = (b"x-parse-idempotent-replay", b"true")
+DUPLICATE = b'{"code":159,"error":"Duplicate request"}'  # parse-server's answer to a repeat
 log = logging.getLogger("ballast.idempotency")
 
 
@@ -40,7 +41,8 @@ class IdempotencyMiddleware:
         request_id = _request_id(scope)
         service = self.service()
         if (request_id is None or scope["type"] != "http" or scope["method"] not in WRITES
-                or not scope["path"].startswith(self.mount_path) or not service.enabled):
+                or not scope["path"].startswith(self.mount_path) or not service.enabled
+                or not service.applies(scope["path"][len(self.mount_path):])):
             await self.app(scope, receive, send)
             return
         key = _key(scope, request_id)
@@ -48,6 +50,9 @@ class IdempotencyMiddleware:
         try:
             async with lock:
                 stored = await service.recall(key)
+                if stored is not None and service.refuses:
+                    await _replay(send, 400, DUPLICATE, replayed=False)
+                    return
                 if stored is not None:
                     await _replay(send, stored.status, stored.body)
                     return
@@ -94,8 +99,8 @@ def _key(scope: Scope, request_id: str) -> str:
     return digest.hexdigest()
 
 
-async def _replay(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json; charset=utf-8"),
-               (b"content-length", str(len(body)).encode()), REPLAY_HEADER]
+async def _replay(send: Send, status: int, body: bytes, replayed: bool = True) -> None:
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    headers += [REPLAY_HEADER] if replayed else []
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -48,9 +48,9 @@ def find_options(request: Request) -> FindOptions:
 
 
 def find_response(results: list[dict[str, Any]], count: int | None, class_name: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"results": results}
+    # a relation query (redirectClassNameForKey) names the target class on each result, as parse-server
+    body: dict[str, Any] = {"results": results if class_name is None else [
+        {**result, "className": class_name} for result in results]}
     if count is not None:
         body["count"] = count
-    if class_name is not None:
-        body["className"] = class_name
     return body

@@ -75,6 +75,25 @@ async def log_in_post(body: Body, ctx: Ctx, svc: Svc) -> ParseJSON:
     return ParseJSON(login.user)
 
 
+@router.get("/verifyPassword")
+async def verify_password_get(request: Request, ctx: Ctx, svc: Svc) -> ParseJSON:
+    params = request.query_params
+    return ParseJSON(await svc.identity.accounts.verify_password(ctx, params.get("username"), params.get("email"),
+                                                                 params.get("password")))
+
+
+@router.post("/verifyPassword")
+async def verify_password_post(body: Body, ctx: Ctx, svc: Svc) -> ParseJSON:
+    return ParseJSON(await svc.identity.accounts.verify_password(ctx, body.get("username"), body.get("email"),
+                                                                 body.get("password")))
+
+
+@router.post("/loginAs")
+async def log_in_as(body: Body, request: Request, ctx: Ctx, svc: Svc) -> ParseJSON:
+    login = await svc.identity.accounts.log_in_as(ctx, body.get("userId") or request.query_params.get("userId"))
+    return ParseJSON(login.user)
+
+
 @router.post("/logout")
 async def log_out(ctx: Ctx, svc: Svc) -> ParseJSON:
     await svc.identity.accounts.log_out(ctx)

@@ -184,7 +184,7 @@ class Connection:
             if not ip_allowed(host, settings.master_key_ips):
                 raise FrameError(protocol.BAD_KEYS, "Key in request is not valid")
             return principal
-        if settings.client_keys and not any(same(request.get(name), key) for name in CLIENT_KEYS
-                                            for key in settings.client_keys):
+        keys = settings.client_keys if settings.live_query_client_keys else ()  # Parse: no key needed by default
+        if keys and not any(same(request.get(name), key) for name in CLIENT_KEYS for key in keys):
             raise FrameError(protocol.BAD_KEYS, "Key in request is not valid")
         return ANONYMOUS

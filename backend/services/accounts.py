@@ -105,6 +105,32 @@ class AccountService:
 
     async def log_in(self, ctx: RequestContext, username: object, email: object, password: object) -> Login:
         """POST/GET /login, with the lockout and unverified-email policies."""
+        row = await self._authenticate(ctx, username, email, password)
+        async with self.db.unit() as unit:
+            current = await self._unchanged(unit, row)
+            return await self._start_session(unit, ctx, current, "login", "password")
+
+    async def verify_password(self, ctx: RequestContext, username: object, email: object,
+                              password: object) -> dict[str, Any]:
+        """GET/POST /verifyPassword: the user, as a log-in checks it, without starting a session."""
+        row = await self._authenticate(ctx, username, email, password)
+        async with self.db.unit(read_only=True) as unit:
+            return render_user(await self.guard.user_schema(unit), row, self.objects.file_url)
+
+    async def log_in_as(self, ctx: RequestContext, user_id: object) -> Login:
+        """POST /loginAs (master key): a session for any user, made with ``authProvider: masterkey``."""
+        if not ctx.principal.is_master or ctx.principal.is_read_only:
+            raise parse_error(ParseCode.OPERATION_FORBIDDEN, "master key is required")
+        if not isinstance(user_id, str) or not user_id:
+            raise parse_error(ParseCode.INVALID_VALUE, "userId must not be empty, null, or undefined")
+        async with self.db.unit() as unit:
+            row = await self.guard.find_row(unit, field_eq("objectId", user_id))
+            if row is None:
+                raise ObjectNotFound("user not found")
+            return await self._start_session(unit, ctx, row, "login", "masterkey")
+
+    async def _authenticate(self, ctx: RequestContext, username: object, email: object, password: object) -> Row:
+        """The user whose password this is; a failure is counted (lockout) and recorded, then refused."""
         if not isinstance(username, str) and not isinstance(email, str):
             raise parse_error(ParseCode.USERNAME_MISSING, "username/email is required.")
         if not isinstance(password, str) or not password:
@@ -118,9 +144,7 @@ class AccountService:
         hashed = row.get("_hashed_password") if row else await self._dummy()
         if row is not None and await verify_password(password, hashed):
             self._check_verified(row)
-            async with self.db.unit() as unit:
-                current = await self._unchanged(unit, row)
-                return await self._start_session(unit, ctx, current, "login", "password")
+            return row
         if row is not None and self.settings.account_lockout_threshold:
             async with self.db.unit() as unit:
                 await self._count_failure(unit, row["objectId"])

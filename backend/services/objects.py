@@ -31,7 +31,7 @@ from backend.services.events import EventBus, ObjectEvent
 from backend.services.includes import Includer
 from backend.services.query import parse_keys, parse_order, parse_where
 from backend.services.render import FileUrl, project, render
-from backend.services.schemas import SchemaService, check_class_name
+from backend.services.schemas import SchemaService, check_class_name, new_schema
 from backend.services.triggers import FindRequest, NoTriggers, SaveRequest, Triggers
 from backend.services.units import Database, Unit
 from backend.storage.protocols import ClassSchema, Row, TransactionRequired
@@ -306,7 +306,8 @@ class ObjectService:
             if options.redirect_class_name_for_key is not None and schema is not None:
                 redirected = _relation_target(schema, options.redirect_class_name_for_key)
                 schema = await self.schemas.get(work, redirected)
-            if schema is None:
+            if schema is None:  # nothing to find, but a bad query is still an error first (as Parse)
+                parse_where(options.where, new_schema(class_name), self.schemas.cached)
                 return FindResult([], 0 if options.count else None, redirected)
             operation: access.Operation = "count" if options.count and options.limit == 0 else "find"
             order = parse_order(options.order, schema)

@@ -14,7 +14,7 @@ from typing import Any
 
 from backend import operators, wire
 from backend import querytree as q
-from backend.errors import InvalidKeyName, InvalidQuery, ParseError
+from backend.errors import InvalidJSON, InvalidKeyName, InvalidQuery, ParseError
 from backend.services.matching import matches, sort_key_for, sort_rows
 from backend.services.query_limits import check_where_size
 from backend.storage.protocols import ClassSchema
@@ -50,8 +50,8 @@ def parse_where(where: object, schema: ClassSchema, lookup: SchemaLookup, depth:
             nodes.append(_logical(key, constraint, schema, lookup, depth))
         elif key == "$relatedTo":
             nodes.append(_related_to(constraint))
-        elif key.startswith("$"):
-            raise InvalidQuery(f"Invalid top-level operator: {key[:32]}")
+        elif key.startswith("$"):  # parse-server's validateQuery: 105 for any other key it cannot take
+            raise InvalidKeyName(f"Invalid key name: {key[:32]}")
         else:
             nodes.extend(_field_constraints(_field(key, schema), constraint, schema, lookup, depth))
     return nodes[0] if len(nodes) == 1 else q.And(tuple(nodes))
@@ -193,8 +193,10 @@ def _text(field: q.Field, argument: object, *_: Any) -> q.Node:
     search = argument.get("$search") if isinstance(argument, dict) else None
     if not isinstance(search, dict) or not isinstance(search.get("$term"), str):
         raise InvalidQuery("bad $text: $search.$term must be a string.")
-    if search.get("$caseSensitive") or search.get("$diacriticSensitive"):
-        raise InvalidQuery("bad $text: $caseSensitive and $diacriticSensitive are not supported; use $regex.")
+    if search.get("$caseSensitive"):  # as parse-server on PostgreSQL
+        raise InvalidQuery("bad $text: $caseSensitive not supported, please use $regex.")
+    if not isinstance(search.get("$diacriticSensitive", False), bool):
+        raise InvalidQuery("bad $text: $diacriticSensitive, should be boolean")
     terms = tuple(sorted(operators.words(search["$term"])))
     if not terms:
         raise InvalidQuery("bad $text: $term has no words to search for.")
@@ -232,6 +234,9 @@ def _select(negate: bool) -> Callable[..., q.Node]:
 def _related_to(argument: object) -> q.Node:
     if not isinstance(argument, dict) or not isinstance(argument.get("key"), str):
         raise InvalidQuery("improper usage of $relatedTo: it needs object and key.")
+    owner_id = argument["object"].get("objectId", "") if isinstance(argument.get("object"), dict) else 0
+    if owner_id is None or owner_id == "":  # an unsaved object has no related objects yet (Parse: [])
+        return q.MATCH_NONE
     try:
         owner = wire.decode_pointer(argument.get("object"))
     except ParseError as error:
@@ -268,14 +273,22 @@ def _within(field: q.Field, argument: object, *_: Any) -> q.Node:
     box = argument.get("$box") if isinstance(argument, dict) else None
     if not isinstance(box, list) or len(box) != 2:
         raise InvalidQuery("$within needs $box: [southWest, northEast].")
-    south_west, north_east = _geo_point(box[0], "$box"), _geo_point(box[1], "$box")
-    if south_west.latitude > north_east.latitude:
-        raise InvalidQuery("$box: the south-west corner must be south of the north-east corner.")
+    first, second = _geo_point(box[0], "$box"), _geo_point(box[1], "$box")
+    # corners in either order, as parse-server's box: the lower and the upper one per axis
+    south_west = wire.GeoPoint(min(first.latitude, second.latitude), min(first.longitude, second.longitude))
+    north_east = wire.GeoPoint(max(first.latitude, second.latitude), max(first.longitude, second.longitude))
     return q.WithinBox(field, south_west, north_east)
 
 
 def _geo_within(field: q.Field, argument: object, *_: Any) -> q.Node:
     _require(field, ("GeoPoint", "Unknown"), "$geoWithin")
+    try:
+        return _geo_within_shape(field, argument)
+    except InvalidQuery as error:  # parse-server answers a bad $geoWithin value with 107
+        raise InvalidJSON(error.message) from error
+
+
+def _geo_within_shape(field: q.Field, argument: object) -> q.Node:
     if isinstance(argument, dict) and "$polygon" in argument:
         raw = argument["$polygon"]
         if isinstance(raw, dict) and raw.get("__type") == "Polygon":
@@ -339,6 +352,9 @@ _OPERATORS: dict[str, Callable[..., q.Node]] = {
 # --- order and keys ------------------------------------------------------------------------
 
 
+STORED_DATE_NAMES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}  # Parse's column names, in order
+
+
 def parse_order(order: object, schema: ClassSchema) -> tuple[q.Order, ...]:
     if order is None or order == "":
         return ()
@@ -350,7 +366,8 @@ def parse_order(order: object, schema: ClassSchema) -> tuple[q.Order, ...]:
         if not part or part == "$score":
             continue
         descending = part.startswith("-")
-        orders.append(q.Order(_field(part.lstrip("-"), schema), descending))
+        name = part.lstrip("-")
+        orders.append(q.Order(_field(STORED_DATE_NAMES.get(name, name), schema), descending))
     return tuple(orders)
 
 

@@ -67,7 +67,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     return Services(
         settings=settings, store=store, db=db, events=events, schemas=schemas, objects=objects,
         files=files, cloud=cloud,
-        config=ConfigService(db), idempotency=IdempotencyService(db, settings.idempotency_ttl),
+        config=ConfigService(db), idempotency=IdempotencyService(
+            db, settings.idempotency_ttl, settings.experimental_idempotency_options, settings.idempotency_replay),
         sessions=identity.sessions, identity=identity,
         limits=RequestLimits(settings.rate_limit, RateCounter(settings.redis_url, "ballast-requests", exact=True)),
     )

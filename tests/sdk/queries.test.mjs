@@ -184,3 +184,21 @@ test('a bad query is a Parse error, not a crash', async () => {
     err => err.code === Parse.Error.INVALID_QUERY,
   );
 });
+
+test('relation queries, unsaved owners, swapped box corners and stored date names answer as Parse', async () => {
+  const place = await new Parse.Object('RelPlace').save({ name: 'p', at: new Parse.GeoPoint(10, 10) });
+  const owner = new Parse.Object('RelOwner');
+  owner.relation('places').add(place);
+  await owner.save();
+  const related = await owner.relation('places').query().find();
+  assert.deepEqual(related.map((obj) => [obj.className, obj.id]), [['RelPlace', place.id]]);
+  const unsaved = new Parse.Object('RelOwner');
+  assert.deepEqual(await unsaved.relation('places').query().find(), []);
+  const boxed = await new Parse.Query('RelPlace')
+    .withinGeoBox('at', new Parse.GeoPoint(20, 20), new Parse.GeoPoint(0, 0)).find();
+  assert.deepEqual(boxed.map((obj) => obj.id), [place.id]);
+  const ordered = await new Parse.Query('RelPlace').ascending('_created_at').find();
+  assert.equal(ordered[0].id, place.id);
+  await assert.rejects(new Parse.Query('NoSuchClassAtAll').matches('name', 'a', 'q').find(),
+    (err) => err.code === Parse.Error.INVALID_QUERY);
+});

@@ -214,3 +214,17 @@ test('write-only ACL lets anyone update and delete; another user is off limits w
     (err) => err.code === Parse.Error.SESSION_MISSING);
   await Parse.User.logOut();
 });
+
+test('verifyPassword, Analytics.track and a push without an adapter answer as Parse', async () => {
+  const user = await newUser('verifier');
+  const username = user.getUsername();
+  await Parse.User.logOut();
+  const verified = await Parse.User.verifyPassword(username, 'pw-verifier');
+  assert.equal(verified.objectId, user.id); // the SDK hands back the JSON as Parse answers it
+  assert.equal(verified.sessionToken, undefined);
+  await assert.rejects(Parse.User.verifyPassword(username, 'wrong'),
+    (err) => err.code === Parse.Error.OBJECT_NOT_FOUND);
+  await Parse.Analytics.track('search', { kind: 'sdk' });
+  await assert.rejects(Parse.Push.send({ where: new Parse.Query(Parse.Installation), data: { alert: 'x' } },
+    { useMasterKey: true }), (err) => err.code === Parse.Error.PUSH_MISCONFIGURED);
+});
