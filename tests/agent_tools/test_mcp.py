@@ -256,7 +256,7 @@ def untyped_properties(schemas: list[Any]) -> list[str]:
 
 async def test_tool_errors_are_readable_results_and_unknown_tools_protocol_errors(site: Site) -> None:
     order = await site.seed("Order", status="new")
-    agent_id, secret = await site.agent("mcp-errors", ["read:*", "write:Order"])
+    agent_id, secret = await site.agent("mcp-errors", ["read:*", "update_object"])
     async with site.mcp(await site.access_token(agent_id, secret)) as session:
         missing = await session.call_tool("get_object", {"className": "Order", "objectId": "nope"})
         invalid = await session.call_tool("get_object", {"className": "Order"})
