@@ -10,6 +10,7 @@ tool needs (403 ``insufficient_scope`` naming it otherwise).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,7 @@ RUN_KEY = "ballast.session_run"
 SESSION_PURPOSE = "/mcp#session"
 SESSION_SECONDS = 24 * 3600
 MAX_BODY = 1024 * 1024
+MAX_AUDITED_INPUT = 2048  # bytes of a refused call's input kept in the audit (more: size and hash)
 
 
 class McpFace:
@@ -149,7 +151,10 @@ class ResourceGuard:
         credentials, user = authenticated or (None, None)
         claims = await self.verifier.claims(user.access_token.token) if isinstance(user, AuthenticatedUser) else None
         if claims is None:
-            await self._challenge(send, 401, "invalid_token", "A valid access token for this resource is required.")
+            message = "A valid access token for this resource is required."
+            if scope["method"] == "POST":
+                await self._refused(await _read_body(receive), None, "token.unknown", message)
+            await self._challenge(send, 401, "invalid_token", message)
             return
         note_principal(scope, "agent")
         scope = dict(scope) | {"user": user, "auth": credentials, CLAIMS_KEY: claims,
@@ -160,7 +165,9 @@ class ResourceGuard:
         body = await _read_body(receive)
         needed = self._needed(body, claims)
         if needed:
-            await self._challenge(send, 403, "insufficient_scope", f"This call needs the {needed} scope.", needed)
+            message = f"This call needs the {needed} scope."
+            await self._refused(body, claims, "scope.insufficient", message)
+            await self._challenge(send, 403, "insufficient_scope", message, needed)
             return
         if _is_initialize(body):
             session = self.tools.oauth.sign({"agent": claims.agent_id, "run": "run_" + secrets.token_hex(8)},
@@ -178,19 +185,20 @@ class ResourceGuard:
 
     def _needed(self, body: bytes, claims: Claims) -> str | None:
         """The scope a ``tools/call`` in this JSON-RPC body needs and the token lacks, if any."""
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None  # the transport answers the parse error
-        for message in parsed if isinstance(parsed, list) else [parsed]:
-            if not isinstance(message, dict) or message.get("method") != "tools/call":
-                continue
-            params = message.get("params")
-            name = params.get("name") if isinstance(params, dict) else None
-            tool = self.tools.registry.get(name) if isinstance(name, str) else None
+        for name, _ in _tool_calls(body):
+            tool = self.tools.registry.get(name)
             if tool is not None and scope_for(tool.kind) not in claims.scopes:
                 return scope_for(tool.kind)
         return None
+
+    async def _refused(self, body: bytes, claims: Claims | None, rule: str, message: str) -> None:
+        """One audit record per tool call refused before the gateway (no token, a scope short), as REST has."""
+        for name, arguments in _tool_calls(body):
+            tool = self.tools.registry.get(name)
+            await self.tools.audit.record({
+                "agentId": claims.agent_id if claims else None, "runId": claims.run_id if claims else None,
+                "tool": name[:128], "kind": tool.kind if tool else "read", "input": bounded(arguments),
+                "decision": "deny", "rule": rule, "outcome": "blocked", "error": message, "face": "mcp"})
 
     async def _challenge(self, send: Send, status: int, error: str, description: str, scope: str | None = None
                          ) -> None:
@@ -223,6 +231,33 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+def _tool_calls(body: bytes) -> list[tuple[str, Any]]:
+    """(tool name, arguments) of each ``tools/call`` in a JSON-RPC body (one message or a batch)."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []  # the transport answers the parse error
+    calls: list[tuple[str, Any]] = []
+    for message in parsed if isinstance(parsed, list) else [parsed]:
+        if not isinstance(message, dict) or message.get("method") != "tools/call":
+            continue
+        params = message.get("params")
+        if isinstance(params, dict) and isinstance(params.get("name"), str):
+            calls.append((params["name"], params.get("arguments")))
+    return calls
+
+
+def bounded(value: Any) -> Any:
+    """What the audit keeps of a refused call's input: small as is, otherwise its size and hash."""
+    try:
+        raw = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return {"unreadable": True}
+    if len(raw) <= MAX_AUDITED_INPUT:
+        return value
+    return {"truncated": True, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
 def _is_initialize(body: bytes) -> bool:

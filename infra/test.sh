@@ -2,7 +2,7 @@
 # Sets up everything the test suite needs, then runs it: ./infra/test.sh [pytest args]
 #  - a virtualenv in .venv with Ballast and its test extras, exactly as uv.lock pins them
 #  - PostgreSQL server binaries, redis-server and nginx (Debian packages) when missing
-#  - node/npm and the pinned Parse JS SDK (tests/sdk/package-lock.json)
+#  - node/npm, the pinned Parse JS SDK (tests/sdk/package-lock.json) and MCP TypeScript SDK (tests/mcp_ts)
 #  - Debian's chromium, which the console's Playwright tests drive
 # A dependency that cannot be installed stops the run with an error; nothing is skipped for want of it.
 set -euo pipefail
@@ -34,6 +34,11 @@ sync_venv --extra test
 if [ ! -d tests/sdk/node_modules/parse ] || [ tests/sdk/package-lock.json -nt tests/sdk/node_modules/.package-lock.json ]; then
   say "installing the Parse JS SDK (npm ci)"
   (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ ! -d tests/mcp_ts/node_modules/@modelcontextprotocol/sdk ] || [ tests/mcp_ts/package-lock.json -nt tests/mcp_ts/node_modules/.package-lock.json ]; then
+  say "installing the MCP TypeScript SDK (npm ci)"
+  (cd tests/mcp_ts && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 say "running tests"

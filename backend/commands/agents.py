@@ -128,6 +128,24 @@ def rotate_token(name: str, days: int = typer.Option(None), keep_others: bool = 
     out.print(f"token (shown once, store it now): [bold]{_with_tools(act)}[/]")
 
 
+@agents_app.command("connect")
+def connect_agent(
+    name: str,
+    oauth: bool = typer.Option(False, "--oauth", help="No token: the client signs in by OAuth (a person approves)."),
+    url: str = typer.Option(None, help="The server's public URL (default: from the environment, as serve uses)."),
+) -> None:
+    """Print ready set-up for MCP clients: mcpServers JSON, a Python snippet, an Inspector command line."""
+    from agent_tools.connect import connect_text
+    from agent_tools.oauth import origin_of
+
+    async def act(tools: AgentTools) -> tuple[str, str | None]:
+        agent = await tools.agents.find(name)
+        return agent.id, None if oauth else await tools.agents.issue_token(agent.id)
+
+    agent_id, token = _with_tools(act)
+    typer.echo(connect_text(origin_of(url or Settings().public_url), agent_id, name, token))
+
+
 @agents_app.command("revoke")
 def revoke_tokens(name: str, token_id: str = typer.Option(None, help="Only this token (default: all).")) -> None:
     """Revoke an agent's tokens."""

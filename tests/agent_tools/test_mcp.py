@@ -81,6 +81,13 @@ async def test_without_a_token_the_answer_points_at_the_resource_metadata(site: 
     assert server["token_endpoint"] == f"{site.origin}/oauth/token"
     assert "client_credentials" in server["grant_types_supported"]
     # a forged token, and an unknown gateway token, are refused the same way
+    before = len(await site.records())
+    huge = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "get_object", "arguments": {"className": "Order", "objectId": "x" * 100_000}}}
+    assert (await site.http.post(f"{site.origin}/mcp", json=huge)).status_code == 401
+    refusals = (await site.records())[before:]
+    assert [(r["tool"], r["rule"], r["decision"]) for r in refusals] == [("get_object", "token.unknown", "deny")]
+    assert refusals[0]["input"]["truncated"] is True and refusals[0]["input"]["bytes"] > 100_000  # bounded
     for bad in ("eyJhbGciOiJIUzI1NiJ9.e30.x", "bal_not-an-access-token"):
         refused = await site.http.post(f"{site.origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
                                        headers={"Authorization": f"Bearer {bad}"})
@@ -192,8 +199,12 @@ async def test_read_only_token_gets_insufficient_scope_and_suspension_refuses(si
         assert refused_call.is_error and refused_call.structured_content is None
         text = refused_call.content[0]
         assert isinstance(text, types.TextContent) and "agent.suspended" in text.text
-    last = (await site.records(agentId=agent_id))[-1]
+    records = await site.records(agentId=agent_id)
+    last = records[-1]
     assert (last["decision"], last["rule"], last["outcome"]) == ("deny", "agent.suspended", "blocked")
+    # each MCP-level 403 left exactly one record, as the same refusal over REST does
+    assert [(r["tool"], r["rule"], r["outcome"]) for r in records if r["rule"] == "scope.insufficient"] == [
+        ("update_object", "scope.insufficient", "blocked")] * 2
     again = await site.http.post(f"{site.origin}/oauth/token", data={
         "grant_type": "client_credentials", "client_id": agent_id, "client_secret": secret})
     assert again.status_code == 400 and again.json()["error"] == "unauthorized_client"
@@ -256,7 +267,7 @@ def untyped_properties(schemas: list[Any]) -> list[str]:
 
 async def test_tool_errors_are_readable_results_and_unknown_tools_protocol_errors(site: Site) -> None:
     order = await site.seed("Order", status="new")
-    agent_id, secret = await site.agent("mcp-errors", ["read:*", "write:Order"])
+    agent_id, secret = await site.agent("mcp-errors", ["read:*", "update_object"])
     async with site.mcp(await site.access_token(agent_id, secret)) as session:
         missing = await session.call_tool("get_object", {"className": "Order", "objectId": "nope"})
         invalid = await session.call_tool("get_object", {"className": "Order"})
