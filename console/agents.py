@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from backend.errors import ParseError
-from console.sessions import AdminSession
+from console.sessions import ConsoleSession
 from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -23,7 +23,7 @@ def _words(text: str) -> list[str]:
     return [word for word in text.replace(",", " ").split() if word]
 
 
-async def _page(request: Request, site: Console, session: AdminSession, status: int = 200,
+async def _page(request: Request, site: Console, session: ConsoleSession, status: int = 200,
                 **notes: Any) -> HTMLResponse:
     await site.tools.ready()
     agents = [agent.to_wire() for agent in await site.tools.agents.all()]
@@ -44,7 +44,7 @@ async def create(request: Request, site: Site, session: Changer, name: Text = ""
         agent, token = await site.tools.agents.create(name.strip(), _words(roles), _words(grants))
     except ParseError as refused:
         return await _page(request, site, session, status=400, error=refused.message)
-    await record(request, session, "agent.create", target=agent.id, name=agent.name, grants=sorted(agent.grants))
+    await record(site, session, "agent.create", target=agent.id, name=agent.name, grants=sorted(agent.grants))
     return await _page(request, site, session, token=token, token_for=agent.name)
 
 
@@ -67,12 +67,12 @@ async def act(request: Request, agent_id: str, action: str, site: Site, session:
             return await _page(request, site, session, status=404, error=f"No action {action!r}.")
     except ParseError as refused:
         return await _page(request, site, session, status=400, error=refused.message)
-    await record(request, session, f"agent.{action}", target=agent_id)
+    await record(site, session, f"agent.{action}", target=agent_id)
     return await _page(request, site, session, **notes)
 
 
 @router.post("/policy/read-only")
 async def read_only(request: Request, site: Site, session: Changer, state: Text = "") -> HTMLResponse:
     policy = await site.tools.policies.update({"readOnly": state == "on"}, decider(session))
-    await record(request, session, "policy.read_only", target=str(policy.version), on=state == "on")
+    await record(site, session, "policy.read_only", target=str(policy.version), on=state == "on")
     return await _page(request, site, session, notice=f"Agents read-only {'on' if state == 'on' else 'off'}.")

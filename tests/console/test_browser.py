@@ -7,7 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import Ballast, sign_in
+from tests.conftest import MASTER_KEY
+from tests.console.conftest import MASTER, PASSWORD, VIEWER, Ballast, sign_in
 
 SHOTS = os.environ.get("BALLAST_CONSOLE_SCREENSHOTS")  # a folder: the main pages are saved there as PNGs
 
@@ -38,7 +39,7 @@ def test_an_over_cap_delete_appears_live_is_approved_runs_once_and_is_audited(pa
     page.goto("/console/audit?decision=approved")
     row = page.locator("table.records tbody tr").first
     expect(row).to_contain_text("bulk_delete")
-    expect(row).to_contain_text("console:master")
+    expect(row).to_contain_text("admin:alice")
     page.get_by_role("button", name="Verify chain").click()
     expect(page.locator("#chain")).to_contain_text("Chain verified")
     shot(page, "audit")
@@ -57,7 +58,7 @@ def test_a_denied_request_keeps_its_reason_and_changes_nothing(page: Page, balla
     page.goto("/console/approvals/history?status=denied")
     decided = page.locator(f"[data-approval='{approval_id}']")
     expect(decided).to_contain_text("not during the sale")
-    expect(decided).to_contain_text("console:master")
+    expect(decided).to_contain_text("admin:alice")
     shot(page, "history")
 
 
@@ -130,7 +131,7 @@ def test_a_user_without_admin_rights_cannot_sign_in_or_reach_any_route(page: Pag
     assert signup.status_code == 201, signup.text
     sign_in(page, "eve", "pw-eve-123")
     expect(page.get_by_role("alert")).to_have_text("Sign-in failed.")
-    sign_in(page, "master", "pw-eve-123")
+    sign_in(page, "master", MASTER_KEY)  # the master key is no console password: it stays out of browsers
     expect(page.get_by_role("alert")).to_have_text("Sign-in failed.")
     shot(page, "signin")
     assert not [cookie for cookie in page.context.cookies() if cookie["name"] == "ballast_console"]
@@ -164,3 +165,40 @@ def test_changes_without_the_csrf_token_are_refused(page: Page, ballast: Ballast
     answer = page.request.get("/console/approvals")
     assert "script-src 'self'" in answer.headers["content-security-policy"]
     assert "unsafe-inline" not in answer.headers["content-security-policy"]
+
+
+def test_every_console_action_is_a_security_record_naming_the_admin(page: Page, ballast: Ballast) -> None:
+    agent_id, _ = ballast.agent("reader")
+    sign_in(page)
+    page.goto("/console/agents")
+    page.get_by_role("button", name="Suspend reader").click()
+    expect(page.locator(f"#agent-{agent_id} .status")).to_have_text("suspended")
+    found = ballast.http.get("/parse/classes/_SecurityEvent", headers=MASTER,
+                             params={"where": '{"event":"console.agent.suspend"}'})
+    [event] = found.json()["results"]
+    assert (event["actor"], event["target"]) == ("admin:alice", agent_id)
+    logins = ballast.http.get("/parse/classes/_SecurityEvent", headers=MASTER,
+                              params={"where": '{"event":"admin.login","ok":true}'})
+    assert [event["actor"] for event in logins.json()["results"]] == ["admin:alice"]
+
+
+def test_a_viewer_may_look_but_not_change(page: Page, ballast: Ballast) -> None:
+    agent_id, _ = ballast.agent("reader")
+    sign_in(page, VIEWER, PASSWORD)
+    expect(page.get_by_text("victor (viewer)")).to_be_visible()
+    page.goto("/console/agents")
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value") or ""
+    refused = page.request.post(f"/console/agents/{agent_id}/suspend", form={"csrf": csrf})
+    assert refused.status == 403
+    assert ballast.admin("GET", f"/agents/{agent_id}").json()["status"] == "active"
+
+
+def test_sign_out_ends_the_session_everywhere(page: Page, ballast: Ballast) -> None:
+    sign_in(page)
+    expect(page.get_by_role("heading", name="Approvals inbox")).to_be_visible()
+    [cookie] = [cookie for cookie in page.context.cookies() if cookie["name"] == "ballast_console"]
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    replayed = page.request.get("/console/agents", headers={"Cookie": f"ballast_console={cookie['value']}"},
+                                max_redirects=0)
+    assert replayed.status == 303 and replayed.headers["location"].endswith("/console/signin")
