@@ -17,6 +17,8 @@ from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record,
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Text = Annotated[str, Form(max_length=2000)]
+EVENTS = {"suspend": "agent.suspend", "resume": "agent.resume", "grants": "agent.grants", "rotate": "agent.token",
+          "revoke": "agent.revoke"}  # as the admin API names them
 
 
 def _words(text: str) -> list[str]:
@@ -67,12 +69,12 @@ async def act(request: Request, agent_id: str, action: str, site: Site, session:
             return await _page(request, site, session, status=404, error=f"No action {action!r}.")
     except ParseError as refused:
         return await _page(request, site, session, status=400, error=refused.message)
-    await record(site, session, f"agent.{action}", target=agent_id)
+    await record(site, session, EVENTS[action], target=agent_id)
     return await _page(request, site, session, **notes)
 
 
 @router.post("/policy/read-only")
 async def read_only(request: Request, site: Site, session: Changer, state: Text = "") -> HTMLResponse:
     policy = await site.tools.policies.update({"readOnly": state == "on"}, decider(session))
-    await record(site, session, "policy.read_only", target=str(policy.version), on=state == "on")
+    await record(site, session, "policy.update", target=str(policy.version), readOnly=state == "on")
     return await _page(request, site, session, notice=f"Agents read-only {'on' if state == 'on' else 'off'}.")

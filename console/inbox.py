@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from backend.errors import ParseError
 from console.cards import Card, card
 from console.sessions import ConsoleSession
-from console.web import PREFIX, Changer, Console, Site, Viewer, decider, render
+from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 25
@@ -72,6 +72,7 @@ async def _decide(site: Console, session: ConsoleSession, approval_id: str, appr
             done = await site.tools.approver.deny(approval_id, decider(session), reason)
     except ParseError as refused:
         return f"{approval_id}: refused: {refused.message}"
+    await record(site, session, "approval.approve" if approve else "approval.deny", approval_id)
     return f"{approval_id}: {done.get('status')}"
 
 

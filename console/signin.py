@@ -39,7 +39,7 @@ async def sign_in(request: Request, site: Site, name: Annotated[str, Form(max_le
 @router.post("/signout")
 async def sign_out(request: Request, site: Site, session: Signed) -> Response:
     await site.tools.admins.end(session.token)  # on every instance: the token is dead, not just forgotten
-    await record(site, session, "signout")
+    await record(site, session, "admin.logout", session.admin.id)
     answer = RedirectResponse(f"{PREFIX}/signin", status_code=303, headers=HEADERS)
     answer.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict")
     return answer

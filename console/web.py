@@ -107,8 +107,9 @@ def render(request: Request, template: str, session: ConsoleSession | None, http
 
 async def record(site: Console, session: ConsoleSession, event: str, target: str | None = None,
                  ok: bool = True, **details: Any) -> None:
-    """The security record of a console action, naming the admin who did it."""
-    await note(site.tools, session.caller, f"console.{event}", target, details or None, ok=ok)
+    """The security record of a console action, naming the admin who did it: the admin API's event names,
+    so the trail reads the same whichever face an admin used."""
+    await note(site.tools, session.caller, event, target, {"via": "console"} | details, ok=ok)
 
 
 def decider(session: ConsoleSession) -> str:

@@ -174,9 +174,9 @@ def test_every_console_action_is_a_security_record_naming_the_admin(page: Page, 
     page.get_by_role("button", name="Suspend reader").click()
     expect(page.locator(f"#agent-{agent_id} .status")).to_have_text("suspended")
     found = ballast.http.get("/parse/classes/_SecurityEvent", headers=MASTER,
-                             params={"where": '{"event":"console.agent.suspend"}'})
+                             params={"where": '{"event":"agent.suspend"}'})
     [event] = found.json()["results"]
-    assert (event["actor"], event["target"]) == ("admin:alice", agent_id)
+    assert (event["actor"], event["target"], event["details"]["via"]) == ("admin:alice", agent_id, "console")
     logins = ballast.http.get("/parse/classes/_SecurityEvent", headers=MASTER,
                               params={"where": '{"event":"admin.login","ok":true}'})
     assert [event["actor"] for event in logins.json()["results"]] == ["admin:alice"]
