@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
+from agent_tools.records import POLICY
 from backend.errors import ParseError
 from console.sessions import ConsoleSession
 from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
@@ -30,8 +32,10 @@ async def _page(request: Request, site: Console, session: ConsoleSession, status
     await site.tools.ready()
     agents = [agent.to_wire() for agent in await site.tools.agents.all()]
     policy = await site.tools.policies.current()
+    versions = await site.tools.records.find(POLICY, order="-version", limit=10)
+    config = orjson.dumps(policy.config.model_dump(by_alias=True), option=orjson.OPT_INDENT_2).decode()
     return render(request, "agents.html", session, http_status=status, agents=agents, policy=policy.version,
-                  read_only=policy.config.read_only, **notes)
+                  read_only=policy.config.read_only, config=config, versions=versions, **notes)
 
 
 @router.get("/agents")
@@ -78,3 +82,19 @@ async def read_only(request: Request, site: Site, session: Changer, state: Text 
     policy = await site.tools.policies.update({"readOnly": state == "on"}, decider(session))
     await record(site, session, "policy.update", target=str(policy.version), readOnly=state == "on")
     return await _page(request, site, session, notice=f"Agents read-only {'on' if state == 'on' else 'off'}.")
+
+
+@router.post("/policy")
+async def edit_policy(request: Request, site: Site, session: Changer,
+                      config: Annotated[str, Form(max_length=20_000)] = "") -> HTMLResponse:
+    """A new policy version from the edited JSON (rates, budgets, over-cap behaviour, approval TTL, ...)."""
+    try:
+        changes = orjson.loads(config)
+        if not isinstance(changes, dict):
+            raise ValueError("not an object")
+        policy = await site.tools.policies.update(changes, decider(session))
+    except (ValueError, ParseError) as refused:  # orjson.JSONDecodeError is a ValueError
+        message = refused.message if isinstance(refused, ParseError) else "The policy must be a JSON object."
+        return await _page(request, site, session, status=400, error=message)
+    await record(site, session, "policy.update", target=str(policy.version))
+    return await _page(request, site, session, notice=f"Policy version {policy.version} saved.")

@@ -62,3 +62,17 @@ async def cancel(request: Request, run_id: str, site: Site, session: Changer) ->
         return await _page(request, site, session, status=400, error=refused.message)
     await record(site, session, "job.cancel", target=run_id)
     return await _page(request, site, session, notice=f"Asked run {run_id} to stop.")
+
+
+@router.post("/jobs/schedules/{schedule_id}/{action}")
+async def schedule(request: Request, schedule_id: str, action: str, site: Site, session: Changer) -> HTMLResponse:
+    """Pause (disable) or resume (enable) a schedule."""
+    if action not in ("pause", "resume"):
+        return await _page(request, site, session, status=404, error=f"No action {action!r}.")
+    try:
+        change = site.jobs.pause if action == "pause" else site.jobs.resume
+        await change(admin_context(request), schedule_id)
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
+    await record(site, session, f"job.schedule.{action}", target=schedule_id)
+    return await _page(request, site, session, notice=f"Schedule {schedule_id}: {action}d.")

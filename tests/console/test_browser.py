@@ -202,3 +202,43 @@ def test_sign_out_ends_the_session_everywhere(page: Page, ballast: Ballast) -> N
     replayed = page.request.get("/console/agents", headers={"Cookie": f"ballast_console={cookie['value']}"},
                                 max_redirects=0)
     assert replayed.status == 303 and replayed.headers["location"].endswith("/console/signin")
+
+
+def test_policy_versions_and_the_read_only_switch_come_from_the_console(page: Page, ballast: Ballast) -> None:
+    ballast.seed("Order", 1, status="open")
+    _, token = ballast.agent("writer")
+    sign_in(page)
+    page.goto("/console/agents")
+    page.get_by_role("button", name="Make every agent read-only").click()
+    expect(page.get_by_role("status")).to_contain_text("Agents read-only on.")
+    write = ballast.call(token, "write", "bulk_delete", {"className": "Order", "where": {}, "limit": 1})
+    assert write.status_code == 403 and "read" in write.text.lower(), write.text
+    page.get_by_label("Rates, budgets").fill('{"readOnly": false, "approvalTtl": 600}')
+    page.get_by_role("button", name="Save new version").click()
+    expect(page.get_by_role("status")).to_contain_text("Policy version 2 saved.")
+    policy = ballast.admin("GET", "/policy").json()
+    assert (policy["version"], policy["config"]["approvalTtl"], policy["config"]["readOnly"]) == (2, 600, False)
+    expect(page.locator("table.versions tbody tr").first).to_contain_text("admin:alice")
+    page.get_by_label("Rates, budgets").fill('{"approvalTtl": -5}')
+    page.get_by_role("button", name="Save new version").click()
+    expect(page.get_by_role("alert")).to_contain_text("Invalid policy")
+    assert ballast.admin("GET", "/policy").json()["version"] == 2
+    shot(page, "policy")
+
+
+def test_schedules_are_disabled_and_enabled_and_failed_sign_ins_show(page: Page, ballast: Ballast) -> None:
+    made = ballast.http.post("/parse/cloud_code/jobs", headers=MASTER, json={"job_schedule": {
+        "jobName": "countdown", "cron": "0 3 * * *"}})
+    assert made.status_code == 201, made.text
+    sign_in(page, "mallory", "not-a-password")
+    sign_in(page)
+    page.goto("/console/jobs")
+    page.get_by_role("button", name="Disable").click()
+    expect(page.locator(".schedule")).to_contain_text("(paused)")
+    [stored] = ballast.http.get("/parse/cloud_code/jobs", headers=MASTER).json()
+    assert stored["paused"] is True
+    page.get_by_role("button", name="Enable").click()
+    expect(page.locator(".schedule")).not_to_contain_text("(paused)")
+    page.goto("/console/security?failed=true")
+    expect(page.locator("table.records tbody tr").first).to_contain_text("admin:mallory")
+    shot(page, "security")
