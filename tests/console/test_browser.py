@@ -93,6 +93,7 @@ def test_an_agent_suspended_from_the_console_is_refused_on_its_next_call(page: P
     assert ballast.call(token, "read", "list_classes", {}).status_code == 200
     sign_in(page)
     page.get_by_role("link", name="Agents").click()
+    expect(page).to_have_title("Agents · Ballast")
     page.get_by_role("button", name="Suspend reader").click()
     expect(page.locator(f"#agent-{agent_id} .status")).to_have_text("suspended")
     refused = ballast.call(token, "read", "list_classes", {})
