@@ -25,7 +25,7 @@ from backend.errors import InvalidValue, ObjectNotFound
 from backend.services.units import Database, Unit
 
 TOKEN_PREFIX = "bal_"
-STANDING = ("name", "status", "roles", "grants", "owner", "tokens", "tokenHashes")
+STANDING = ("name", "status", "roles", "grants", "owner", "tokens", "tokenHashes", "generation")
 KNOWN_AGENTS = 10_000  # agent rows a process keeps (reads are admitted on them, then confirmed)
 EAGER_CONFIRMATIONS = 256  # asks waiting for a call to need an answer, at most, before a query runs anyway
 AGENT_ID = re.compile(r"[A-Za-z0-9]{10}")
@@ -40,6 +40,9 @@ class Agent:
     roles: frozenset[str]
     grants: frozenset[str]
     owner: str | None
+    # bumped by every revocation, rotation and suspension: credentials derived from the agent (OAuth access
+    # and run tokens) carry the generation they were minted at and die when it moves (``derived_problem``)
+    generation: int = 0
 
     @property
     def principal(self) -> Principal:
@@ -72,7 +75,25 @@ def hash_token(token: str) -> str:
 
 def agent_from(obj: dict[str, Any]) -> Agent:
     return Agent(obj["objectId"], obj.get("name", ""), obj.get("status", "active"),
-                 frozenset(obj.get("roles") or ()), frozenset(obj.get("grants") or ()), obj.get("owner"))
+                 frozenset(obj.get("roles") or ()), frozenset(obj.get("grants") or ()), obj.get("owner"),
+                 int(obj.get("generation") or 0))
+
+
+def derived_problem(row: dict[str, Any], generation: int | None, token_id: str | None) -> str | None:
+    """Why a credential derived from this agent no longer holds: its generation moved (a revocation, rotation or
+    suspension since it was minted) or the gateway token it came from is revoked or expired. The one check
+    every access and run token passes on every call, against the row read for that call."""
+    if generation is None or generation != int(row.get("generation") or 0):
+        return "token.revoked"
+    if token_id is None:
+        return None
+    entry = next((dict(e) for e in row.get("tokens") or [] if e.get("id") == token_id), None)
+    if entry is None or entry.get("revokedAt"):
+        return "token.revoked"
+    expires = entry.get("expiresAt")
+    if expires and wire.parse_iso(expires) <= wire.now():
+        return "token.expired"
+    return None
 
 
 class AgentStore:
@@ -111,8 +132,11 @@ class AgentStore:
     async def set_status(self, agent_id: str, status: str) -> Agent:
         if status not in STATUSES:
             raise InvalidValue(f"status must be one of {', '.join(STATUSES)}.")
-        await self._raw(agent_id)
-        await self.records.update(AGENT, agent_id, {"status": status})
+        raw = await self._raw(agent_id)
+        changes: dict[str, Any] = {"status": status}
+        if status != "active":  # a suspension ends every derived credential for good (resuming revives none)
+            changes["generation"] = _next_generation(raw)
+        await self.records.update(AGENT, agent_id, changes)
         self.forget(agent_id)
         return await self.get(agent_id)
 
@@ -141,7 +165,10 @@ class AgentStore:
         tokens.append({"id": digest[:12], "hash": digest, "createdAt": wire.format_iso(wire.now()),
                        "expiresAt": expires})
         hashes = [*(raw.get("tokenHashes") or []), digest]
-        await self.records.update(AGENT, agent_id, {"tokens": tokens, "tokenHashes": hashes})
+        changes: dict[str, Any] = {"tokens": tokens, "tokenHashes": hashes}
+        if revoke_others:
+            changes["generation"] = _next_generation(raw)
+        await self.records.update(AGENT, agent_id, changes)
         self.forget(agent_id)
         return token
 
@@ -154,7 +181,7 @@ class AgentStore:
             if (token_id is None or entry.get("id") == token_id) and not entry.get("revokedAt"):
                 entry["revokedAt"] = wire.format_iso(wire.now())
                 revoked += 1
-        await self.records.update(AGENT, agent_id, {"tokens": tokens})
+        await self.records.update(AGENT, agent_id, {"tokens": tokens, "generation": _next_generation(raw)})
         self.forget(agent_id)
         return revoked
 
@@ -182,14 +209,20 @@ class AgentStore:
             return TokenCheck(agent, entry.get("id"), "token.expired", unconfirmed)
         return TokenCheck(agent, entry.get("id"), None, unconfirmed)
 
-    async def check_id(self, agent_id: str, unit: Any = None, *, cached: bool = False) -> TokenCheck:
-        """An agent already authenticated by a verified access token: found, or unknown (deleted since)."""
+    async def check_id(self, agent_id: str, unit: Any = None, *, cached: bool = False, generation: int | None = None,
+                       token_id: str | None = None) -> TokenCheck:
+        """An agent named by a verified access or run token: found and the token still derived from a live
+        source (``derived_problem``), or unknown (deleted since)."""
         if not AGENT_ID.fullmatch(agent_id):
             return TokenCheck(None, None, "token.unknown")
         found, unconfirmed = await self._by_id(agent_id, unit, cached)
         if found is None:
             return TokenCheck(None, None, "token.unknown")
-        return TokenCheck(agent_from(found), None, None, unconfirmed)
+        agent = agent_from(found)
+        # a suspended agent is refused by the policy, naming why (agent.suspended); its generation moved, so
+        # resuming it revives none of these tokens
+        problem = derived_problem(found, generation, token_id) if agent.status == "active" else None
+        return TokenCheck(agent, token_id, problem, unconfirmed)
 
     async def confirm(self, unit: Unit, seen: list[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
         """Which of these (agent id, standing) no longer hold, read in ``unit``: the calls admitted on them run
@@ -240,6 +273,10 @@ class AgentStore:
             return await self.records.get(AGENT, agent_id)
         except ObjectNotFound:
             raise ObjectNotFound(f"No agent {agent_id!r}.") from None
+
+
+def _next_generation(raw: dict[str, Any]) -> int:
+    return int(raw.get("generation") or 0) + 1
 
 
 def _entry_for(raw: dict[str, Any], digest: str) -> dict[str, Any] | None:

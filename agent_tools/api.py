@@ -16,6 +16,7 @@ from agent_tools.agents import TOKEN_PREFIX
 from agent_tools.gateway import CallRequest, CallResult
 from agent_tools.runs import with_access_token
 from agent_tools.service import AgentTools
+from backend.api.auth import client_ip
 from backend.api.responses import ParseJSON
 from backend.services.wiring import Services
 
@@ -61,6 +62,8 @@ async def _call(request: Request, kind: str) -> ParseJSON:
         run_id=(request.headers.get("x-ballast-run-id") or None),
         idempotency_key=(request.headers.get("idempotency-key") or None) if kind == "write" else None,
         user_token=request.headers.get("x-parse-session-token") or None,
+        delegation=request.headers.get("x-ballast-delegation") or None,
+        address=client_ip(request),
     )
     if call.token is not None and not call.token.startswith(TOKEN_PREFIX):
         call = await with_access_token(tools, call)  # an OAuth access / run token: the same path as over MCP
@@ -93,6 +96,7 @@ def mount(app: FastAPI, services: Services, jobs: Any = None) -> AgentTools:
     """Attach the gateway to an app: its state, the agent routes and the admin routes."""
     from agent_tools.admin_api import router as admin_router
     from agent_tools.admins_api import router as admins_router
+    from agent_tools.delegations_api import router as delegations_router
 
     tools = AgentTools(services, jobs=jobs)
     app.state.agent_tools = tools
@@ -104,4 +108,5 @@ def mount(app: FastAPI, services: Services, jobs: Any = None) -> AgentTools:
     app.include_router(router)
     app.include_router(admin_router)
     app.include_router(admins_router)
+    app.include_router(delegations_router)
     return tools

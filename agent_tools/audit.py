@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
+from agent_tools.bounds import audit_form
 from agent_tools.records import AUDIT_HEAD, TOOL_CALL, Records
-from agent_tools.registry import ALWAYS_REDACTED
 from backend import wire
 from backend.errors import DuplicateValue
 from backend.services.appends import Appender
@@ -46,21 +46,15 @@ DRAINERS = 2  # batches of records of reads (group commit) committing at once
 _Queued = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]", tuple[str, bytes] | None]
 
 
+RESULT_KEPT = 256 * 1024  # of an idempotent write's result, what the record keeps to answer its retry
+
+
 def canonical(body: dict[str, Any]) -> str:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def chain_hash(prev: str, text: str) -> str:
     return hashlib.sha256((prev + text).encode()).hexdigest()
-
-
-def scrub(value: Any) -> Any:
-    """Inputs as the audit keeps them: no secret-named fields, at any depth (rule 8)."""
-    if isinstance(value, dict):
-        return {key: ("[redacted]" if key in ALWAYS_REDACTED else scrub(item)) for key, item in value.items()}
-    if isinstance(value, list):
-        return [scrub(item) for item in value]
-    return value
 
 
 class RunAgain(Exception):
@@ -333,8 +327,20 @@ def _build(after: int, prev: str, entries: list[dict[str, Any]]) -> tuple[list[d
 def _body(seq: int, prev: str, entry: dict[str, Any]) -> dict[str, Any]:
     body = {"seq": seq, "prev": prev, "time": wire.format_iso(wire.now())}
     body |= {key: value for key, value in entry.items() if value is not None}
-    body["input"] = scrub(body.get("input"))
+    body["input"] = audit_form(body.get("input"))  # bounded: no input can make its record fail
+    if "result" in body:  # kept for an idempotent retry's answer; a huge or deep one as its hash
+        body["result"] = audit_form(body["result"], keep=RESULT_KEPT)
     return body
+
+
+def recordable(entry: dict[str, Any]) -> bool:
+    """Whether this entry's record can be written (serialised): checked before a tool with effects outside
+    the unit (a cloud function) runs, so it never runs without its record."""
+    try:
+        canonical(_body(0, "", entry))
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        return False
+    return True
 
 
 def _settle(batch: list[_Queued], bodies: list[dict[str, Any]] | None = None,

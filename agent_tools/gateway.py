@@ -19,10 +19,11 @@ from pydantic import BaseModel, ValidationError
 
 from agent_tools.agents import Agent
 from agent_tools.approvals import binding_for, preview_of
-from agent_tools.audit import AgentChanged, RunAgain
+from agent_tools.audit import AgentChanged, RunAgain, recordable
+from agent_tools.bounds import SMALL, audit_form, edge_problem
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
-from agent_tools.policy import Decision, Policy, decide, granted, over_cap
+from agent_tools.policy import Decision, Policy, RunState, decide, granted, over_cap
 from agent_tools.registry import Tool
 from agent_tools.shaping import Shaper, result_hash, shaper_for
 from agent_tools.telemetry import describe, tool_span
@@ -37,6 +38,9 @@ log = logging.getLogger("ballast.agent_tools")
 STATUS_BY_RULE = {"token.unknown": 401, "token.revoked": 401, "token.expired": 401, "tool.unknown": 404,
                   "input.invalid": 400, "rate.agent": 429, "rate.tool": 429}
 CODE_BY_STATUS = {401: 209, 404: 101, 400: 142, 429: 155}
+# per caller address, before any token is looked at: anonymous traffic is bounded before it costs a lookup
+ADDRESS_RATE = "1200/minute"
+FAILED_AUTH_RATE = "30/minute"  # calls from one address failing authentication, before it is refused outright
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,13 @@ class CallRequest:
     input: Any
     run_id: str | None = None
     idempotency_key: str | None = None
-    user_token: str | None = field(default=None, repr=False)  # delegation: the session of the user acted for
+    user_token: str | None = field(default=None, repr=False)  # the acted-for user's session (only if allowed)
+    delegation: str | None = field(default=None, repr=False)  # X-Ballast-Delegation: the user's grant to this agent
     agent_id: str | None = None  # already authenticated by a verified OAuth access token (no gateway token)
     scopes: frozenset[str] | None = None  # that access token's scopes; None: a gateway token, every scope
     intent: Any = None  # a run token's intent (agent_tools.intents.RunIntent): narrows every call of the run
+    address: str | None = None  # the caller's IP: rate limited before the token is checked
+    source: tuple[int | None, str | None] = (None, None)  # an access/run token's (agent generation, gateway token)
 
 
 @dataclass
@@ -95,6 +102,8 @@ class Call:
     fresh: bool = False  # read the agent from the database even for a read (the second attempt)
     unconfirmed: tuple[str, bytes] | None = None  # the agent copy the call was admitted on, to confirm
     confirmation: asyncio.Future[bool] | None = None  # a write's group confirmation of that copy
+    reserved: RunState | None = None  # the run whose write budget this call holds a place in (until it commits)
+    committed: bool = False
 
     def entry(self, **more: Any) -> dict[str, Any]:
         base = {"agentId": self.agent.id if self.agent else None, "runId": self.run_id,
@@ -131,10 +140,19 @@ class Gateway:
 
     async def _attempt(self, call: Call) -> CallResult:
         try:
+            return await self._run_and_record(call)
+        finally:
+            if call.reserved is not None and not call.committed:  # no write happened: its place is free again
+                call.reserved.writes -= 1
+
+    async def _run_and_record(self, call: Call) -> CallResult:
+        try:
             return await (self._read(call) if call.request.kind == "read" else self._write(call))
         except Blocked as blocked:
-            record = await self._record(call, call.entry(decision=blocked.decision, rule=blocked.rule,
-                                                         outcome="blocked", error=blocked.message))
+            entry = call.entry(decision=blocked.decision, rule=blocked.rule, outcome="blocked", error=blocked.message)
+            if call.agent is None or blocked.rule.startswith(("token.", "delegation.")):
+                entry["input"] = audit_form(call.request.input, SMALL)  # unauthenticated: store next to nothing
+            record = await self._record(call, entry)
             return _error(call, blocked.status, blocked.code, blocked.message, blocked.rule, record)
 
     async def _confirm(self, call: Call) -> None:
@@ -152,10 +170,11 @@ class Gateway:
         return await self.tools.audit.record(entry, confirm=call.unconfirmed)
 
     async def list_tools(self, token: str | None, agent_id: str | None = None, scopes: frozenset[str] | None = None,
-                         intent: Any = None) -> CallResult:
+                         intent: Any = None, source: tuple[int | None, str | None] = (None, None)) -> CallResult:
         """The tools this token's agent may call (within an access token's scopes and a run's intent)."""
         await self.tools.ready()
-        check = await (self.tools.agents.check_id(agent_id) if agent_id else self.tools.agents.check(token))
+        check = await (self.tools.agents.check_id(agent_id, generation=source[0], token_id=source[1]) if agent_id
+                       else self.tools.agents.check(token))
         if check.problem or check.agent is None:
             return CallResult(401, {"code": 209, "error": "Invalid or unknown agent token.", "rule": check.problem})
         agent = check.agent
@@ -169,18 +188,22 @@ class Gateway:
         # admitted on this process's copy of the agent (the second attempt: on the fresh row), confirmed before
         # the call's result counts: a read's in its record's transaction, an admitted write's by a group
         # confirmation answered before its record is appended (``_confirm``), one query for many writes
+        await self._address_allowed(call.request.address)
         agents, cached = self.tools.agents, not call.fresh
-        check = await (agents.check_id(call.request.agent_id, unit, cached=cached) if call.request.agent_id
+        generation, token_id = call.request.source
+        check = await (agents.check_id(call.request.agent_id, unit, cached=cached, generation=generation,
+                                       token_id=token_id) if call.request.agent_id
                        else agents.check(call.request.token, unit, cached=cached))
         call.agent, call.unconfirmed = check.agent, check.unconfirmed
         if check.problem:
+            if call.request.address:
+                await self.tools.limits.hit(FAILED_AUTH_RATE, "auth-failed", call.request.address)
             raise Blocked(check.problem, "Invalid or unknown agent token." if check.agent is None
                           else f"This token is {check.problem.split('.')[1]}.")
-        if call.request.user_token:
-            call.user = await self.tools.services.sessions.principal_for(call.request.user_token)
-            if call.user is None:
-                raise Blocked("delegation.session", "The user session this agent acts for is invalid or expired.",
-                              status=401, code=209)
+        assert check.agent is not None
+        call.user = await self.tools.delegations.acting_user(call.request, check.agent)
+        if problem := edge_problem(call.request.input):  # before anything walks it (the record stores it bounded)
+            raise Blocked("input.too_complex", f"The input is {problem}.", status=400, code=142)
         tool = self.tools.registry.get(call.request.tool)
         if tool is None or tool.kind != call.request.kind:
             raise Blocked("tool.unknown", f"No {call.request.kind} tool named {call.request.tool!r}.")
@@ -190,7 +213,9 @@ class Gateway:
         call.policy = await self.tools.policies.current(unit)
         call.input = _validated(tool, call.request.input)
         assert call.agent is not None
-        run = self.tools.budgets.state(call.run_id)
+        if call.request.run_id is not None:
+            await self._claim_run(call)
+        run = self._run(call)
         decision = await decide(call.agent, tool, call.policy, run, self.tools.limits, intent=call.request.intent)
         if decision.kind == "deny":
             raise Blocked(decision.rule, decision.reason)
@@ -198,9 +223,35 @@ class Gateway:
         if stopped := call.shaper.stopped(call.run_id):
             raise Blocked("intent.budget", stopped)
         run.calls += 1
+        if tool.kind == "write":  # checked and counted together (no await between): never past the budget
+            if run.writes >= call.policy.config.run_writes:
+                raise Blocked("budget.writes", f"This run used its {call.policy.config.run_writes} writes.")
+            run.writes, call.reserved = run.writes + 1, run
         if call.unconfirmed is not None and call.request.kind == "write":
             call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
         return decision
+
+    async def _address_allowed(self, address: str | None) -> None:
+        if address is None:
+            return
+        limits = self.tools.limits
+        if not await limits.within(FAILED_AUTH_RATE, "auth-failed", address):
+            raise Blocked("rate.address", "Too many failed authentications from this address; wait a minute.",
+                          status=429)
+        if not await limits.hit(ADDRESS_RATE, "address", address):
+            raise Blocked("rate.address", "Too many calls from this address; slow down.", status=429)
+
+    async def _claim_run(self, call: Call) -> None:
+        assert call.agent is not None
+        try:
+            await self.tools.run_owners.claim(call.run_id, call.agent.id, call.user.user_id if call.user else None)
+        except Blocked:
+            call.run_id = "run_" + secrets.token_hex(8)  # the refusal's record: a run of its own, not the victim's
+            raise
+
+    def _run(self, call: Call) -> RunState:
+        """The run's budgets, keyed by its owner too: two agents never share counters."""
+        return self.tools.budgets.state(f"{call.agent.id if call.agent else ''}/{call.run_id}")
 
     async def _read(self, call: Call) -> CallResult:
         """Admission and the tool share one read-only transaction; the record follows (group commit)."""
@@ -215,7 +266,7 @@ class Gateway:
             if decision is None or isinstance(error, Blocked):
                 raise
             return await self._failed(call, decision, error)
-        run = self.tools.budgets.state(call.run_id)
+        run = self._run(call)
         run.objects.update((ref["className"], str(ref["objectId"])) for ref in context.refs)
         if call.policy is not None and len(run.objects) > call.policy.config.run_objects_read:
             raise Blocked("budget.objects", "This run has been shown as many objects as its budget allows.")
@@ -271,7 +322,7 @@ class Gateway:
             if isinstance(error, Blocked):
                 raise
             return await self._failed(call, decision, error)
-        self.tools.budgets.state(call.run_id).writes += 1
+        call.committed = True
         return _ok(call, result, record)
 
     async def _detour(self, call: Call, decision: Decision, detour: _Detour) -> CallResult:
@@ -285,6 +336,9 @@ class Gateway:
     async def _outside(self, call: Call, decision: Decision) -> CallResult:
         """A tool whose writes are its own transactions (cloud functions): a read-only unit, the record after."""
         assert call.tool is not None
+        if not recordable(call.entry(decision=decision.kind, rule=decision.rule, outcome="ok")):
+            raise Blocked("audit.unrecordable", "This call's audit record could not be written; it did not run.",
+                          status=400, code=142)
         try:
             async with self.tools.services.db.unit(read_only=True) as unit:
                 context = self._context(call, unit, Mode.LIVE)
@@ -296,7 +350,7 @@ class Gateway:
         except Exception as error:  # noqa: BLE001
             return await self._failed(call, decision, error)
         record = await self._record(call, _written(call, decision, context, result))
-        self.tools.budgets.state(call.run_id).writes += 1
+        call.committed = True
         return _ok(call, result, record)
 
     async def _propose(self, call: Call, decision: Decision) -> CallResult:
@@ -362,8 +416,8 @@ class Gateway:
         request = self.tools.request_context(call.agent, call.user)
         restrict = call.agent.principal if call.user is not None else None
         tool = call.shaper.tool(call.tool) if call.shaper is not None else call.tool
-        return ToolContext(request, self.tools.services, unit, tool, mode, self.tools.jobs, restrict=restrict,
-                           shaper=call.shaper)
+        services, jobs = self.tools.handles_for(call.tool.kind)
+        return ToolContext(request, services, unit, tool, mode, jobs, restrict=restrict, shaper=call.shaper)
 
 
 def _written(call: Call, decision: Decision, context: ToolContext, result: dict[str, Any]) -> dict[str, Any]:

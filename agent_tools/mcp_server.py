@@ -147,7 +147,8 @@ class McpFace:
     async def _list_tools(self, ctx: ServerRequestContext[Any], _: Any) -> types.ListToolsResult:
         claims = _claims(ctx)
         listed = await self.tools.gateway.list_tools(None, agent_id=claims.agent_id, scopes=claims.scopes,
-                                                     intent=await self._intent(claims))
+                                                     intent=await self._intent(claims),
+                                                     source=(claims.generation, claims.token_id))
         names = {tool["name"] for tool in listed.body.get("tools", [])}
         return types.ListToolsResult(tools=[as_mcp_tool(tool) for tool in self.tools.registry if tool.name in names])
 
@@ -165,7 +166,9 @@ class McpFace:
             token=None, tool=params.name, kind=tool.kind if tool else "read", input=params.arguments or {},
             run_id=claims.run_id or headers.get("x-ballast-run-id") or None,
             idempotency_key=headers.get("idempotency-key") or None, agent_id=claims.agent_id, scopes=claims.scopes,
-            intent=intent)
+            intent=intent, delegation=headers.get("x-ballast-delegation") or None,
+            address=ctx.request.client.host if ctx.request is not None and ctx.request.client else None,
+            source=(claims.generation, claims.token_id))
         return as_mcp_result(await self.tools.gateway.call(call))
 
 

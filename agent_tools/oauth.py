@@ -49,6 +49,8 @@ class Claims:
     run_id: str | None = None
     intent: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    generation: int | None = None  # the agent's generation at minting: a revocation since ends the token
+    token_id: str | None = None  # the gateway token it was exchanged for (an access token; not a run token)
 
 
 class OAuthError(Exception):
@@ -103,16 +105,17 @@ class TokenAuthority:
         wanted = set((scope or " ".join(SCOPES)).split())
         if not wanted or not wanted <= set(SCOPES):
             raise OAuthError("invalid_scope", f"Known scopes: {' '.join(SCOPES)}.")
-        token = self.issue(check.agent.id, wanted)
+        token = self.issue(check.agent.id, wanted, generation=check.agent.generation, token_id=check.token_id)
         return {"access_token": token, "token_type": "Bearer", "expires_in": ACCESS_SECONDS,
                 "scope": " ".join(sorted(wanted))}
 
     def issue(self, agent_id: str, scopes: set[str], seconds: int = ACCESS_SECONDS, run_id: str | None = None,
-              intent: str | None = None, params: dict[str, Any] | None = None) -> str:
+              intent: str | None = None, params: dict[str, Any] | None = None, *, generation: int,
+              token_id: str | None = None) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {"iss": self.issuer, "sub": agent_id, "aud": self.resource,
                                   "scope": " ".join(sorted(scopes)), "iat": now, "exp": now + seconds,
-                                  "jti": secrets.token_hex(8)}
+                                  "jti": secrets.token_hex(8), "gen": generation, "tid": token_id}
         if run_id:
             claims |= {"run": run_id, "intent": intent, "params": params or {}}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
@@ -124,10 +127,11 @@ class TokenAuthority:
                                 issuer=self.issuer, options={"require": ["exp", "sub", "aud", "iss"]})
         except jwt.PyJWTError:
             return None
-        params = claims.get("params")
+        params, generation, token_id = claims.get("params"), claims.get("gen"), claims.get("tid")
         return Claims(str(claims["sub"]), frozenset(str(claims.get("scope", "")).split()), str(claims["aud"]),
                       int(claims["exp"]), claims.get("run"), claims.get("intent"),
-                      params if isinstance(params, dict) else {})
+                      params if isinstance(params, dict) else {}, generation if isinstance(generation, int) else None,
+                      token_id if isinstance(token_id, str) else None)
 
 
 class AgentTokenVerifier:

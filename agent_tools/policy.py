@@ -109,6 +109,10 @@ class RateLimits:
     async def hit(self, rate: str, *keys: str) -> bool:
         return await self.limiter.hit(_item(rate), "ballast-agent", *keys)
 
+    async def within(self, rate: str, *keys: str) -> bool:
+        """Whether another hit would still be allowed (counts nothing)."""
+        return await self.limiter.test(_item(rate), "ballast-agent", *keys)
+
 
 @lru_cache(maxsize=256)
 def _item(rate: str) -> RateLimitItem:

@@ -22,18 +22,19 @@ AUDIT_HEAD = "_AuditHead"
 POLICY = "_AgentPolicy"
 ADMIN = "_Admin"  # console admins (agent_tools/admins.py)
 ADMIN_SESSION = "_AdminSession"
-CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION)
+DELEGATION = "_Delegation"  # an agent acting for a user (agent_tools/delegations.py)
+CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION, DELEGATION)
 # seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
 UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
     (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
-    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)),
+    (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)), (DELEGATION, ("tokenHash",)),
 )
 
 # every field these classes ever hold, made at start: a field first written by two racing calls would otherwise
 # grow the table from both transactions at once (on PostgreSQL: ALTER TABLE in both, a deadlock)
 FIELDS: dict[str, dict[str, str]] = {
     AGENT: {"name": "String", "status": "String", "roles": "Array", "grants": "Array", "owner": "String",
-            "tokens": "Array", "tokenHashes": "Array"},
+            "tokens": "Array", "tokenHashes": "Array", "generation": "Number"},
     APPROVAL: {"status": "String", "agentId": "String", "runId": "String", "userId": "String", "tool": "String",
                "toolVersion": "String", "inputJson": "String", "previewJson": "String", "binding": "String",
                "policyVersion": "Number", "reason": "String", "rule": "String", "expiresAt": "Date",
@@ -46,6 +47,8 @@ FIELDS: dict[str, dict[str, str]] = {
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
     ADMIN: {"username": "String", "passwordHash": "String", "role": "String", "disabled": "Boolean"},
     ADMIN_SESSION: {"tokenHash": "String", "adminId": "String", "expiresAt": "Date", "ended": "Boolean"},
+    DELEGATION: {"tokenHash": "String", "agentId": "String", "userId": "String", "intent": "String",
+                 "expiresAt": "Date", "revoked": "Boolean"},
 }
 # what the admin console and the admin API list and filter by, newest first, at a million records
 INDEXES: dict[str, dict[str, dict[str, int]]] = {

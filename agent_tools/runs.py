@@ -38,7 +38,8 @@ async def mint_run(tools: AgentTools, intent_name: str, agent: str, params: dict
     if not scopes:
         raise InvalidValue(f"Intent {intent_name} names no known tool.")
     run_id = "run_" + secrets.token_hex(8)
-    token = tools.oauth.issue(found.id, scopes, bound.spec.ttl, run_id=run_id, intent=bound.name, params=params)
+    token = tools.oauth.issue(found.id, scopes, bound.spec.ttl, run_id=run_id, intent=bound.name, params=params,
+                              generation=found.generation)
     return {"runId": run_id, "token": token, "tokenType": "Bearer", "expiresIn": bound.spec.ttl,
             "intent": bound.name, "agentId": found.id, "scope": " ".join(sorted(scopes))}
 
@@ -139,4 +140,5 @@ async def with_access_token(tools: AgentTools, call: CallRequest) -> CallRequest
         return call  # the gateway refuses (and audits) it as an unknown token
     intent = await tools.intents.bind(claims.intent, claims.params) if claims.intent else None
     return dataclasses.replace(call, token=None, agent_id=claims.agent_id, scopes=claims.scopes,
-                               run_id=claims.run_id or call.run_id, intent=intent)
+                               run_id=claims.run_id or call.run_id, intent=intent,
+                               source=(claims.generation, claims.token_id))

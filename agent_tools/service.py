@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from agent_tools.admins import AdminStore
 from agent_tools.agents import Agent, AgentStore, Confirmations
@@ -21,9 +21,12 @@ class AgentTools:
 
     def __init__(self, services: Services, registry: ToolRegistry | None = None, jobs: Any = None) -> None:
         from agent_tools.approving import Approver
+        from agent_tools.delegations import DelegationStore
         from agent_tools.gateway import Gateway
         from agent_tools.intents import IntentStore
         from agent_tools.oauth import TokenAuthority
+        from agent_tools.read_only import ReadOnlyJobs, ReadOnlyServices
+        from agent_tools.run_owners import RunOwners
         from agent_tools.shaping import Exposures
         from agent_tools.tools import builtin_registry
 
@@ -47,8 +50,19 @@ class AgentTools:
         settings = services.settings
         self.oauth = TokenAuthority(self, settings.public_url, getattr(settings, "master_key", None))
         self.approver = Approver(self)
+        self.delegations = DelegationStore(self, self.records)  # an agent acting for a user, gateway-only
+        self.run_owners = RunOwners(self.records)  # a run id belongs to the agent and user that started it
+        # a read tool's handles cannot write (agent_tools/read_only.py); typed as Services, it refuses the rest
+        self.read_services = cast(Services, ReadOnlyServices(services))
+        self.read_jobs = ReadOnlyJobs(jobs) if jobs is not None else None
         self._ready = False
         self._lock = asyncio.Lock()
+
+    def handles_for(self, kind: str) -> tuple[Services, Any]:
+        """The services and jobs a tool of this kind is handed: a read tool's cannot write."""
+        if kind == "read":
+            return self.read_services, self.read_jobs
+        return self.services, self.jobs
 
     async def close(self) -> None:
         await self.limits.close()

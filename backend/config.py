@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     batch_limit: int = Field(50, ge=1, le=1000, validation_alias=_ballast("batch_limit"))
     max_limit: int = Field(10_000, ge=1, validation_alias=_ballast("max_limit"))
     idempotency_ttl: int = Field(300, ge=0, validation_alias=_ballast("idempotency_ttl"))
+    # the agent gateway: an agent acting for a user sends a delegation (X-Ballast-Delegation); the user's own
+    # session token (X-Parse-Session-Token on a tool call) only if this is on (it also works on /parse)
+    agent_session_delegation: bool = Field(False, validation_alias=_ballast("agent_session_delegation"))
     cors_origins: Annotated[list[str], NoDecode] = Field(["*"], validation_alias=_ballast("cors_origins"))
 
     # files (issue 7): local disk under data_dir/files unless an S3 bucket is set

@@ -23,6 +23,7 @@ from backend.api.auth import master_principal
 from backend.api.responses import ParseJSON
 from backend.deps import get_services
 from backend.errors import ParseError
+from backend.services.internal import INTERNAL_CLASSES
 from backend.storage.protocols import ClassSchema, FieldSpec
 
 router = APIRouter(tags=["docs"])
@@ -247,7 +248,9 @@ async def openapi_document(request: Request) -> ParseJSON:
         master = master_principal(request, services.settings)
     except ParseError:
         master = None
-    schemas = services.schemas.all_cached() if master is not None else None
+    # Ballast's own classes are not the app's: not described, as /schemas does not list them
+    schemas = [schema for schema in services.schemas.all_cached()
+               if schema.class_name not in INTERNAL_CLASSES] if master is not None else None
     return ParseJSON(build_document(request, schemas))
 
 

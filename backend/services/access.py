@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from backend.context import Principal
 from backend.errors import InvalidACL, ObjectNotFound, OperationForbidden
-from backend.services.internal import INTERNAL_CLASSES, SECRET_CLASSES
+from backend.services.internal import INTERNAL_CLASSES, SECRET_CLASSES, refuse_internal
 from backend.storage.protocols import ClassSchema, Row
 
 Operation = Literal["get", "find", "count", "create", "update", "delete", "addField"]
@@ -82,8 +82,7 @@ def require_internal(principal: Principal, class_name: str, operation: Operation
     if principal.internal or class_name not in INTERNAL_CLASSES:
         return
     if operation in ("create", "update", "delete", "addField") or class_name in SECRET_CLASSES:
-        raise OperationForbidden(f"internal.class: {class_name} is Ballast's own; it changes only through "
-                                 "its service, never through the Parse API (not even with the master key).")
+        refuse_internal(class_name)
 
 
 def require_class(principal: Principal, schema: ClassSchema, operation: Operation) -> None:

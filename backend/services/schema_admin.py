@@ -13,6 +13,7 @@ from typing import Any
 from backend import querytree as q
 from backend.context import RequestContext
 from backend.errors import InvalidClassName, InvalidJSON, OperationForbidden, ParseCode, ParseError
+from backend.services.internal import INTERNAL_CLASSES, refuse_internal
 from backend.services.schemas import SYSTEM_FIELDS, ClassNotEmpty, SchemaService, check_class_name
 from backend.services.security_log import SecurityLog
 from backend.services.units import Database, Unit
@@ -52,9 +53,12 @@ class SchemaAdmin:
 
     async def list(self) -> list[dict[str, Any]]:
         # the cache, not a reload: replacing it would drop classes other requests are creating right now
-        return [schema_to_wire(schema) for schema in self.schemas.all_cached()]
+        # Ballast's own classes are not the app's: not listed (Parse Dashboard, Parse.Schema.all())
+        return [schema_to_wire(schema) for schema in self.schemas.all_cached()
+                if schema.class_name not in INTERNAL_CLASSES]
 
     async def get(self, class_name: str) -> dict[str, Any]:
+        refuse_internal(class_name)
         async with self.db.unit(read_only=True) as unit:
             schema = await self.schemas.require(unit, class_name)  # a miss reloads once
         return schema_to_wire(schema)
@@ -70,6 +74,7 @@ class SchemaAdmin:
         if not isinstance(class_name, str):
             raise InvalidClassName("The class name must be a string.")
         check_class_name(class_name)
+        refuse_internal(class_name)
         _check_new_fields(class_name, body, existing=())
         async with self.db.unit() as unit:
             schema = await self.schemas.create_class(unit, class_name, body)
@@ -82,6 +87,7 @@ class SchemaAdmin:
         if body_name is not None and body_name != class_name:
             raise InvalidClassName(f"Class name mismatch between {str(body_name)[:64]} and {class_name[:64]}.")
         check_class_name(class_name)
+        refuse_internal(class_name)
         async with self.db.unit() as unit:
             current = await self.schemas.require(unit, class_name)
             _check_new_fields(class_name, body, existing=current.fields)
@@ -97,6 +103,7 @@ class SchemaAdmin:
         """Drop an empty class (255 if it holds objects); dropping a class that is not there succeeds."""
         _writable(ctx, "delete")
         check_class_name(class_name)
+        refuse_internal(class_name)
         async with self.db.unit() as unit:
             schema = await self.schemas.get(unit, class_name)
             if schema is None:
@@ -112,6 +119,7 @@ class SchemaAdmin:
         if ctx.principal.is_read_only:
             raise OperationForbidden("read-only masterKey isn't allowed to purge a schema.")
         check_class_name(class_name)
+        refuse_internal(class_name)
         async with self.db.unit() as unit:
             schema = await self.schemas.get(unit, class_name)
             if schema is not None:

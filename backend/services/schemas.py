@@ -68,7 +68,8 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
     },
     # agent_tools' own records (agents, approvals, audit chain, policy versions); master-only CLPs
     "_Agent": {"name": FieldSpec("String"), "status": FieldSpec("String"), "roles": FieldSpec("Array"),
-               "grants": FieldSpec("Array"), "tokenHashes": FieldSpec("Array"), "tokens": FieldSpec("Array")},
+               "grants": FieldSpec("Array"), "tokenHashes": FieldSpec("Array"), "tokens": FieldSpec("Array"),
+               "generation": FieldSpec("Number")},
     "_Approval": {"status": FieldSpec("String"), "agentId": FieldSpec("String"), "tool": FieldSpec("String"),
                   "input": FieldSpec("Object"), "preview": FieldSpec("Object"), "binding": FieldSpec("String")},
     "_ToolCall": {"seq": FieldSpec("Number"), "body": FieldSpec("String"), "hash": FieldSpec("String"),
@@ -81,6 +82,8 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
                "disabled": FieldSpec("Boolean")},
     "_AdminSession": {"tokenHash": FieldSpec("String"), "adminId": FieldSpec("String"),
                       "expiresAt": FieldSpec("Date"), "ended": FieldSpec("Boolean")},
+    "_Delegation": {"tokenHash": FieldSpec("String"), "agentId": FieldSpec("String"), "userId": FieldSpec("String"),
+                    "intent": FieldSpec("String"), "expiresAt": FieldSpec("Date"), "revoked": FieldSpec("Boolean")},
     # agent_tools' run intents, per-class field policies (untrusted/sensitive) and agent-write provenance
     "_AgentIntent": {"name": FieldSpec("String"), "spec": FieldSpec("String"), "author": FieldSpec("String")},
     "_FieldPolicy": {"className": FieldSpec("String"), "untrusted": FieldSpec("Array"),
