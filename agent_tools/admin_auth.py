@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from agent_tools.admins import Admin as ConsoleAdmin
-from agent_tools.admins import is_admin_token
+from agent_tools.admins import AdminLoginFailed, AdminSession, is_admin_token
 from agent_tools.api import Tools, bearer
 from agent_tools.service import AgentTools
 from backend.api.auth import client_ip, resolve_context
@@ -22,6 +22,7 @@ from backend.context import ANONYMOUS, RequestContext
 from backend.errors import InvalidSessionToken, Unauthorized
 
 ADMIN_SESSION_HEADER = "x-ballast-admin-session"
+SIGN_IN_RATE = "10/minute"  # per address: bcrypt already makes each guess cost ~50 ms of our CPU
 DELEGATION_HEADER = "x-ballast-delegation"
 
 
@@ -106,3 +107,20 @@ async def note(tools: AgentTools, caller: AdminCaller, event: str, target: str |
     """A security record of an admin action, naming the admin."""
     await tools.services.identity.security.record(caller.context, event, target=target, ok=ok,
                                                   details=details or {}, actor=caller.name)
+
+
+async def admin_sign_in(tools: AgentTools, username: str, password: str, ip: str) -> AdminSession:
+    """Sign a console admin in (the admin API and the console page alike): rate limited per address, every
+    attempt a security record; AdminRefused (rate) or AdminLoginFailed otherwise."""
+    await tools.ready()
+    attempt = AdminCaller(f"admin:{username}", False, ip)
+    if not await tools.limits.hit(SIGN_IN_RATE, "admin-sign-in", ip):
+        await note(tools, attempt, "admin.login", username, {"rule": "admin.rate"}, ok=False)
+        raise AdminRefused("admin.rate: too many sign-in attempts from this address; wait a minute.")
+    try:
+        session = await tools.admins.authenticate(username, password)
+    except AdminLoginFailed:
+        await note(tools, attempt, "admin.login", username, ok=False)
+        raise
+    await note(tools, attempt, "admin.login", session.admin.id)
+    return session

@@ -12,20 +12,19 @@ from pydantic import BaseModel, Field
 
 from agent_tools.admin_auth import (
     Admin,
-    AdminCaller,
     AdminRefused,
     MasterAdmin,
+    admin_sign_in,
     admin_token_of,
     agent_credentials_in,
     note,
 )
-from agent_tools.admins import ROLES, AdminLoginFailed
+from agent_tools.admins import ROLES
 from agent_tools.api import PREFIX, Tools
 from backend.api.auth import client_ip
 from backend.api.responses import ParseJSON
 
 router = APIRouter(prefix=PREFIX + "/admin", tags=["console admins"])
-SIGN_IN_RATE = "10/minute"  # per address: bcrypt already makes each guess cost ~50 ms of our CPU
 
 
 class SignIn(BaseModel):
@@ -45,18 +44,7 @@ class NewPassword(BaseModel):
 async def sign_in(body: SignIn, request: Request, tools: Tools) -> ParseJSON:
     if agent_credentials_in(request):
         raise AdminRefused("admin.agent_credentials: a request carrying agent credentials cannot administer.")
-    await tools.ready()
-    ip = client_ip(request)
-    attempt = AdminCaller(f"admin:{body.username}", False, ip)
-    if not await tools.limits.hit(SIGN_IN_RATE, "admin-sign-in", ip):
-        await note(tools, attempt, "admin.login", body.username, {"rule": "admin.rate"}, ok=False)
-        raise AdminRefused("admin.rate: too many sign-in attempts from this address; wait a minute.")
-    try:
-        session = await tools.admins.authenticate(body.username, body.password)
-    except AdminLoginFailed:
-        await note(tools, attempt, "admin.login", body.username, ok=False)
-        raise
-    await note(tools, attempt, "admin.login", session.admin.id)
+    session = await admin_sign_in(tools, body.username, body.password, client_ip(request))
     return ParseJSON(session.to_wire(), status_code=201)
 
 

@@ -44,7 +44,7 @@ async def audit_page(request: Request, site: Site, session: Viewer, page: int = 
 async def export(request: Request, site: Site, session: Viewer) -> StreamingResponse:
     await site.tools.ready()
     filters = _filters(request)
-    await record(request, session, "audit.export", filters=filters)
+    await record(site, session, "audit.export", filters=filters)
     headers = HEADERS | {"Content-Disposition": 'attachment; filename="audit.jsonl"'}
     return StreamingResponse(site.tools.audit.export(filters), media_type="application/x-ndjson", headers=headers)
 
@@ -53,7 +53,7 @@ async def export(request: Request, site: Site, session: Viewer) -> StreamingResp
 async def verify(request: Request, site: Site, session: Changer) -> HTMLResponse:
     await site.tools.ready()
     report = (await site.tools.audit.verify()).to_wire()
-    await record(request, session, "audit.verify", ok=bool(report.get("ok")))
+    await record(site, session, "audit.verify", ok=bool(report.get("ok")))
     found = await site.tools.audit.query({}, PAGE + 1, 0, newest_first=True)
     return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters={},
                   page=0, more=len(found) > PAGE, export="", chain=report)

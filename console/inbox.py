@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse
 
 from backend.errors import ParseError
 from console.cards import Card, card
-from console.sessions import AdminSession
-from console.web import PREFIX, Changer, Console, Site, Viewer, decider, render
+from console.sessions import ConsoleSession
+from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 25
@@ -39,7 +39,7 @@ async def _cards(site: Console, status: str | None, page: int, check: bool) -> t
     return cards, len(found) > PAGE
 
 
-async def _inbox(request: Request, site: Console, session: AdminSession, page: int = 0,
+async def _inbox(request: Request, site: Console, session: ConsoleSession, page: int = 0,
                  template: str = "approvals.html", **notes: Any) -> HTMLResponse:
     cards, more = await _cards(site, "pending", page, check=True)
     return render(request, template, session, cards=cards, page=page, more=more, **notes)
@@ -63,7 +63,7 @@ async def history_page(request: Request, site: Site, session: Viewer, page: int 
     return render(request, "history.html", session, cards=cards, page=page, more=more, status=status or "")
 
 
-async def _decide(site: Console, session: AdminSession, approval_id: str, approve: bool, reason: str) -> str:
+async def _decide(site: Console, session: ConsoleSession, approval_id: str, approve: bool, reason: str) -> str:
     """Decide one approval; answers what happened, in words."""
     try:
         if approve:
@@ -72,6 +72,7 @@ async def _decide(site: Console, session: AdminSession, approval_id: str, approv
             done = await site.tools.approver.deny(approval_id, decider(session), reason)
     except ParseError as refused:
         return f"{approval_id}: refused: {refused.message}"
+    await record(site, session, "approval.approve" if approve else "approval.deny", approval_id)
     return f"{approval_id}: {done.get('status')}"
 
 

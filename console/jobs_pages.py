@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from backend.errors import ParseError
-from console.sessions import AdminSession
+from console.sessions import ConsoleSession
 from console.web import PREFIX, Changer, Console, Site, Viewer, admin_context, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -24,7 +24,7 @@ def _run(run: dict[str, Any]) -> dict[str, Any]:
             "error": run.get("error") or "", "log": run.get("log") or []}
 
 
-async def _page(request: Request, site: Console, session: AdminSession, template: str = "jobs.html",
+async def _page(request: Request, site: Console, session: ConsoleSession, template: str = "jobs.html",
                 status: int = 200, **notes: Any) -> HTMLResponse:
     ctx = admin_context(request)
     listing = await site.jobs.list_jobs(ctx)
@@ -50,7 +50,7 @@ async def run_now(request: Request, name: str, site: Site, session: Changer) -> 
         run_id = await site.jobs.start(admin_context(request), name, {}, source="console")
     except ParseError as refused:
         return await _page(request, site, session, status=400, error=refused.message)
-    await record(request, session, "job.run", target=run_id, job=name)
+    await record(site, session, "job.run", target=run_id, job=name)
     return await _page(request, site, session, notice=f"Started {name} (run {run_id}).")
 
 
@@ -60,5 +60,19 @@ async def cancel(request: Request, run_id: str, site: Site, session: Changer) ->
         await site.jobs.cancel(admin_context(request), run_id)
     except ParseError as refused:
         return await _page(request, site, session, status=400, error=refused.message)
-    await record(request, session, "job.cancel", target=run_id)
+    await record(site, session, "job.cancel", target=run_id)
     return await _page(request, site, session, notice=f"Asked run {run_id} to stop.")
+
+
+@router.post("/jobs/schedules/{schedule_id}/{action}")
+async def schedule(request: Request, schedule_id: str, action: str, site: Site, session: Changer) -> HTMLResponse:
+    """Pause (disable) or resume (enable) a schedule."""
+    if action not in ("pause", "resume"):
+        return await _page(request, site, session, status=404, error=f"No action {action!r}.")
+    try:
+        change = site.jobs.pause if action == "pause" else site.jobs.resume
+        await change(admin_context(request), schedule_id)
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
+    await record(site, session, f"job.schedule.{action}", target=schedule_id)
+    return await _page(request, site, session, notice=f"Schedule {schedule_id}: {action}d.")

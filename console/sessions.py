@@ -1,8 +1,10 @@
-"""Console sessions: a signed, expiring cookie naming the admin, and the CSRF token bound to it.
+"""Console sessions: the cookie holds a console admin's session token (agent_tools/admins.py), nothing else.
 
-The cookie is ``HttpOnly`` and ``SameSite=Strict`` (``Secure`` when served over TLS); it carries the admin's
-name and a random session id, signed with a key derived from the master key (so every instance accepts it,
-and changing the master key ends every console session). No key ever reaches the browser.
+The token is opaque, stored server-side only as its hash, expires, and ends on sign-out, when the admin is
+disabled or given a new password, on every instance (it is resolved from the database on each request). The
+cookie is ``HttpOnly`` and ``SameSite=Strict`` (``Secure`` over TLS). The CSRF token every change carries
+is an HMAC of the session token under a key derived from the master key, so every instance agrees on it
+and it is worthless without the cookie it belongs to. No key ever reaches the browser.
 """
 
 from __future__ import annotations
@@ -12,47 +14,41 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from agent_tools.admin_auth import AdminCaller
+from agent_tools.admins import Admin
 
 COOKIE = "ballast_console"
-SESSION_SECONDS = 8 * 3600
 
 
 @dataclass(frozen=True)
-class AdminSession:
-    """A signed-in console admin."""
+class ConsoleSession:
+    """A signed-in console admin, as a page sees it."""
 
-    admin: str
-    sid: str
+    admin: Admin
+    token: str
     csrf: str
+    ip: str
+
+    @property
+    def name(self) -> str:
+        return self.admin.username
+
+    @property
+    def caller(self) -> AdminCaller:
+        """The admin as the admin API's checks and records name it (``admin:<username>``)."""
+        return AdminCaller(f"admin:{self.admin.username}", self.admin.can_change, self.ip, self.admin)
 
 
-class Sessions:
-    """Issue and check console session cookies and their CSRF tokens."""
+class Csrf:
+    """CSRF tokens bound to a session token."""
 
-    def __init__(self, master_key: str) -> None:
-        self._key = hmac.new(master_key.encode(), b"ballast console session", hashlib.sha256).digest()
-        self._signer = URLSafeTimedSerializer(self._key, salt="ballast-console")
+    def __init__(self, master_key: str | None) -> None:
+        # without a master key (never under `ballast serve`, which generates one) the key is this process's own
+        secret = master_key.encode() if master_key else secrets.token_bytes(32)
+        self._key = hmac.new(secret, b"ballast console csrf", hashlib.sha256).digest()
 
-    def issue(self, admin: str) -> tuple[str, AdminSession]:
-        """(cookie value, session) for a freshly signed-in admin."""
-        sid = secrets.token_urlsafe(24)
-        return self._signer.dumps({"admin": admin, "sid": sid}), self._session(admin, sid)
+    def token_for(self, session_token: str) -> str:
+        return hmac.new(self._key, session_token.encode(), hashlib.sha256).hexdigest()
 
-    def check(self, cookie: str | None) -> AdminSession | None:
-        if not cookie:
-            return None
-        try:
-            data = self._signer.loads(cookie, max_age=SESSION_SECONDS)
-        except BadSignature:  # includes SignatureExpired
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("admin"), str) or not isinstance(data.get("sid"), str):
-            return None
-        return self._session(data["admin"], data["sid"])
-
-    def csrf_ok(self, session: AdminSession, given: str | None) -> bool:
+    def matches(self, session: ConsoleSession, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(session.csrf.encode(), str(given).encode())
-
-    def _session(self, admin: str, sid: str) -> AdminSession:
-        csrf = hmac.new(self._key, b"csrf:" + sid.encode(), hashlib.sha256).hexdigest()
-        return AdminSession(admin, sid, csrf)

@@ -10,20 +10,16 @@ from fastapi.staticfiles import StaticFiles
 
 from agent_tools.service import AgentTools
 from backend.realtime.hub import Hub
-from console import agents, audit, inbox, jobs_pages, live, signin
-from console.authority import Authority
-from console.sessions import Sessions
+from console import agents, audit, inbox, jobs_pages, live, security, signin
+from console.sessions import Csrf
 from console.web import HEADERS, PREFIX, Console, SignInRequired, build_templates
 from jobs.service import JobService
 
 
 def mount(app: FastAPI, tools: AgentTools, jobs: JobService, hub: Hub) -> Console:
-    services = tools.services
-    settings = services.settings
-    console = Console(tools, jobs, hub, Sessions(settings.master_key or ""), Authority(settings),
-                      services.identity.security, build_templates())
+    console = Console(tools, jobs, hub, Csrf(tools.services.settings.master_key), build_templates())
     app.state.console = console
-    for module in (signin, inbox, live, audit, agents, jobs_pages):
+    for module in (signin, inbox, live, audit, agents, jobs_pages, security):
         app.include_router(module.router)
     app.add_api_route(PREFIX, _home, methods=["GET"], include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(files("console") / "static")), name="console-static")

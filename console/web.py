@@ -14,13 +14,12 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from agent_tools.admin_auth import note
 from agent_tools.service import AgentTools
 from backend.api.auth import client_ip
 from backend.context import MASTER, RequestContext
 from backend.realtime.hub import Hub
-from backend.services.security_log import SecurityLog
-from console.authority import Authority
-from console.sessions import COOKIE, AdminSession, Sessions
+from console.sessions import COOKIE, ConsoleSession, Csrf
 from jobs.service import JobService
 
 PREFIX = "/console"
@@ -46,11 +45,8 @@ class Console:
     tools: AgentTools
     jobs: JobService
     hub: Hub
-    sessions: Sessions
-    authority: Authority
-    security: SecurityLog
+    csrf: Csrf
     templates: Environment
-    secure_cookies: bool = False
 
 
 def build_templates() -> Environment:
@@ -65,33 +61,43 @@ def console_of(request: Request) -> Console:
 
 
 def admin_context(request: Request) -> RequestContext:
-    """The context console actions run in: admin authority over the services (never an app user's)."""
+    """The context console jobs actions run in: admin authority over the services (never an app user's)."""
     return RequestContext(MASTER, ip=client_ip(request))
 
 
-async def _viewer(request: Request) -> AdminSession:
-    session = console_of(request).sessions.check(request.cookies.get(COOKIE))
-    if session is None:
+async def _viewer(request: Request) -> ConsoleSession:
+    console = console_of(request)
+    token = request.cookies.get(COOKIE)
+    await console.tools.ready()
+    admin = await console.tools.admins.resolve(token) if token else None
+    if admin is None or token is None:
         raise SignInRequired("no console session")
-    return session
+    return ConsoleSession(admin, token, console.csrf.token_for(token), client_ip(request))
 
 
-async def _changer(request: Request, session: Annotated[AdminSession, Depends(_viewer)]) -> AdminSession:
+async def _signed(request: Request, session: Annotated[ConsoleSession, Depends(_viewer)]) -> ConsoleSession:
     given = request.headers.get("x-csrf-token")
     if given is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         given = str((await request.form()).get("csrf") or "") or None
-    if not console_of(request).sessions.csrf_ok(session, given):
+    if not console_of(request).csrf.matches(session, given):
         raise SignInRequired("missing or wrong CSRF token")
     return session
 
 
-Viewer = Annotated[AdminSession, Depends(_viewer)]
-Changer = Annotated[AdminSession, Depends(_changer)]
+async def _changer(session: Annotated[ConsoleSession, Depends(_signed)]) -> ConsoleSession:
+    if not session.admin.can_change:
+        raise SignInRequired("this admin may look but not change")
+    return session
+
+
+Viewer = Annotated[ConsoleSession, Depends(_viewer)]
+Signed = Annotated[ConsoleSession, Depends(_signed)]  # a post with its CSRF token
+Changer = Annotated[ConsoleSession, Depends(_changer)]  # ... by an admin who may change things
 Site = Annotated[Console, Depends(console_of)]
 
 
-def render(request: Request, template: str, session: AdminSession | None, http_status: int = 200,
+def render(request: Request, template: str, session: ConsoleSession | None, http_status: int = 200,
            **values: Any) -> HTMLResponse:
     console = console_of(request)
     page = console.templates.get_template(template).render(
@@ -99,13 +105,13 @@ def render(request: Request, template: str, session: AdminSession | None, http_s
     return HTMLResponse(page, status_code=http_status, headers=HEADERS)
 
 
-async def record(request: Request, session: AdminSession, event: str, target: str | None = None,
+async def record(site: Console, session: ConsoleSession, event: str, target: str | None = None,
                  ok: bool = True, **details: Any) -> None:
-    """The security record of a console action, naming the admin who did it."""
-    await console_of(request).security.record(admin_context(request), f"console.{event}", target=target, ok=ok,
-                                              actor=f"console:{session.admin}", details=details or None)
+    """The security record of a console action, naming the admin who did it: the admin API's event names,
+    so the trail reads the same whichever face an admin used."""
+    await note(site.tools, session.caller, event, target, {"via": "console"} | details, ok=ok)
 
 
-def decider(session: AdminSession) -> str:
-    """How the audit names a console admin who decides an approval."""
-    return f"console:{session.admin}"
+def decider(session: ConsoleSession) -> str:
+    """How the audit names a console admin who decides an approval (as the admin API does)."""
+    return session.caller.name

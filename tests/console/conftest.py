@@ -27,6 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync"]
 CLOUD = Path(__file__).parent / "cloud"
 MASTER = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": MASTER_KEY}
+ADMIN, VIEWER, PASSWORD = "alice", "victor", "correct horse battery"
 
 
 @pytest.fixture
@@ -84,6 +85,9 @@ def ballast(settings: Settings) -> Iterator[Ballast]:
                                          "cloud_code_dir": CLOUD})
     with LiveServer(create_app(served), port) as server:
         live = Ballast(server)
+        for name, role in ((ADMIN, "admin"), (VIEWER, "viewer")):  # as `ballast admins create` would
+            made = live.admin("POST", "/admins", json={"username": name, "password": PASSWORD, "role": role})
+            assert made.status_code == 201, made.text
         yield live
         live.http.close()
 
@@ -97,7 +101,7 @@ def page(browser: Browser, ballast: Ballast) -> Iterator[Page]:
     context.close()
 
 
-def sign_in(page: Page, name: str = "master", secret: str = MASTER_KEY) -> None:
+def sign_in(page: Page, name: str = ADMIN, secret: str = PASSWORD) -> None:
     page.goto("/console/signin")
     page.get_by_label("Admin name").fill(name)
     page.get_by_label("Password").fill(secret)

@@ -1,0 +1,91 @@
+"""Console pages at scale: the approvals inbox with many pending requests, the audit explorer with many records.
+
+In-process (ASGI), SQLite in a temporary folder (or PostgreSQL with --database-uri). Seeds N pending
+approvals through the gateway (real over-cap bulk deletes) and M audit records through AuditLog, then times
+each page (median of --repeats loads), first page and a deep one.
+
+    .venv/bin/python -m benchmarks.console --approvals 1000 --records 1000000
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import typer
+
+from backend.app import create_app
+from backend.config import Settings
+
+KEY = "bench-master-key"
+MASTER = {"X-Parse-Application-Id": "ballast", "X-Parse-Master-Key": KEY}
+cli = typer.Typer(add_completion=False)
+
+
+async def _seed_approvals(http: httpx.AsyncClient, count: int) -> None:
+    await http.put("/agent/v1/admin/policy", headers=MASTER, json={
+        "agentRate": "1000000/minute", "toolRates": {"bulk_delete": "1000000/minute"}, "runCalls": 10**6,
+        "runWrites": 10**6})
+    for n in range(4):
+        await http.post("/parse/classes/Order", headers=MASTER, json={"n": n})
+    made = await http.post("/agent/v1/admin/agents", headers=MASTER, json={"name": "bench", "grants": ["*"]})
+    bearer = {"Authorization": f"Bearer {made.json()['token']}"}
+    for _ in range(count):
+        answer = await http.post("/agent/v1/write/bulk_delete", headers=bearer,
+                                 json={"className": "Order", "where": {}, "limit": 100})
+        assert answer.status_code == 202, answer.text
+
+
+async def _seed_records(app: object, count: int) -> None:
+    tools = app.state.agent_tools  # type: ignore[attr-defined]
+    batch = 5000
+    for start in range(0, count, batch):
+        entries = [{"agentId": f"agent{n % 50}", "runId": f"run_{n // 20}", "tool": "query_objects",
+                    "kind": "read", "decision": "allow", "rule": "grant", "outcome": "ok",
+                    "input": {"className": "Order", "where": {"n": n}}}
+                   for n in range(start, min(count, start + batch))]
+        async with tools.services.db.unit() as unit:
+            await tools.audit.append_many(unit, entries)
+
+
+async def _time(http: httpx.AsyncClient, path: str, repeats: int) -> float:
+    took = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        answer = await http.get(path)
+        took.append(time.perf_counter() - started)
+        assert answer.status_code == 200, (path, answer.status_code)
+    return statistics.median(took) * 1000
+
+
+async def run(approvals: int, records: int, repeats: int, database_uri: str | None) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="ballast-console-bench-"))
+    app = create_app(Settings(master_key=KEY, data_dir=folder, database_uri=database_uri))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=600) as http:
+            started = time.perf_counter()
+            await _seed_approvals(http, approvals)
+            await _seed_records(app, records)
+            print(f"seeded {approvals} approvals, {records} records in {time.perf_counter() - started:.0f} s")
+            await http.post("/agent/v1/admin/admins", headers=MASTER,
+                            json={"username": "bench", "password": "bench-password-1"})
+            await http.post("/console/signin", data={"name": "bench", "secret": "bench-password-1"})
+            pages = ["/console/approvals", f"/console/approvals?page={approvals // 25 - 1}",
+                     "/console/approvals/history", "/console/audit", "/console/audit?page=100",
+                     "/console/audit?agentId=agent7", "/console/audit?runId=run_12345", "/console/agents"]
+            for path in pages:
+                print(f"{path:45} {await _time(http, path, repeats):8.1f} ms")
+
+
+@cli.command()
+def main(approvals: int = 1000, records: int = 100_000, repeats: int = 5, database_uri: str | None = None) -> None:
+    asyncio.run(run(approvals, records, repeats, database_uri))
+
+
+if __name__ == "__main__":
+    cli()
