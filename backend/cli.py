@@ -10,6 +10,9 @@ from rich.panel import Panel
 
 from backend.config import Settings
 
+# idle keep-alive seconds: above what clients and balancers assume (undici 4 s, nginx and ALB 60 s), so a client
+# never reuses a connection at the moment the server closes it (uvicorn's 5 s default: "other side closed")
+KEEP_ALIVE = 75
 app = typer.Typer(help="Ballast: a Parse-compatible backend for apps and the agents that work on them.",
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -44,7 +47,7 @@ def serve(
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
     # LiveQuery's protocol: uvicorn's websockets-sansio plus a non-awaiting write for the fan-out (uvicorn_protocol.py)
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
-                reload=reload, log_level="warning", ws_per_message_deflate=False,
+                reload=reload, log_level="warning", ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE,
                 ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
 
 
