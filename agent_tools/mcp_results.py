@@ -118,7 +118,8 @@ def _next_step(rule: str) -> str:
 def refusal_text(body: dict[str, Any]) -> str:
     """A readable refusal: what happened, the rule, what to do next, and where it is recorded."""
     rule = str(body.get("rule") or "tool.error")
-    text = f"{body.get('error', 'The call failed.')} (rule {rule}, code {body.get('code')}). {_next_step(rule)}"
+    what = str(body.get("error") or "The call failed").rstrip(".")
+    text = f"{what} (rule {rule}, code {body.get('code')}). {_next_step(rule)}"
     if body.get("audit") is not None:
         text += f" Audit record #{body['audit']}, run {body.get('runId')}."
     return text

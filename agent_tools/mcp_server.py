@@ -159,6 +159,9 @@ class ResourceGuard:
         note_principal(scope, "agent")
         scope = dict(scope) | {"user": user, "auth": credentials, CLAIMS_KEY: claims,
                                RUN_KEY: self._session_run(HTTPConnection(scope), claims)}
+        if scope["method"] == "GET":  # no server-initiated stream: each instance answers each POST on its own
+            await _no_stream(send)
+            return
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -231,6 +234,17 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+async def _no_stream(send: Send) -> None:
+    """405 to ``GET /mcp``: the spec's answer of a server without a standalone SSE stream (clients go on).
+
+    The stateless transport would answer 200 and end the stream at once; a client that then reused that
+    connection for its next POST found it closed ("other side closed" in the TypeScript SDK).
+    """
+    await send({"type": "http.response.start", "status": 405,
+                "headers": [(b"allow", b"POST, DELETE"), (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _tool_calls(body: bytes) -> list[tuple[str, Any]]:

@@ -16,6 +16,9 @@ from backend import logs
 from backend.config import Settings
 from backend.preflight import Problem, load_settings, run_checks
 
+# idle keep-alive seconds: above what clients and balancers assume (undici 4 s, nginx and ALB 60 s), so a client
+# never reuses a connection at the moment the server closes it (uvicorn's 5 s default: "other side closed")
+KEEP_ALIVE = 75
 app = typer.Typer(help="Ballast: a Parse-compatible backend for apps and the agents that work on them.",
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -56,7 +59,7 @@ def serve(
     # at the configured level, and its access log gives way to Ballast's (request id, principal kind)
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
                 reload=reload, log_config=None, log_level=settings.log_level_number, access_log=False,
-                ws_per_message_deflate=False, ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
+                ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE, ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
 
 
 @app.command()

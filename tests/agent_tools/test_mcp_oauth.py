@@ -145,6 +145,8 @@ async def test_gateway_token_as_bearer_and_a_stolen_session_id_gives_no_run(site
     opened = await site.http.post(f"{site.origin}/mcp", json=init, headers=headers)
     assert opened.status_code == 200, opened.text
     session = opened.headers["mcp-session-id"]
+    stream = await site.http.get(f"{site.origin}/mcp", headers=headers | {"Mcp-Session-Id": session})
+    assert stream.status_code == 405  # no standalone SSE stream (a 200 that ended at once broke TS keep-alive)
     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
             "params": {"name": "get_object", "arguments": {"className": "Order", "objectId": order}}}
     mine = await site.http.post(f"{site.origin}/mcp", json=call, headers=headers | {"Mcp-Session-Id": session})

@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from backend.cli import KEEP_ALIVE
 from tests.support.postgres import free_port
 
 
@@ -25,7 +26,8 @@ class LiveServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}{mount_path}"
         # the WebSocket protocol `ballast serve` runs (websockets-sansio plus LiveQuery's non-awaiting write)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws=ws)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws=ws,
+                                timeout_keep_alive=KEEP_ALIVE)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
 
