@@ -59,7 +59,8 @@ def serve(
     # at the configured level, and its access log gives way to Ballast's (request id, principal kind)
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
                 reload=reload, log_config=None, log_level=settings.log_level_number, access_log=False,
-                ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE, ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
+                ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE,
+                ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
 
 
 @app.command()
