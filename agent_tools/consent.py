@@ -2,8 +2,8 @@
 
 ``/oauth/authorize`` (the MCP SDK's handler) checks the client, its redirect URI
 and PKCE challenge, then sends the browser here with that request signed. The
-human signs in (a Ballast app user with their password, or a console admin with
-the master key from an allowed address), names the agent the client will act
+human signs in (a Ballast app user, or a console admin, each with their own
+password; the master key is never typed into this page), names the agent the client will act
 as, and picks the scopes and, optionally, an intent. An app user may only bind
 an agent they own; an admin may bind any agent or create one. The decision is
 recorded in the security log; the client gets a one-time code at its redirect
@@ -24,12 +24,12 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from agent_tools.admin_auth import SIGN_IN_RATE, admin_sign_in
 from agent_tools.agents import Agent
 from agent_tools.oauth import CONSENT_PATH, SCOPES, WRITE_SCOPE
 from backend.api.auth import client_ip
 from backend.context import ANONYMOUS, RequestContext
 from backend.errors import ParseError
-from backend.keys import ip_allowed, same
 
 if TYPE_CHECKING:
     from agent_tools.service import AgentTools
@@ -44,14 +44,15 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Human:
-    """Who consented: a console admin (master key) or an app user."""
+    """Who consented: a console admin or an app user."""
 
     admin: bool
     user_id: str | None
+    admin_name: str | None = None
 
     @property
     def actor(self) -> str:
-        return "master" if self.admin else str(self.user_id)
+        return f"admin:{self.admin_name}" if self.admin else str(self.user_id)
 
 
 class ConsentPage:
@@ -89,15 +90,22 @@ class ConsentPage:
                                 302)
 
     async def _sign_in(self, request: Request, form: FormData) -> Human:
-        settings = self.tools.services.settings
-        if master := _field(form, "masterKey"):
-            if not same(master, settings.master_key) or not ip_allowed(client_ip(request), settings.master_key_ips):
-                raise Refused("That admin key is not accepted here.")
-            return Human(True, None)
+        ip = client_ip(request) or "unknown"
+        username, password = _field(form, "username"), _field(form, "password")
+        if _field(form, "as") == "admin":  # the admin API's own sign-in: rate limited, every attempt recorded
+            try:
+                session = await admin_sign_in(self.tools, username, password, ip)
+            except ParseError:
+                raise Refused("Admin sign-in failed: check the admin name and password.") from None
+            await self.tools.admins.end(session.token)  # consent needs no admin session: none is left behind
+            if not session.admin.can_change:
+                raise Refused("A viewer admin cannot bind or create agents.")
+            return Human(True, None, session.admin.username)
+        if not await self.tools.limits.hit(SIGN_IN_RATE, "consent-sign-in", ip):
+            raise Refused("Too many sign-in attempts from this address; wait a minute.")
         try:
             login = await self.tools.services.identity.accounts.log_in(
-                RequestContext(ANONYMOUS, ip=client_ip(request)), _field(form, "username"), None,
-                _field(form, "password"))
+                RequestContext(ANONYMOUS, ip=ip), username, None, password)
         except ParseError:
             raise Refused("Sign-in failed: check the username and password.") from None
         return Human(False, str(login.user["objectId"]))
@@ -176,8 +184,8 @@ PAGE = """<!doctype html>
 <fieldset><legend>Sign in</legend>
 <label>Username <input name="username" autocomplete="username"></label><br>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label><br>
-<small>or, as a console admin:</small><br>
-<label>Admin (master) key <input name="masterKey" type="password"></label></fieldset>
+<label><input type="checkbox" name="as" value="admin"> I am a console admin (signing in with my admin name)</label>
+</fieldset>
 <fieldset><legend>Act as agent</legend>
 <label>Agent name <input name="agent" required></label><br>
 <label>Grants, if an admin creates it <input name="grants" value="read:*"></label></fieldset>

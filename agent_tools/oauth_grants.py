@@ -91,7 +91,7 @@ class GrantStore(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToke
                          run: dict[str, Any] | None) -> str:
         """After consent: a one-time code for the chosen agent and scopes (and intent run), stored hashed."""
         code = secrets.token_urlsafe(32)
-        check = await self.tools.agents.check_id(agent_id)
+        check = await self.tools.agents.check_id(agent_id)  # its generation now (the grant dies when it moves)
         data = {"scopes": scopes, "challenge": pending["challenge"], "redirect": pending["redirect"],
                 "explicit": pending["explicit"], "resource": pending.get("resource"), "run": run,
                 "generation": check.agent.generation if check.agent else None}
@@ -135,13 +135,13 @@ class GrantStore(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToke
     async def _tokens(self, row: dict[str, Any], scopes: list[str]) -> OAuthToken:
         """An access token and a fresh refresh token for the row's agent, if it is still active."""
         agent_id = str(row["agentId"])
-        check = await self.tools.agents.check_id(agent_id)
-        if check.problem or check.agent is None or check.agent.status != "active":
-            raise TokenError("invalid_grant", "The agent these tokens were granted to is no longer active.")
         data = orjson.loads(row["dataJson"])
+        # the grant carries the agent's generation: revoked, rotated or suspended since, it died with it
+        check = await self.tools.agents.check_id(agent_id, generation=data.get("generation"))
+        if check.problem or check.agent is None or check.agent.status != "active":
+            raise TokenError("invalid_grant", "The agent these tokens were granted to is no longer active, or its "
+                                              "tokens were revoked since; sign in again.")
         generation = check.agent.generation
-        if data.get("generation") != generation:  # revoked, rotated or suspended since: the grant died with it
-            raise TokenError("invalid_grant", "The agent's tokens were revoked since this grant; sign in again.")
         run = data.get("run") or {}
         access = self.tools.oauth.issue(agent_id, set(scopes), run_id=run.get("runId"), intent=run.get("intent"),
                                         params=run.get("params"), generation=generation)

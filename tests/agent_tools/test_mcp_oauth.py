@@ -26,9 +26,9 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 from pydantic import AnyUrl
 
 from tests.agent_tools.test_mcp import ADMIN, Site
-from tests.conftest import MASTER_KEY
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never reached: the test reads the code from the redirect itself
+DESK_ADMIN_PASSWORD = "desk-admin-password-1"  # a console admin the master key creates (never the key itself)
 
 
 class Memory:
@@ -163,7 +163,10 @@ async def test_gateway_token_as_bearer_and_a_stolen_session_id_gives_no_run(site
 
 async def test_authorization_code_with_pkce_consent_and_refresh(site: Site) -> None:
     order = await site.seed("Order", status="new")
-    browser = Browser(site.http, {"masterKey": MASTER_KEY, "agent": "desk-agent", "grants": "read:*",
+    made = await site.admin("POST", "/admins", json={"username": "desk-admin", "password": DESK_ADMIN_PASSWORD})
+    assert made.status_code in (200, 201), made.text
+    browser = Browser(site.http, {"as": "admin", "username": "desk-admin", "password": DESK_ADMIN_PASSWORD,
+                                  "agent": "desk-agent", "grants": "read:*",
                                   "scope:tools:read": "1", "decision": "allow"})
     storage = Memory()
     metadata = OAuthClientMetadata(redirect_uris=[AnyUrl(REDIRECT)], client_name="Desk", grant_types=[
@@ -181,7 +184,7 @@ async def test_authorization_code_with_pkce_consent_and_refresh(site: Site) -> N
     events = await site.http.get(f"{site.parse}/classes/_SecurityEvent", params={"where": '{"event":"oauth.consent"}'},
                                  headers=ADMIN)
     assert [(e["target"], e["actor"], e["details"]["scopes"]) for e in events.json()["results"]] == [
-        (desk["id"], "master", ["tools:read"])]
+        (desk["id"], "admin:desk-admin", ["tools:read"])]
     # the refresh token rotates: the new one works once, the old one never again
     token_url = f"{site.origin}/oauth/token"
     client = {"client_id": storage.client.client_id, "client_secret": storage.client.client_secret or ""}

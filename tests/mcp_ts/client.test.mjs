@@ -128,7 +128,8 @@ class ScriptedBrowserProvider {
     const consentUrl = sent.headers.get('location');
     const page = await (await fetch(consentUrl)).text();
     const signed = page.match(/name="request" value="([^"]+)"/)[1];
-    const form = new URLSearchParams({ request: signed, masterKey: process.env.MASTER_KEY, agent: 'ts-desk-agent',
+    const form = new URLSearchParams({ request: signed, as: 'admin', username: process.env.ADMIN_NAME,
+      password: process.env.ADMIN_PASSWORD, agent: 'ts-desk-agent',
       grants: 'read:*,write:*', 'scope:tools:read': '1', 'scope:tools:write': '1', decision: 'allow' });
     const decided = await fetch(consentUrl.split('?')[0], { method: 'POST', body: form, redirect: 'manual' });
     assert.equal(decided.status, 302);

@@ -24,8 +24,11 @@ def node() -> str:
 async def test_the_typescript_sdk_client_signs_in_lists_calls_and_reads_errors(site: Site) -> None:
     order = await site.seed("Order", status="new")
     agent_id, secret = await site.agent("ts-clerk", ["read:*", "update_object", "delete_object", "bulk_update"])
+    admin = {"username": "ts-admin", "password": "ts-admin-password-1"}  # consents on the page (never the master key)
+    assert (await site.admin("POST", "/admins", json=admin)).status_code in (200, 201)
     env = {**os.environ, "BALLAST_ORIGIN": site.origin, "ORDER_ID": order, "AGENT_ID": agent_id,
-           "AGENT_SECRET": secret, "MASTER_KEY": MASTER_KEY}
+           "AGENT_SECRET": secret, "MASTER_KEY": MASTER_KEY, "ADMIN_NAME": admin["username"],
+           "ADMIN_PASSWORD": admin["password"]}
     command = [node(), "--test", "--test-force-exit", "--test-reporter=spec", "client.test.mjs"]
     done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
