@@ -68,7 +68,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(RouteNoteMiddleware)  # innermost: the route the router matched, for the access line
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests
     app.add_middleware(IdempotencyMiddleware, service=lambda: services.idempotency, mount_path=settings.mount_path)
-    app.add_middleware(TunnelMiddleware, max_body=settings.max_upload_size)
+    app.add_middleware(TunnelMiddleware, max_body=settings.max_upload_size, body_timeout=settings.request_body_timeout)
     app.add_middleware(UploadMiddleware, files_prefix=f"{settings.mount_path}/files/",
                        max_body=settings.max_upload_size)  # outside the tunnel: file bodies stream
     app.add_middleware(

@@ -146,6 +146,8 @@ class Settings(BaseSettings):
     live_query_classes: Annotated[list[str], NoDecode] = Field([], validation_alias=_ballast("live_query_classes"))
     live_query_max_subscriptions: int = Field(1000, ge=1, validation_alias=_ballast("live_query_max_subscriptions"))
     live_query_max_message: int = Field(256 * 1024, ge=1024, validation_alias=_ballast("live_query_max_message"))
+    # seconds a request body may take to arrive in full before the answer is 408 (parse-server's express: 60)
+    request_body_timeout: float = Field(60.0, gt=0, validation_alias=_ballast("request_body_timeout"))
     live_query_queue: int = Field(10_000, ge=1, validation_alias=_ballast("live_query_queue"))
     # a slow subscriber's backlog in bytes, past which it is cut off (155, then close 1008)
     live_query_queue_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024,

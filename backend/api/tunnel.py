@@ -8,6 +8,7 @@ routes below see ordinary methods, headers and query strings.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.responses import ParseJSON
-from backend.errors import InvalidJSON, ObjectTooLarge, status_for
+from backend.errors import InvalidJSON, ObjectTooLarge, ParseCode, status_for
 
 BODY_TO_HEADER = {
     "_ApplicationId": b"x-parse-application-id",
@@ -32,9 +33,10 @@ METHODS = {"GET", "POST", "PUT", "DELETE"}
 
 
 class TunnelMiddleware:
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, body_timeout: float = 60.0) -> None:
         self.app = app
         self.max_body = max_body
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "DELETE"):
@@ -48,8 +50,12 @@ class TunnelMiddleware:
             await _too_large(self.max_body)(scope, receive, send)
             return
         try:
-            body = await read_body(receive, self.max_body)
+            async with asyncio.timeout(self.body_timeout):
+                body = await read_body(receive, self.max_body)
         except ClientGone:
+            return
+        except TimeoutError:  # a body that never finishes must not hold a connection and its buffer for ever
+            await _timed_out(self.body_timeout)(scope, receive, send)
             return
         if body is None:
             await _too_large(self.max_body)(scope, receive, send)
@@ -67,6 +73,12 @@ class TunnelMiddleware:
 def _too_large(limit: int) -> ParseJSON:
     error = ObjectTooLarge(f"The request body exceeds the {limit // (1024 * 1024)} MB limit.")
     return ParseJSON(error.to_wire(), status_code=413)
+
+
+def _timed_out(seconds: float) -> ParseJSON:
+    # parse-server (express) answers an unfinished request 408; Parse's code for a timeout is 124
+    error = {"code": ParseCode.TIMEOUT, "error": f"The request body did not arrive within {seconds:g} s."}
+    return ParseJSON(error, status_code=408)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
