@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from agent_tools.records import APPROVAL
 from agent_tools.service import AgentTools
 from backend.realtime.hub import Hub
 from console import agents, audit, inbox, jobs_pages, live, security, signin
@@ -19,6 +20,7 @@ from jobs.service import JobService
 def mount(app: FastAPI, tools: AgentTools, jobs: JobService, hub: Hub) -> Console:
     console = Console(tools, jobs, hub, Csrf(tools.services.settings.master_key), build_templates())
     app.state.console = console
+    hub.keep_live(APPROVAL)  # this instance's approval changes reach consoles open on the others
     for module in (signin, inbox, live, audit, agents, jobs_pages, security):
         app.include_router(module.router)
     app.add_api_route(PREFIX, _home, methods=["GET"], include_in_schema=False)

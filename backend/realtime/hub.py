@@ -57,7 +57,7 @@ class Hub:
         self.matchers: dict[str, dict[str, Matcher]] = {}  # class -> canonical key -> matcher
         self.members: dict[str, dict[tuple[str, RequestId], Subscription]] = {}  # matcher key -> subscriptions
         self._live = frozenset(self.settings.live_query_classes)
-        self._observed: set[str] = set()  # classes a server-side observer follows, live whatever the setting
+        self._kept_live: set[str] = set()  # classes the server itself follows (keep_live), whatever the setting
         self._unsubscribe_events: Callable[[], None] = _nothing
         self._checker: asyncio.Task[None] | None = None
 
@@ -83,7 +83,12 @@ class Hub:
         await self.pubsub.stop()
 
     def is_live(self, class_name: str) -> bool:
-        return not self._live or class_name in self._live or class_name in self._observed
+        return not self._live or class_name in self._live or class_name in self._kept_live
+
+    def keep_live(self, class_name: str) -> None:
+        """Publish ``class_name``'s changes whatever BALLAST_LIVE_QUERY_CLASSES says: every instance calls this
+        for the classes a server-side observer (``observe``) may follow on another instance."""
+        self._kept_live.add(class_name)
 
     # --- clients and subscriptions ---------------------------------------------------
 
@@ -154,7 +159,7 @@ class Hub:
     async def observe(self, client: Client, class_name: str) -> None:
         """Server-side observer (the admin console): every change of ``class_name`` as master, internal classes
         included, through the same PubSub as LiveQuery (so across instances when Redis is configured)."""
-        self._observed.add(class_name)
+        self.keep_live(class_name)
         schema = await self._schema(class_name)
         matcher = self.matchers.get(class_name, {}).get(canonical_key(class_name, {}))
         matcher = matcher or Matcher(class_name, {}, schema, self.services.schemas.cached)

@@ -16,12 +16,15 @@ from tests.support.live import LiveServer
 from tests.support.postgres import free_port
 
 
-@pytest.fixture
-def two_instances(settings: Settings, redis_server: RedisServer) -> Iterator[tuple[str, str]]:  # noqa: F811
+@pytest.fixture(params=[[], ["Order"]], ids=["every-class-live", "live-classes-limited"])
+def two_instances(settings: Settings, redis_server: RedisServer,  # noqa: F811
+                  request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     urls, servers = [], []
     for _ in range(2):
         port = free_port()
+        # BALLAST_LIVE_QUERY_CLASSES without _Approval: the console's pings must cross instances all the same
         served = settings.model_copy(update={"port": port, "redis_url": redis_server.url,
+                                             "live_query_classes": request.param,
                                              "server_url": f"http://127.0.0.1:{port}/parse"})
         servers.append(LiveServer(create_app(served), port).__enter__())
         urls.append(f"http://127.0.0.1:{port}")
