@@ -86,6 +86,11 @@ class ApprovalStore:
         created = await self.records.create(APPROVAL, data, unit=unit)
         return _shown(await self.records.get(APPROVAL, created["objectId"], unit=unit))
 
+    async def with_key(self, agent_id: str, key: str) -> dict[str, Any] | None:
+        """The approval an earlier call of this agent with this Idempotency-Key asked for, if any."""
+        found = await self.records.first(APPROVAL, {"agentId": agent_id, "idempotencyKey": key})
+        return _shown(found) if found else None
+
     async def get(self, approval_id: str, unit: Unit | None = None) -> dict[str, Any]:
         try:
             return _shown(await self.records.get(APPROVAL, approval_id, unit=unit))

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from agent_tools.gateway import Blocked, CallRequest
+from agent_tools.blocked import Blocked
+from agent_tools.gateway import CallRequest
 from agent_tools.records import DELEGATION, Records
 from backend import wire
 from backend.context import Principal

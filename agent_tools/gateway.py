@@ -20,11 +20,13 @@ from pydantic import BaseModel, ValidationError
 from agent_tools.agents import Agent
 from agent_tools.approvals import binding_for, preview_of
 from agent_tools.audit import AgentChanged, RunAgain, recordable
+from agent_tools.blocked import Blocked
 from agent_tools.bounds import SMALL, audit_form, edge_problem
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
 from agent_tools.policy import Decision, Policy, RunState, decide, granted, over_cap
 from agent_tools.registry import Tool
+from agent_tools.retries import check_same
 from agent_tools.shaping import Shaper, result_hash, shaper_for
 from agent_tools.telemetry import describe, tool_span
 from backend.context import Principal
@@ -36,9 +38,6 @@ if TYPE_CHECKING:
     from agent_tools.service import AgentTools
 
 log = logging.getLogger("ballast.agent_tools")
-STATUS_BY_RULE = {"token.unknown": 401, "token.revoked": 401, "token.expired": 401, "tool.unknown": 404,
-                  "input.invalid": 400, "rate.agent": 429, "rate.tool": 429}
-CODE_BY_STATUS = {401: 209, 404: 101, 400: 142, 429: 155}
 # per caller address, before any token is looked at: anonymous traffic is bounded before it costs a lookup
 ADDRESS_RATE = "1200/minute"
 FAILED_AUTH_RATE = "30/minute"  # calls from one address failing authentication, before it is refused outright
@@ -74,17 +73,6 @@ class _Detour(Exception):
     def __init__(self, action: str, payload: Any = None) -> None:
         super().__init__(action)
         self.action, self.payload = action, payload
-
-
-class Blocked(Exception):
-    """The call stops here; ``entry`` says why (decision, rule) for the audit."""
-
-    def __init__(self, rule: str, message: str, decision: str = "deny", status: int | None = None,
-                 code: int | None = None) -> None:
-        super().__init__(message)
-        self.rule, self.message, self.decision = rule, message, decision
-        self.status = status or STATUS_BY_RULE.get(rule, 403)
-        self.code = code or CODE_BY_STATUS.get(self.status, 119)
 
 
 @dataclass
@@ -294,6 +282,7 @@ class Gateway:
             async with self.tools.services.db.unit(resumable=False) as unit:
                 key = call.request.idempotency_key
                 if key and (first := await self.tools.audit.find_key(call.agent.id, key, unit)):
+                    check_same(key, call.tool.name, _normalised(call), first.get("tool"), first.get("input"))
                     raise _Detour("replay", first)
                 if decision.kind == "needs_approval":
                     raise _Detour("propose")
@@ -360,6 +349,9 @@ class Gateway:
     async def _propose(self, call: Call, decision: Decision) -> CallResult:
         """Dry-run the write in a unit that rolls back; store the preview as a pending approval."""
         assert call.tool is not None and call.agent is not None and call.policy is not None
+        key = call.request.idempotency_key
+        if key and (earlier := await self.tools.approvals.with_key(call.agent.id, key)):
+            return await self._repeat(call, key, earlier)
         try:
             async with self.tools.services.db.unit(resumable=False) as unit:
                 context = self._context(call, unit, Mode.PREVIEW)
@@ -374,21 +366,41 @@ class Gateway:
         preview = preview_of(context.changes, context.side_effect_counts(), context.effects)
         if decision.kind == "deny":
             raise Blocked(decision.rule, decision.reason)
-        normalised = call.input.model_dump(mode="json") if call.input else None
+        normalised = _normalised(call) if call.input else None
         binding = binding_for(call.tool.name, call.tool.version, normalised, context.changes, context.effects,
                               call.policy.version)
-        async with self.tools.services.db.unit() as unit:
-            approval = await self.tools.approvals.create(unit, {
-                "agentId": call.agent.id, "runId": call.run_id, "userId": call.user.user_id if call.user else None,
-                "tool": call.tool.name, "toolVersion": call.tool.version, "input": normalised,
-                "preview": preview, "binding": binding.digest, "policyVersion": call.policy.version,
-                "reason": decision.reason, "rule": decision.rule,
-            }, call.policy.config.approval_ttl)
-            record = await self.tools.audit.append(unit, call.entry(
-                decision=decision.kind, rule=decision.rule, approvalId=approval["objectId"], outcome="pending"))
+        try:
+            async with self.tools.services.db.unit() as unit:
+                approval = await self.tools.approvals.create(unit, {
+                    "agentId": call.agent.id, "runId": call.run_id, "userId": call.user.user_id if call.user else None,
+                    "tool": call.tool.name, "toolVersion": call.tool.version, "input": normalised,
+                    "preview": preview, "binding": binding.digest, "policyVersion": call.policy.version,
+                    "reason": decision.reason, "rule": decision.rule, "idempotencyKey": key,
+                }, call.policy.config.approval_ttl)
+                record = await self.tools.audit.append(unit, call.entry(
+                    decision=decision.kind, rule=decision.rule, approvalId=approval["objectId"], outcome="pending"))
+        except DuplicateValue:  # a racing retry with the same key stored its approval first: that one it is
+            earlier = await self.tools.approvals.with_key(call.agent.id, key) if key else None
+            if earlier is None:
+                raise
+            return await self._repeat(call, str(key), earlier)
         body = {"status": "pending", "runId": call.run_id, "tool": call.tool.name, "reason": decision.reason,
                 "rule": decision.rule, "approval": {"id": approval["objectId"], "status": "pending",
                                                     "expiresAt": approval["expiresAt"], "preview": preview}}
+        return CallResult(202, body, record)
+
+    async def _repeat(self, call: Call, key: str, approval: dict[str, Any]) -> CallResult:
+        """A retry of a write that asked for approval: that approval again (its result once executed)."""
+        assert call.tool is not None
+        check_same(key, call.tool.name, _normalised(call), approval.get("tool"), approval.get("input"))
+        record = await self._record(call, call.entry(decision="needs_approval", rule="idempotent.approval",
+                                                     approvalId=approval["objectId"], outcome="replayed"))
+        if approval.get("status") == "executed":
+            return _ok(call, approval.get("result") or {}, record, replayed=True)
+        body = {"status": approval.get("status"), "runId": call.run_id, "tool": call.tool.name, "replayed": True,
+                "rule": approval.get("rule"), "approval": {"id": approval["objectId"], "status": approval.get("status"),
+                                                           "expiresAt": approval.get("expiresAt"),
+                                                           "preview": approval.get("preview")}}
         return CallResult(202, body, record)
 
     async def _replay(self, call: Call, first: dict[str, Any]) -> CallResult:
@@ -440,6 +452,10 @@ def _validated(tool: Tool, raw: Any) -> BaseModel:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "input"
         raise Blocked("input.invalid", f"Invalid input {where}: {first.get('msg', 'malformed')}.") from None
+
+
+def _normalised(call: Call) -> Any:
+    return call.input.model_dump(mode="json") if call.input else call.request.input
 
 
 def _dump(output: BaseModel) -> dict[str, Any]:

@@ -28,6 +28,7 @@ CLASSES = (AGENT, APPROVAL, TOOL_CALL, AUDIT_HEAD, POLICY, ADMIN, ADMIN_SESSION,
 # seq keeps the chain a line; (agentId, idempotencyKey) lets one of two racing retries commit, never both
 UNIQUE: tuple[tuple[str, tuple[str, ...]], ...] = (
     (TOOL_CALL, ("seq",)), (TOOL_CALL, ("agentId", "idempotencyKey")), (POLICY, ("version",)),
+    (APPROVAL, ("agentId", "idempotencyKey")),  # one approval per retried write, even racing
     (ADMIN, ("username",)), (ADMIN_SESSION, ("tokenHash",)), (GRANT, ("key",)), (DELEGATION, ("tokenHash",)),
 )
 
@@ -40,7 +41,7 @@ FIELDS: dict[str, dict[str, str]] = {
                "toolVersion": "String", "inputJson": "String", "previewJson": "String", "binding": "String",
                "policyVersion": "Number", "reason": "String", "rule": "String", "expiresAt": "Date",
                "attempts": "Number", "decidedBy": "String", "decidedAt": "Date", "result": "Object",
-               "denyReason": "String"},
+               "denyReason": "String", "idempotencyKey": "String"},
     TOOL_CALL: {"seq": "Number", "body": "String", "hash": "String", "agentId": "String", "runId": "String",
                 "tool": "String", "decision": "String", "outcome": "String", "idempotencyKey": "String",
                 "approvalId": "String"},

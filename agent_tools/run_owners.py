@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import orjson
 
-from agent_tools.gateway import Blocked
+from agent_tools.blocked import Blocked
 from agent_tools.records import TOOL_CALL, Records
 
 Owner = tuple[str, str | None]  # (agent id, user id)
