@@ -26,7 +26,7 @@ from backend.errors import (
     ParseCode,
     error_for_code,
 )
-from backend.services import access, nested, ops, reads
+from backend.services import access, field_rules, nested, ops, reads
 from backend.services.events import EventBus, ObjectEvent
 from backend.services.includes import Includer
 from backend.services.query import parse_keys, parse_order, parse_where
@@ -112,22 +112,24 @@ class ObjectService:
         single_write = unit is None and class_name not in self.guards and not any(map(ops.is_relation_op,
                                                                                     values.values()))
         try:
-            row = await self._insert(ctx, class_name, values, perms, unit, single_write=single_write)
+            row, defaulted = await self._insert(ctx, class_name, values, perms, unit, single_write=single_write)
         except TransactionRequired:
-            row = await self._insert(ctx, class_name, values, perms, unit, single_write=False)
+            row, defaulted = await self._insert(ctx, class_name, values, perms, unit, single_write=False)
         response: dict[str, Any] = {"objectId": row["objectId"], "createdAt": wire.format_iso(row["createdAt"])}
-        return response | _echo(values, row, _changed_by_trigger(sent, data))
+        # Parse answers with the defaults it set, as with fields a trigger changed
+        return response | _echo(values, row, _changed_by_trigger(sent, data) | defaulted)
 
     async def _insert(
         self, ctx: RequestContext, class_name: str, values: dict[str, Any], perms: object,
         unit: Unit | None, *, single_write: bool,
-    ) -> Row:
+    ) -> tuple[Row, set[str]]:
         async with self.db.unit(unit, single_write=single_write) as work:
             schema = await self.schemas.get(work, class_name)
             if schema is not None:
                 access.require_class(ctx.principal, schema, "create")
             schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
             access.require_class(ctx.principal, schema, "create")
+            defaulted = field_rules.apply(schema, values, creating=True)
             now = wire.now()
             row: Row = {"objectId": new_object_id(), "createdAt": now, "updatedAt": now}
             row |= _perms_columns(perms)
@@ -142,7 +144,7 @@ class ObjectService:
             await self._apply_relations(work, schema, row["objectId"], values)
             self._announce(work, ObjectEvent("create", schema, None, row, ctx))
             self._after_save(work, ctx, schema, row, None)
-        return row
+        return row, defaulted
 
     async def update(
         self, ctx: RequestContext, class_name: str, object_id: str, data: Mapping[str, Any],
@@ -163,6 +165,7 @@ class ObjectService:
             changes: Row = {"updatedAt": wire.now()} | _perms_columns(perms)
             await self._guard(work, ctx, class_name, values, changes, before)
             schema = await self.schemas.ensure_fields(work, ctx, class_name, values)
+            field_rules.apply(schema, values, creating=False)
             for name, value in values.items():
                 if not ops.is_relation_op(value):
                     changes[name] = ops.apply(name, before.get(name), value)

@@ -115,8 +115,11 @@ def check_class_name(class_name: str) -> None:
         )
 
 
+INVALID_FIELD_NAMES = frozenset({"length"})  # as parse-server's invalidColumns
+
+
 def check_field_name(name: str) -> None:
-    if not isinstance(name, str) or not FIELD_NAME.match(name):
+    if not isinstance(name, str) or not FIELD_NAME.match(name) or name in INVALID_FIELD_NAMES:
         raise InvalidKeyName(f"Invalid field name: {str(name)[:64]}.")
 
 
@@ -259,7 +262,7 @@ class SchemaService:
         if previous is not None and not ctx.principal.is_master:
             _require_add_field(current, ctx)
         schema = current.with_fields(added)
-        await unit.session.save_schema(schema, previous)
+        await self._save(unit, schema, previous)
         self._cache[class_name] = schema  # the rest of this unit sees it at once
         # and again after the commit: a concurrent reload (another request's cache miss) reads only
         # committed schemas and may have dropped this one from the cache meanwhile
@@ -272,6 +275,14 @@ class SchemaService:
         self._cache.pop(class_name, None)
         self._loaded = False
 
+    async def _save(self, unit: Unit, schema: ClassSchema, previous: ClassSchema | None) -> None:
+        """Every new or changed class is stored here, after the rules that span its fields."""
+        geo_points = [name for name, spec in schema.fields.items() if spec.type == "GeoPoint"]
+        if len(geo_points) > 1:  # parse-server's rule (one geo index per class)
+            raise IncorrectType(f"currently, only one GeoPoint field may exist in an object. Adding "
+                                f"{geo_points[1]} when {geo_points[0]} already exists.")
+        await unit.session.save_schema(schema, previous)
+
     # --- the schema API (master key) ---------------------------------------------------
 
     async def create_class(self, unit: Unit, class_name: str, body: Mapping[str, Any]) -> ClassSchema:
@@ -281,7 +292,7 @@ class SchemaService:
         fields = {name: field_spec_from_wire(name, raw) for name, raw in _fields_of(body).items()}
         schema = new_schema(class_name, fields)
         schema = _with_options(schema, body)
-        await unit.session.save_schema(schema, None)
+        await self._save(unit, schema, None)
         self._remember(unit, schema, class_name)
         return schema
 
@@ -303,7 +314,7 @@ class SchemaService:
             else:
                 added[name] = field_spec_from_wire(name, raw)
         schema = _with_options(current.without_fields(removed).with_fields(added), body)
-        await unit.session.save_schema(schema, current)
+        await self._save(unit, schema, current)
         self._remember(unit, schema, class_name)
         return schema
 

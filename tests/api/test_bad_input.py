@@ -58,7 +58,7 @@ SCENARIOS = [
     Scenario("null body in batch", "POST", "/batch", 107, body=None, raw=b"null"),
     Scenario("number body for schema", "POST", "/schemas/Target", 107, body=5, master=True),
     Scenario("unknown field operator", "GET", "/classes/Target", 102, params=_where({"n": {"$foo": 1}})),
-    Scenario("unknown top-level operator", "GET", "/classes/Target", 102, params=_where({"$where": "1"})),
+    Scenario("unknown top-level operator", "GET", "/classes/Target", 105, params=_where({"$where": "1"})),
     Scenario("where not an object", "GET", "/classes/Target", 102, params=_where([1])),
     Scenario("where not JSON", "GET", "/classes/Target", 107, params={"where": "{nope"}),
     Scenario("unknown update op", "PUT", "/classes/Target/{id}", 107, body={"n": {"__op": "Explode"}}),

@@ -75,3 +75,20 @@ test('dotted keys write inside an Object field: increment, set, unset, add at tw
   const again = await new Parse.Query('NestedOps').get(obj.id);
   assert.deepEqual(again.get('objectField'), { number: 15, inner: { list: ['b'] } });
 });
+
+test('schema rules: defaultValue fills a save, required refuses, one GeoPoint, no "length" field', async () => {
+  const name = `Rules_${Math.random().toString(36).slice(2, 8)}`;
+  const schema = new Parse.Schema(name);
+  schema.addString('status', { defaultValue: 'open' });
+  schema.addString('title', { required: true });
+  schema.addGeoPoint('at');
+  await schema.save();
+  const saved = await new Parse.Object(name).save({ title: 'a' });
+  assert.equal(saved.get('status'), 'open'); // the SDK takes the default from the answer
+  await assert.rejects(new Parse.Object(name).save({ status: 'x' }),
+    (err) => err.code === Parse.Error.VALIDATION_ERROR && err.message === 'title is required');
+  await assert.rejects(new Parse.Object(name).save({ title: 'b', near: new Parse.GeoPoint(1, 2) }),
+    (err) => err.code === Parse.Error.INCORRECT_TYPE);
+  await assert.rejects(new Parse.Object(name).save({ title: 'c', length: 3 }),
+    (err) => err.code === Parse.Error.INVALID_KEY_NAME);
+});
