@@ -96,20 +96,28 @@ class Tool:
 class ToolRegistry:
     """Tools by name; built-ins and an app's own tools register here."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, extra: ToolRegistry | None = None, replace: bool = False) -> None:
         self._tools: dict[str, Tool] = {}
+        # looked up on every call, not copied: the app's tools register when its cloud code loads, after the
+        # gateway was built (and again on each reload)
+        self.extra = extra
+        self.replace = replace  # a reloaded module declares its tools again
 
     def add(self, tool: Tool) -> Tool:
-        if tool.name in self._tools:
+        if tool.name in self._tools and not self.replace:
             raise ValueError(f"tool {tool.name!r} is already registered")
         self._tools[tool.name] = tool
         return tool
 
     def get(self, name: str) -> Tool | None:
-        return self._tools.get(name)
+        found = self._tools.get(name)
+        return found if found is not None or self.extra is None else self.extra.get(name)
 
     def __iter__(self) -> Iterator[Tool]:
-        return iter(sorted(self._tools.values(), key=lambda tool: tool.name))
+        mine = dict(self._tools)
+        for tool in self.extra or ():  # a built-in keeps its name: an app tool cannot shadow it
+            mine.setdefault(tool.name, tool)
+        return iter(sorted(mine.values(), key=lambda tool: tool.name))
 
     def tool(
         self, name: str, *, description: str, input: type[BaseModel], output: type[BaseModel],
@@ -127,7 +135,7 @@ class ToolRegistry:
         return register
 
 
-app_tools = ToolRegistry()
+app_tools = ToolRegistry(replace=True)
 """The process-wide registry an app's own tools decorate into (``cloud_functions/`` imports it)."""
 
 tool = app_tools.tool

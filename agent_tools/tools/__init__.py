@@ -10,9 +10,7 @@ def builtin_registry() -> ToolRegistry:
     from agent_tools.registry import app_tools
     from agent_tools.tools import data, operations, writes
 
-    registry = ToolRegistry()
+    registry = ToolRegistry(extra=app_tools)  # the app's own @tool functions, whenever its cloud code loads
     for module in (data, writes, operations):
         module.register(registry)
-    for extra in app_tools:  # the app's own @tool functions, registered when its cloud code was imported
-        registry.add(extra)
     return registry
