@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.api import memory
 from backend.api.responses import ParseJSON
 from backend.errors import InvalidJSON, ObjectTooLarge, ParseCode, status_for
 
@@ -60,6 +61,7 @@ class TunnelMiddleware:
         if body is None:
             await _too_large(self.max_body)(scope, receive, send)
             return
+        size = len(body)  # as received: a tunnelled GET's body moves into the query string
         if scope["method"] == "POST" and body[:1] == b"{" and _is_text_or_json(scope):
             try:
                 scope, body = _untunnel(scope, body)
@@ -68,6 +70,8 @@ class TunnelMiddleware:
                 await ParseJSON(error.to_wire(), status_code=status_for(error))(scope, receive, send)
                 return
         await self.app(scope, replay(body), send)
+        del body
+        memory.after_request(size)
 
 
 def _too_large(limit: int) -> ParseJSON:
