@@ -19,10 +19,10 @@ from backend.api.routes import parse_router
 from backend.api.tunnel import TunnelMiddleware
 from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
+from backend.console.site import mount as mount_console
 from backend.metrics import observe_request
 from backend.realtime.live_query import LiveQueryServer
 from backend.services.wiring import Services, build_services
-from console.site import mount as mount_console
 from jobs.wiring import build_jobs
 
 

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from agent_tools.records import POLICY
+from backend.console.sessions import ConsoleSession
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 from backend.errors import ParseError
-from console.sessions import ConsoleSession
-from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Text = Annotated[str, Form(max_length=2000)]

@@ -17,9 +17,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from agent_tools.admin_auth import note
 from agent_tools.service import AgentTools
 from backend.api.auth import client_ip
+from backend.console.sessions import COOKIE, ConsoleSession, Csrf
 from backend.context import MASTER, RequestContext
 from backend.realtime.hub import Hub
-from console.sessions import COOKIE, ConsoleSession, Csrf
 from jobs.service import JobService
 
 PREFIX = "/console"

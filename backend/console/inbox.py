@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
+from backend.console.cards import Card, card
+from backend.console.sessions import ConsoleSession
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 from backend.errors import ParseError
-from console.cards import Card, card
-from console.sessions import ConsoleSession
-from console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 25

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from backend.console.cards import shown
+from backend.console.web import PREFIX, Site, Viewer, render
 from backend.context import RequestContext
 from backend.services.objects import FindOptions
 from backend.services.security_log import CLASS
-from console.cards import shown
-from console.web import PREFIX, Site, Viewer, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 50

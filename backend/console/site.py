@@ -10,10 +10,10 @@ from fastapi.staticfiles import StaticFiles
 
 from agent_tools.records import APPROVAL
 from agent_tools.service import AgentTools
+from backend.console import agents, audit, inbox, jobs_pages, live, security, signin
+from backend.console.sessions import Csrf
+from backend.console.web import HEADERS, PREFIX, Console, SignInRequired, build_templates
 from backend.realtime.hub import Hub
-from console import agents, audit, inbox, jobs_pages, live, security, signin
-from console.sessions import Csrf
-from console.web import HEADERS, PREFIX, Console, SignInRequired, build_templates
 from jobs.service import JobService
 
 

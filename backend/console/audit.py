@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from console.cards import shown
-from console.web import HEADERS, PREFIX, Changer, Site, Viewer, record, render
+from backend.console.cards import shown
+from backend.console.web import HEADERS, PREFIX, Changer, Site, Viewer, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 50

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from backend.console.sessions import ConsoleSession
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, admin_context, record, render
 from backend.errors import ParseError
-from console.sessions import ConsoleSession
-from console.web import PREFIX, Changer, Console, Site, Viewer, admin_context, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 RUNS = 50

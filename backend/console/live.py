@@ -14,10 +14,10 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from agent_tools.records import APPROVAL
+from backend.console.web import HEADERS, PREFIX, Site, Viewer
 from backend.context import MASTER
 from backend.realtime.clients import Client
 from backend.realtime.hub import Hub
-from console.web import HEADERS, PREFIX, Site, Viewer
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 KEEPALIVE_SECONDS = 15.0

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from agent_tools.admin_auth import AdminRefused, admin_sign_in
 from agent_tools.admins import SESSION_HOURS, AdminLoginFailed
 from backend.api.auth import client_ip
-from console.sessions import COOKIE
-from console.web import HEADERS, PREFIX, Signed, Site, record, render
+from backend.console.sessions import COOKIE
+from backend.console.web import HEADERS, PREFIX, Signed, Site, record, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
