@@ -1,4 +1,4 @@
-"""The handles a read tool is given: none of them can write (DESIGN.md rule 3, for every handle).
+"""The handles a read tool is given: none of them can write (rule 3 of docs/architecture.md, for every handle).
 
 A read tool runs in a read-only unit, but ``ctx.services`` used to be the app's full Services: a
 tool calling ``ctx.services.objects.create(...)`` without the unit opened a write unit of its own.

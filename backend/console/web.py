@@ -50,7 +50,7 @@ class Console:
 
 
 def build_templates() -> Environment:
-    env = Environment(loader=PackageLoader("console", "templates"), autoescape=select_autoescape(default=True))
+    env = Environment(loader=PackageLoader("backend.console", "templates"), autoescape=select_autoescape(default=True))
     env.globals["prefix"] = PREFIX
     return env
 

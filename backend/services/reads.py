@@ -1,4 +1,4 @@
-"""One read check for every class and field a read touches, at any depth (DESIGN.md rule 9).
+"""One read check for every class and field a read touches, at any depth (rule 9 of docs/architecture.md).
 
 A find is resolved into a tree of ``ReadNode``s: the class it names, then every class a
 sub-query (``$inQuery``, ``$notInQuery``, ``$select``, ``$dontSelect``) reaches, at any depth;

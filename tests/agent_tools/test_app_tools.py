@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.agent_tools.conftest import Gateway
-from tests.agent_tools.test_mcp import Site, site  # noqa: F401 - the live-server fixture
+from tests.agent_tools.test_mcp import Site
 
 
 async def test_a_tool_declared_in_cloud_functions_is_served_over_rest(gateway: Gateway) -> None:
@@ -15,7 +15,7 @@ async def test_a_tool_declared_in_cloud_functions_is_served_over_rest(gateway: G
     assert (await gateway.last_record())["tool"] == "greet_customer"
 
 
-async def test_a_tool_declared_in_cloud_functions_is_listed_and_called_over_mcp(site: Site) -> None:  # noqa: F811
+async def test_a_tool_declared_in_cloud_functions_is_listed_and_called_over_mcp(site: Site) -> None:
     agent_id, secret = await site.agent("mcp-greeter", ["greet_customer"])
     async with site.mcp(await site.access_token(agent_id, secret)) as session:
         names = [tool.name for tool in (await session.list_tools()).tools]

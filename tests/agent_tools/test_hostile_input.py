@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from agent_tools.bounds import MAX_DEPTH
 from backend.cloud import FunctionSpec
 from tests.agent_tools.conftest import Gateway, Seed
-from tests.agent_tools.test_mcp import Site, site  # noqa: F401 - the live-server fixture
+from tests.agent_tools.test_mcp import Site
 
 
 def _deep(levels: int) -> dict[str, Any]:
@@ -93,7 +93,7 @@ async def test_anonymous_callers_store_next_to_nothing(gateway: Gateway) -> None
     assert (await gateway.verify())["ok"] is True
 
 
-async def test_deep_input_over_mcp_is_refused_with_one_record(site: Site) -> None:  # noqa: F811
+async def test_deep_input_over_mcp_is_refused_with_one_record(site: Site) -> None:
     agent_id, secret = await site.agent("mcp-deep", ["*"])
     token = await site.access_token(agent_id, secret)
     async with site.mcp(token) as session:

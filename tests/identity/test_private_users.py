@@ -46,7 +46,7 @@ async def test_new_users_are_readable_by_themselves_only(settings: Settings) -> 
         assert (hidden.status_code, hidden.json()["code"]) == (404, 101)
         refused = await http.put(f"/users/{ann['objectId']}", json={"username": "x"},
                                  headers=as_user(bob["sessionToken"]))
-        assert refused.status_code == 404
+        assert (refused.status_code, refused.json()["code"]) == (400, 206)  # as Parse: "Insufficient auth."
         mine = await http.get("/users", headers=as_user(ann["sessionToken"]))
         assert [u["username"] for u in mine.json()["results"]] == ["ann"]
         stored = (await http.get(f"/users/{ann['objectId']}", headers=M)).json()
