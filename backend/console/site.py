@@ -24,7 +24,8 @@ def mount(app: FastAPI, tools: AgentTools, jobs: JobService, hub: Hub) -> Consol
     for module in (signin, inbox, live, audit, agents, jobs_pages, security):
         app.include_router(module.router)
     app.add_api_route(PREFIX, _home, methods=["GET"], include_in_schema=False)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(files("backend.console") / "static")), name="console-static")
+    static = StaticFiles(directory=str(files("backend.console") / "static"))
+    app.mount(f"{PREFIX}/static", static, name="console-static")
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
     return console
 
