@@ -11,7 +11,6 @@ import asyncio
 import errno
 import os
 import socket
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +129,7 @@ async def _reach(ping: Callable[[], Awaitable[None]]) -> BaseException | None:
 
 
 async def check_database(settings: Settings) -> Outcome:
-    from backend.storage import create_store
+    from backend.storage import create_store, is_not_a_database
 
     store = create_store(settings.database_url, pool_size=1)
     try:
@@ -145,7 +144,7 @@ async def check_database(settings: Settings) -> Outcome:
     path = settings.sqlite_path
     if error is None:
         return Outcome("database", f"SQLite at {path}")
-    if isinstance(reason_error := innermost(error), sqlite3.DatabaseError):
+    if is_not_a_database(reason_error := innermost(error)):
         return Outcome("database", f"SQLite at {path}", Problem(
             env_name("data_dir"), f"{path} is not a usable SQLite database ({reason_error})",
             "restore it from a backup, or move it away to start with an empty database", error))
