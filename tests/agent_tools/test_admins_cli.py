@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from agent_tools.admins import AdminLoginFailed
 from agent_tools.service import AgentTools
 from backend.cli import app
 from backend.config import Settings
@@ -23,7 +24,7 @@ def test_cli_creates_lists_changes_and_disables_admins(settings: Settings) -> No
     async def sign_in(tools: AgentTools, password: str = "a long enough secret") -> bool:
         try:
             session = await tools.admins.authenticate("alice", password)
-        except Exception:  # noqa: BLE001 - a refused sign-in
+        except AdminLoginFailed:
             return False
         return await tools.admins.resolve(session.token) is not None
 
