@@ -16,11 +16,14 @@ function liveInbox() {
   if (!live || !window.EventSource) return;
   const events = new EventSource(live.dataset.events);
   let pending = null;
-  events.addEventListener("approvals", () => {
+  const refresh = () => {
     // a burst of changes costs one refresh
     if (pending) return;
     pending = setTimeout(async () => { pending = null; await replace("cards", live.dataset.cards); }, 150);
-  });
+  };
+  events.addEventListener("approvals", refresh);
+  // on every (re)connect too: what changed between the page's render (or a dropped stream) and this stream
+  events.addEventListener("open", refresh);
 }
 
 function pollRuns() {
