@@ -24,9 +24,10 @@ from agent_tools.blocked import Blocked
 from agent_tools.bounds import SMALL, audit_form, edge_problem
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
-from agent_tools.policy import Decision, Policy, RunState, decide, granted, over_cap
+from agent_tools.policy import Decision, Policy, decide, granted, over_cap
 from agent_tools.registry import Tool
 from agent_tools.retries import check_same
+from agent_tools.run_budget import Caps, refusal
 from agent_tools.shaping import Shaper, result_hash, shaper_for
 from agent_tools.telemetry import describe, tool_span
 from backend.context import Principal
@@ -91,7 +92,7 @@ class Call:
     fresh: bool = False  # read the agent from the database even for a read (the second attempt)
     unconfirmed: tuple[str, bytes] | None = None  # the agent copy the call was admitted on, to confirm
     confirmation: asyncio.Future[bool] | None = None  # a write's group confirmation of that copy
-    reserved: RunState | None = None  # the run whose write budget this call holds a place in (until it commits)
+    reserved: str | None = None  # the run whose write budget this call holds a place in (until it commits)
     committed: bool = False
 
     def entry(self, **more: Any) -> dict[str, Any]:
@@ -135,7 +136,7 @@ class Gateway:
             return await self._run_and_record(call)
         finally:
             if call.reserved is not None and not call.committed:  # no write happened: its place is free again
-                call.reserved.writes -= 1
+                await self.tools.budgets.release(call.reserved)
 
     async def _run_and_record(self, call: Call) -> CallResult:
         try:
@@ -207,18 +208,13 @@ class Gateway:
         assert call.agent is not None
         if call.request.run_id is not None:
             await self._claim_run(call)
-        run = self._run(call)
-        decision = await decide(call.agent, tool, call.policy, run, self.tools.limits, intent=call.request.intent)
+        decision = await decide(call.agent, tool, call.policy, self.tools.limits, intent=call.request.intent)
         if decision.kind == "deny":
             raise Blocked(decision.rule, decision.reason)
         call.shaper = await shaper_for(self.tools, call.request.intent, call.agent.id, call.run_id, tool.name, unit)
-        if stopped := call.shaper.stopped(call.run_id):
+        if stopped := await call.shaper.stopped(call.run_id):
             raise Blocked("intent.budget", stopped)
-        run.calls += 1
-        if tool.kind == "write":  # checked and counted together (no await between): never past the budget
-            if run.writes >= call.policy.config.run_writes:
-                raise Blocked("budget.writes", f"This run used its {call.policy.config.run_writes} writes.")
-            run.writes, call.reserved = run.writes + 1, run
+        await self._count(call, tool)
         if call.unconfirmed is not None and call.request.kind == "write":
             call.confirmation = self.tools.confirmations.ask(call.unconfirmed)
         return decision
@@ -241,9 +237,19 @@ class Gateway:
             call.run_id = "run_" + secrets.token_hex(8)  # the refusal's record: a run of its own, not the victim's
             raise
 
-    def _run(self, call: Call) -> RunState:
+    def _run(self, call: Call) -> str:
         """The run's budgets, keyed by its owner too: two agents never share counters."""
-        return self.tools.budgets.state(f"{call.agent.id if call.agent else ''}/{call.run_id}")
+        return f"{call.agent.id if call.agent else ''}/{call.run_id}"
+
+    async def _count(self, call: Call, tool: Tool) -> None:
+        """Check and count the run's budgets in one step (every instance counts together): never past one."""
+        assert call.policy is not None
+        config, write = call.policy.config, tool.kind == "write"
+        caps = Caps(config.run_calls, config.run_writes if write else None, None if write else config.run_objects_read)
+        if spent := await self.tools.budgets.admit(self._run(call), caps):
+            raise refusal(spent, caps)
+        if write:
+            call.reserved = self._run(call)
 
     async def _read(self, call: Call) -> CallResult:
         """Admission and the tool share one read-only transaction; the record follows (group commit)."""
@@ -258,11 +264,10 @@ class Gateway:
             if decision is None or isinstance(error, Blocked):
                 raise
             return await self._failed(call, decision, error)
-        run = self._run(call)
-        run.objects.update((ref["className"], str(ref["objectId"])) for ref in context.refs)
-        if call.policy is not None and len(run.objects) > call.policy.config.run_objects_read:
+        shown, _ = await self.tools.budgets.see(self._run(call), _shown(context.refs))
+        if call.policy is not None and shown > call.policy.config.run_objects_read:
             raise Blocked("budget.objects", "This run has been shown as many objects as its budget allows.")
-        if call.shaper is not None and (stopped := call.shaper.account(call.run_id, context.refs)):
+        if call.shaper is not None and (stopped := await call.shaper.account(call.run_id, context.refs)):
             raise Blocked("intent.budget", stopped)
         result = _dump(output)
         record = await self._record(call, call.entry(decision=decision.kind, rule=decision.rule,
@@ -441,6 +446,10 @@ def _written(call: Call, decision: Decision, context: ToolContext, result: dict[
                       changed=[change.ref() for change in context.changes], effects=context.effects or None,
                       outcome="ok", result=result if call.request.idempotency_key else None,
                       idempotencyKey=call.request.idempotency_key)
+
+
+def _shown(refs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(str(ref["className"]), str(ref["objectId"])) for ref in refs]
 
 
 def _validated(tool: Tool, raw: Any) -> BaseModel:

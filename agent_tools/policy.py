@@ -9,16 +9,18 @@ same configuration (``over_cap``).
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 from limits import RateLimitItem
 from limits import parse as parse_rate
+from limits.errors import StorageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import RedisError
 
 from agent_tools.agents import Agent
+from agent_tools.blocked import Blocked
 from agent_tools.records import POLICY, Records
 from agent_tools.registry import Tool
 from backend.errors import InvalidValue
@@ -62,28 +64,6 @@ class Decision:
         return self.kind == "allow"
 
 
-@dataclass
-class RunState:
-    calls: int = 0
-    writes: int = 0
-    objects: set[tuple[str, str]] = field(default_factory=set)
-
-
-class RunBudgets:
-    """Per-run counters (this process; a run is one agent session on one instance)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._runs: OrderedDict[str, RunState] = OrderedDict()
-        self._size = size
-
-    def state(self, run_id: str) -> RunState:
-        state = self._runs.pop(run_id, None) or RunState()
-        self._runs[run_id] = state
-        while len(self._runs) > self._size:
-            self._runs.popitem(last=False)
-        return state
-
-
 class RateLimits:
     """Sliding-window limits per agent and per (agent, tool); Redis-backed when Redis is configured."""
 
@@ -94,11 +74,25 @@ class RateLimits:
         await self.counter.close()
 
     async def hit(self, rate: str, *keys: str) -> bool:
-        return await self.counter.hit(_item(rate), *keys)
+        try:
+            return await self.counter.hit(_item(rate), *keys)
+        except UNREACHABLE:
+            raise _unavailable() from None
 
     async def within(self, rate: str, *keys: str) -> bool:
         """Whether another hit would still be allowed (counts nothing)."""
-        return await self.counter.test(_item(rate), *keys)
+        try:
+            return await self.counter.test(_item(rate), *keys)
+        except UNREACHABLE:
+            raise _unavailable() from None
+
+
+UNREACHABLE = (RedisError, StorageError)  # the shared counter store is down: fail closed, never uncounted
+
+
+def _unavailable() -> Blocked:
+    return Blocked("rate.unavailable", "Rate limits cannot be checked right now (their store is unreachable); "
+                   "the call was refused and nothing changed. Retry later.", status=503, code=1)
 
 
 @lru_cache(maxsize=256)
@@ -145,9 +139,8 @@ def granted(agent: Agent, tool: Tool) -> bool:
     return bool({tool.name, f"{tool.kind}:*", "*"} & agent.grants)
 
 
-async def decide(agent: Agent, tool: Tool, policy: Policy, run: RunState, limits: RateLimits,
-                 intent: Any = None) -> Decision:
-    """The one decision for a call, before it runs: first failing rule wins."""
+async def decide(agent: Agent, tool: Tool, policy: Policy, limits: RateLimits, intent: Any = None) -> Decision:
+    """The one decision for a call, before it runs: first failing rule wins (run budgets: ``run_budget``)."""
     config = policy.config
 
     def deny(rule: str, reason: str) -> Decision:
@@ -169,22 +162,9 @@ async def decide(agent: Agent, tool: Tool, policy: Policy, run: RunState, limits
     tool_rate = config.tool_rates.get(tool.name, tool.rate)
     if not await limits.hit(tool_rate, agent.id, tool.name):
         return deny("rate.tool", f"Tool {tool.name} passed its rate limit for this agent ({tool_rate}).")
-    budget = _budget(run, tool, config)
-    if budget:
-        return deny(*budget)
     if tool.kind == "write" and tool.risk == "high":
         return Decision("needs_approval", "risk.high", f"Tool {tool.name} is high risk.", policy.version)
     return Decision("allow", "allow", "Allowed.", policy.version)
-
-
-def _budget(run: RunState, tool: Tool, config: PolicyConfig) -> tuple[str, str] | None:
-    if run.calls >= config.run_calls:
-        return "budget.calls", f"This run used its {config.run_calls} calls."
-    if tool.kind == "write" and run.writes >= config.run_writes:
-        return "budget.writes", f"This run used its {config.run_writes} writes."
-    if len(run.objects) >= config.run_objects_read and tool.kind == "read":
-        return "budget.objects", f"This run was shown its {config.run_objects_read} objects."
-    return None
 
 
 def over_cap(tool: Tool, count: int, policy: Policy) -> Decision:

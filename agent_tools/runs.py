@@ -18,7 +18,8 @@ from agent_tools.calls import Mode, Rollback, ToolContext
 from agent_tools.gateway import CallRequest
 from agent_tools.intents import RunIntent
 from agent_tools.oauth import scope_for
-from agent_tools.shaping import Exposures, Shaper, result_hash
+from agent_tools.run_budget import LocalRunBudget
+from agent_tools.shaping import Shaper, result_hash
 from backend.errors import InvalidValue, ParseError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ async def _execute(tools: AgentTools, record: dict[str, Any]
     intent = await _intent(tools, record.get("intent"))
     given = tool.input_model.model_validate(record.get("input") or {})
     user = await tools.user_principal(record["userId"]) if record.get("userId") else None
-    shaper = Shaper(intent, await tools.intents.field_policies(), Exposures(), agent.id, str(record.get("runId")),
+    shaper = Shaper(intent, await tools.intents.field_policies(), LocalRunBudget(), agent.id, str(record.get("runId")),
                     tool.name)
     shaper.store = tools.intents  # provenance is looked up (and, in the rolled-back preview, marked) as it was
     request = tools.request_context(agent, user)

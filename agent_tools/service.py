@@ -9,9 +9,10 @@ from agent_tools.admins import AdminStore
 from agent_tools.agents import Agent, AgentStore, Confirmations
 from agent_tools.approvals import ApprovalStore
 from agent_tools.audit import AuditLog
-from agent_tools.policy import PolicyStore, RateLimits, RunBudgets
+from agent_tools.policy import PolicyStore, RateLimits
 from agent_tools.records import Records
 from agent_tools.registry import ToolRegistry
+from agent_tools.run_budget import run_budget
 from backend.context import Principal, PrincipalKind, RequestContext
 from backend.services.wiring import Services
 
@@ -28,7 +29,6 @@ class AgentTools:
         from agent_tools.oauth_grants import GrantStore
         from agent_tools.read_only import ReadOnlyJobs, ReadOnlyServices
         from agent_tools.run_owners import RunOwners
-        from agent_tools.shaping import Exposures
         from agent_tools.tools import builtin_registry
 
         self.services = services
@@ -43,11 +43,11 @@ class AgentTools:
         self.confirmations = Confirmations(self.agents, services.db)  # writes' agent rows, confirmed in groups
         self.approvals = ApprovalStore(self.records)
         self.limits = RateLimits(getattr(services.settings, "redis_url", None))
-        self.budgets = RunBudgets()
+        # run budgets and intent exposure: in Redis when configured, so every instance counts together
+        self.budgets = run_budget(getattr(services.settings, "redis_url", None))
         self.gateway = Gateway(self)
         # issue 5: run intents, field policies and provenance; per-run exposure; the OAuth token authority
         self.intents = IntentStore(self.records)
-        self.exposures = Exposures()
         settings = services.settings
         self.oauth = TokenAuthority(self, settings.public_url, getattr(settings, "master_key", None))
         self.approver = Approver(self)
@@ -68,6 +68,7 @@ class AgentTools:
 
     async def close(self) -> None:
         await self.limits.close()
+        await self.budgets.close()
 
     async def ready(self) -> None:
         """Create agent_tools' classes and the audit chain head, once per process."""
