@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from agent_tools.admin_auth import Admin, AdminWrite, note, who
 from agent_tools.api import PREFIX, Tools
+from agent_tools.grant_names import grantable
 from backend.api.responses import ParseJSON
 
 router = APIRouter(prefix=PREFIX + "/admin", tags=["agent admin"])
@@ -54,6 +55,13 @@ async def create_agent(body: NewAgent, tools: Tools, caller: AdminWrite) -> Pars
 async def list_agents(tools: Tools, _: Admin) -> ParseJSON:
     await tools.ready()
     return ParseJSON({"results": [agent.to_wire() for agent in await tools.agents.all()]})
+
+
+@router.get("/tools")
+async def list_grantable(tools: Tools, _: Admin) -> ParseJSON:
+    """Every name a grant may use: the wildcards and each registered tool (built-in and the app's own)."""
+    await tools.ready()
+    return ParseJSON(grantable(tools.registry))
 
 
 @router.get("/agents/{agent_id}")

@@ -18,7 +18,9 @@ from typing import Any
 
 import orjson
 
+from agent_tools.grant_names import checked_grants
 from agent_tools.records import AGENT, Records
+from agent_tools.registry import ToolRegistry
 from backend import wire
 from backend.context import Principal, PrincipalKind
 from backend.errors import InvalidValue, ObjectNotFound
@@ -99,8 +101,9 @@ def derived_problem(row: dict[str, Any], generation: int | None, token_id: str |
 class AgentStore:
     """Create, look up, suspend and resume agents; issue, rotate and revoke their tokens."""
 
-    def __init__(self, records: Records) -> None:
+    def __init__(self, records: Records, registry: ToolRegistry) -> None:
         self.records = records
+        self.registry = registry  # the tools a grant may name (the app's own register when its code loads)
         self._rows: dict[str, dict[str, Any]] = {}  # agent id -> its row as this process last read it
 
     async def create(self, name: str, roles: list[str], grants: list[str], owner: str | None = None,
@@ -108,10 +111,11 @@ class AgentStore:
         """A new agent and its first token (the only time the token is shown)."""
         if not name or not name.strip():
             raise InvalidValue("An agent needs a name.")
+        granted = checked_grants(grants, self.registry)  # before anything is stored
         if await self.records.first(AGENT, {"name": name}):
             raise InvalidValue(f"An agent named {name!r} exists already.")
         created = await self.records.create(AGENT, {
-            "name": name, "status": "active", "roles": sorted(set(roles)), "grants": sorted(set(grants)),
+            "name": name, "status": "active", "roles": sorted(set(roles)), "grants": granted,
             "owner": owner, "tokens": [], "tokenHashes": [],
         })
         token = await self.issue_token(created["objectId"], token_days)
@@ -145,7 +149,7 @@ class AgentStore:
         if roles is not None:
             changes["roles"] = sorted(set(roles))
         if grants is not None:
-            changes["grants"] = sorted(set(grants))
+            changes["grants"] = checked_grants(grants, self.registry)
         await self._raw(agent_id)
         await self.records.update(AGENT, agent_id, changes)
         self.forget(agent_id)

@@ -121,7 +121,10 @@ class ConsentPage:
             if not human.admin:
                 raise Refused(f"You own no agent named {name!r}; an admin can create it for you.") from None
             grants = [grant.strip() for grant in _field(form, "grants").split(",") if grant.strip()] or ["read:*"]
-            agent, _ = await self.tools.agents.create(name, [], grants, None, None)
+            try:
+                agent, _ = await self.tools.agents.create(name, [], grants, None, None)
+            except ParseError as error:  # an unknown grant: the page says which, and where the valid ones are
+                raise Refused(error.message) from None
             return agent
         if not human.admin and agent.owner != human.user_id:
             raise Refused(f"You own no agent named {name!r}; an admin can create it for you.")

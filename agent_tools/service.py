@@ -35,7 +35,7 @@ class AgentTools:
         self.jobs = jobs  # the JobService, when the app runs jobs (tools/operations.py: JobsPort)
         self.records = Records(services.db, services.objects, services.schemas)
         self.registry = registry or builtin_registry()
-        self.agents = AgentStore(self.records)
+        self.agents = AgentStore(self.records, self.registry)
         self.admins = AdminStore(self.records)  # console admins: the only admin power besides the master key
         self.policies = PolicyStore(self.records)
         self.audit = AuditLog(services.db, self.records)

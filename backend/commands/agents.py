@@ -169,6 +169,23 @@ def set_grants(name: str, role: Annotated[list[str] | None, typer.Option("--role
     out.print(_agents_table([_with_tools(act)]))
 
 
+@agents_app.command("tools")
+def list_tools() -> None:
+    """Every name a --grant may use: the wildcards and each tool (built-in and the app's own)."""
+    from agent_tools.grant_names import grantable
+
+    async def act(tools: AgentTools) -> dict[str, Any]:
+        return grantable(tools.registry)
+
+    listed = _with_tools(act)
+    table = Table("grant", "kind", "risk", "roles", "description")
+    for wildcard in listed["wildcards"]:
+        table.add_row(wildcard, "", "", "", "every tool" if wildcard == "*" else f"every {wildcard[:-2]} tool")
+    for tool in listed["tools"]:
+        table.add_row(tool["name"], tool["kind"], tool["risk"], ", ".join(tool["roles"]), tool["description"])
+    out.print(table)
+
+
 @agents_app.command("read-only")
 def read_only(state: str = typer.Argument(..., help="on or off")) -> None:
     """The global switch: with it on, no agent may call a write tool."""
