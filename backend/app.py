@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -20,6 +21,7 @@ from backend.api.tunnel import TunnelMiddleware
 from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
 from backend.console.site import mount as mount_console
+from backend.http_deadlines import DEADLINES, RequestDeadlines
 from backend.metrics import observe_request
 from backend.realtime.live_query import LiveQueryServer
 from backend.services.wiring import Services, build_services
@@ -32,13 +34,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     jobs = build_jobs(services)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await services.start()
         await live_query.start()
         await jobs.open()
         try:
             async with mcp.running():  # the MCP transport's task group lives as long as the app
-                yield
+                # lifespan state reaches the server's protocol too: the deadlines it holds slow clients to
+                yield {DEADLINES: RequestDeadlines(settings.request_head_timeout, settings.request_body_min_rate)}
         finally:
             await agent_tools.close()
             await jobs.close()

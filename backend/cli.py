@@ -60,6 +60,7 @@ def serve(
     uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
                 reload=reload, log_config=None, log_level=settings.log_level_number, access_log=False,
                 ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE,
+                http="backend.http_deadlines:DeadlineHttpProtocol",  # deadlines for slow request heads and bodies
                 ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
 
 

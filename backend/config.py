@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     live_query_max_message: int = Field(256 * 1024, ge=1024, validation_alias=_ballast("live_query_max_message"))
     # seconds a request body may take to arrive in full before the answer is 408 (parse-server's express: 60)
     request_body_timeout: float = Field(60.0, gt=0, validation_alias=_ballast("request_body_timeout"))
+    # slow clients (backend/http_deadlines.py): seconds for a request head; a body's average bytes/s after that grace
+    request_head_timeout: float = Field(20.0, gt=0, validation_alias=_ballast("request_head_timeout"))
+    request_body_min_rate: int = Field(1024, ge=1, validation_alias=_ballast("request_body_min_rate"))
     live_query_queue: int = Field(10_000, ge=1, validation_alias=_ballast("live_query_queue"))
     # a slow subscriber's backlog in bytes, past which it is cut off (155, then close 1008)
     live_query_queue_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024,

@@ -16,6 +16,7 @@ import pytest
 
 TRIPS = "backend/storage/sqlite_trips.py"
 LIVE_WS = "backend/realtime/uvicorn_protocol.py"
+DEADLINES = "backend/http_deadlines.py"
 
 
 def _broken(module: str, package: str, what: str) -> str:
@@ -105,3 +106,24 @@ def test_websockets_sansio_connection_frames_text_without_io() -> None:
     connection.state = State.OPEN
     connection.send_text(b"hi")
     assert b"".join(connection.data_to_send()) == b"\x81\x02hi", _broken(LIVE_WS, "websockets", what)
+
+
+def test_uvicorn_httptools_protocol_has_what_the_request_deadlines_read() -> None:
+    what = "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol / RequestResponseCycle"
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+    except ImportError:
+        pytest.fail(_broken(DEADLINES, "uvicorn", what))
+    hooks = ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete", "on_body",
+             "on_message_complete", "_should_upgrade")
+    gone = [name for name in hooks if not callable(getattr(HttpToolsProtocol, name, None))]
+    assert not gone, _broken(DEADLINES, "uvicorn", f"{what}: no method {gone}")
+    assert list(inspect.signature(HttpToolsProtocol.__init__).parameters)[1:5] == [
+        "config", "server_state", "app_state", "_loop"], _broken(DEADLINES, "uvicorn", f"{what}.__init__")
+    missing = _source_sets(HttpToolsProtocol, ("loop", "transport", "flow", "parser", "cycle"))
+    missing += _source_sets(RequestResponseCycle, ("keep_alive", "disconnected", "message_event", "response_started",
+                                                   "response_complete", "waiting_for_100_continue"))
+    assert not missing, _broken(DEADLINES, "uvicorn", f"{what}: no longer sets {missing}")
+    from uvicorn.protocols.http.flow_control import FlowControl
+
+    assert "self.read_paused =" in inspect.getsource(FlowControl), _broken(DEADLINES, "uvicorn", "FlowControl")

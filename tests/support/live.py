@@ -27,7 +27,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}{mount_path}"
         # the WebSocket protocol `ballast serve` runs (websockets-sansio plus LiveQuery's non-awaiting write)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws=ws,
-                                timeout_keep_alive=KEEP_ALIVE)
+                                timeout_keep_alive=KEEP_ALIVE, http="backend.http_deadlines:DeadlineHttpProtocol")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
 
