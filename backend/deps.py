@@ -35,7 +35,8 @@ async def request_context(request: Request) -> RequestContext:
 
 def _route_path(request: Request, services: Services) -> str:
     """The path below the mount path, as Parse's ``requestPath`` names routes (``/login``, ``/classes/X``)."""
-    path: str = request.url.path
+    # the scope's path, escaped as request.url.path would be, without building (and parsing) the whole URL
+    path: str = request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
     settings = services.settings
     for mount in (settings.mount_path, *settings.extra_mount_paths):
         if path.startswith(mount + "/"):

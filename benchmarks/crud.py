@@ -34,12 +34,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmarks import dataset, report
+from benchmarks import bare, dataset, report
 from benchmarks.load import Request, Stats, Summary, measure
 from benchmarks.rawhttp import RawClient, Reply
 from benchmarks.servers import (
     REPO,
     BallastServer,
+    BareServer,
     Keys,
     RedisServer,
     Target,
@@ -48,9 +49,10 @@ from benchmarks.servers import (
     fresh_database,
 )
 
-ALL_TARGETS = ("ballast-sqlite", "ballast-pg", "parse")
+ALL_TARGETS = ("ballast-sqlite", "ballast-pg", "parse", "bare")
 ALL_OPS = ("create", "get", "query")
-LABELS = {"ballast-sqlite": "Ballast SQLite", "ballast-pg": "Ballast PG", "parse": "Parse Server PG"}
+LABELS = {"ballast-sqlite": "Ballast SQLite", "ballast-pg": "Ballast PG", "parse": "Parse Server PG",
+          "bare": "bare Starlette+asyncpg"}
 console = Console(stderr=True)
 cli = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0] if __doc__ else None)
 
@@ -77,6 +79,11 @@ def requests_for(op: str, target: Target, ids: list[str], pool: list[RawClient])
 
 async def prepare(target: Target, objects: int) -> list[str]:
     """Fresh class, index and objects on one server; prints what it made."""
+    if target.name == "bare":  # no REST API to seed through: the same rows, straight into its table
+        assert target.sql_url is not None
+        ids = await bare.seed(target.sql_url, objects, dataset.BUCKETS)
+        console.print(f"  {target.label}: {len(ids):,} rows copied in, index on bucket")
+        return ids
     async with httpx.AsyncClient(timeout=60) as client:
         if not await dataset.reset_class(client, target):
             first = await client.post(f"{target.url}/classes/{dataset.CLASS}", headers=target.headers(master=True),
@@ -136,6 +143,14 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
     targets: list[Target] = []
     redis = stack.enter_context(RedisServer(port + 100)).url if max(workers) > 1 else None
     for name in names:
+        if name == "bare":
+            ensure_anchor(parse_url)  # its PostgreSQL cluster
+            bare_uri = asyncio.run(fresh_database(pg_admin, "ballast_bench_bare"))
+            bare_server = stack.enter_context(BareServer(port + 50, bare_uri))
+            target = Target(name, LABELS[name], bare_server.url, keys, master, sql_url=bare_uri)
+            target.pid = bare_server.process.pid if bare_server.process else None
+            targets.append(target)
+            continue
         if name == "parse":
             ensure_anchor(parse_url)
             target = Target(name, LABELS[name], parse_url, keys, master, sql_url=pg_admin.rsplit("/", 1)[0] + "/parse")

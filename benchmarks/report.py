@@ -36,18 +36,27 @@ def _ratio_cell(r: tuple[float, float, float, float] | None, sep: str) -> str:
     return sep.join((f"{r[0]:.2f}x", f"{r[1]:.2f}", f"{r[2]:.2f}", f"{r[3]:.2f}")) if r else "-"
 
 
+BASELINES = ("parse", "bare")  # the columns of ratios: over Parse Server, and over the bare endpoint
+
+
+def _columns(labels: dict[str, str]) -> list[tuple[str, str]]:
+    """(server, baseline) of each ratio column: every Ballast target over Parse, every server over bare."""
+    pairs = [(name, "parse") for name in labels if name not in BASELINES and "parse" in labels]
+    return pairs + [(name, "bare") for name in labels if name != "bare" and "bare" in labels]
+
+
 def rich_table(results: Results, labels: dict[str, str]) -> Table:
     table = Table(title="CRUD benchmark (medians)", show_lines=True)
     table.add_column("operation")
     for label in labels.values():
         table.add_column(f"{label}\nreq/s · p50 · p99 (ms) · CPU ms/req", justify="right")
-    compared = [name for name in labels if name != "parse"]
-    for name in compared:
-        table.add_column(f"{labels[name]} / Parse\nthroughput · p50 · p99 · CPU", justify="right")
+    pairs = _columns(labels)
+    for name, base in pairs:
+        table.add_column(f"{labels[name]} / {labels[base]}\nthroughput · p50 · p99 · CPU", justify="right")
     for op, row in results.items():
         cells = [_cell(s, " · ") + (f" ({s.errors} err)" if s.errors else "") if (s := row.get(name)) else "-"
                  for name in labels]
-        cells += [_ratio_cell(ratios(results, op, name), " · ") for name in compared]
+        cells += [_ratio_cell(ratios(results, op, name, base), " · ") for name, base in pairs]
         table.add_row(op, *cells)
     return table
 
@@ -55,12 +64,12 @@ def rich_table(results: Results, labels: dict[str, str]) -> Table:
 def markdown(results: Results, labels: dict[str, str]) -> str:
     """The same table as Markdown, for an issue note."""
     head = ["operation"] + [f"{label}: req/s, p50, p99 (ms), CPU ms/req" for label in labels.values()]
-    compared = [name for name in labels if name != "parse"]
-    head += [f"{labels[name]} / Parse: throughput, p50, p99, CPU" for name in compared]
+    pairs = _columns(labels)
+    head += [f"{labels[name]} / {labels[base]}: throughput, p50, p99, CPU" for name, base in pairs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for op, row in results.items():
         cells = [op] + [_cell(s, ", ") if (s := row.get(name)) else "-" for name in labels]
-        cells += [_ratio_cell(ratios(results, op, name), ", ") for name in compared]
+        cells += [_ratio_cell(ratios(results, op, name, base), ", ") for name, base in pairs]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -199,3 +199,34 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+@dataclass
+class BareServer:
+    """The bare-endpoint baseline (benchmarks/bare.py) in its own uvicorn process: one worker, uvloop, httptools."""
+
+    port: int
+    database_uri: str
+    process: subprocess.Popen[bytes] | None = None
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="ballast-bare-", suffix=".log")[1]))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/parse"
+
+    def __enter__(self) -> BareServer:
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.bare", self.database_uri,
+                                             str(self.port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(self.url, 30, self.process)
+        except BaseException as error:
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"the bare endpoint did not start: {error}\n{self.log.read_text()[-2000:]}") from error
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.log.unlink(missing_ok=True)
