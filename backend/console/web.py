@@ -109,9 +109,4 @@ async def record(site: Console, session: ConsoleSession, event: str, target: str
                  ok: bool = True, **details: Any) -> None:
     """The security record of a console action, naming the admin who did it: the admin API's event names,
     so the trail reads the same whichever face an admin used."""
-    await note(site.tools, session.caller, event, target, {"via": "console"} | details, ok=ok)
-
-
-def decider(session: ConsoleSession) -> str:
-    """How the audit names a console admin who decides an approval (as the admin API does)."""
-    return session.caller.name
+    await note(site.tools, session.caller, event, target, details, ok=ok)
