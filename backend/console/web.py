@@ -60,9 +60,10 @@ def console_of(request: Request) -> Console:
     return console
 
 
-def admin_context(request: Request) -> RequestContext:
-    """The context console jobs actions run in: admin authority over the services (never an app user's)."""
-    return RequestContext(MASTER, ip=client_ip(request))
+def admin_context(request: Request, session: ConsoleSession | None = None) -> RequestContext:
+    """The context console actions run in: master authority over the services (never an app user's, and the
+    master key never leaves the server); the security records the services write name the admin."""
+    return RequestContext(MASTER, ip=client_ip(request), actor=session.caller.name if session else None)
 
 
 async def _viewer(request: Request) -> ConsoleSession:
