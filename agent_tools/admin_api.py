@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from agent_tools.admin_auth import Admin, AdminWrite, note, who
+from agent_tools import admin_actions as actions
+from agent_tools.admin_auth import Admin, AdminWrite
 from agent_tools.api import PREFIX, Tools
 from agent_tools.grant_names import grantable
 from backend.api.responses import ParseJSON
@@ -45,9 +46,8 @@ class Decide(BaseModel):
 
 @router.post("/agents")
 async def create_agent(body: NewAgent, tools: Tools, caller: AdminWrite) -> ParseJSON:
-    await tools.ready()
-    agent, token = await tools.agents.create(body.name, body.roles, body.grants, body.owner, body.tokenDays)
-    await note(tools, caller, "agent.create", agent.id, {"roles": sorted(agent.roles), "grants": sorted(agent.grants)})
+    agent, token = await actions.create_agent(tools, caller, body.name, body.roles, body.grants, body.owner,
+                                              body.tokenDays)
     return ParseJSON({"agent": agent.to_wire(), "token": token}, status_code=201)
 
 
@@ -73,39 +73,31 @@ async def show_agent(agent_id: str, tools: Tools, _: Admin) -> ParseJSON:
 
 @router.post("/agents/{agent_id}/suspend")
 async def suspend_agent(agent_id: str, tools: Tools, caller: AdminWrite) -> ParseJSON:
-    agent = await tools.agents.set_status(agent_id, "suspended")
-    await note(tools, caller, "agent.suspend", agent_id)
+    agent = await actions.set_status(tools, caller, agent_id, "suspended")
     return ParseJSON(agent.to_wire())
 
 
 @router.post("/agents/{agent_id}/resume")
 async def resume_agent(agent_id: str, tools: Tools, caller: AdminWrite) -> ParseJSON:
-    agent = await tools.agents.set_status(agent_id, "active")
-    await note(tools, caller, "agent.resume", agent_id)
+    agent = await actions.set_status(tools, caller, agent_id, "active")
     return ParseJSON(agent.to_wire())
 
 
 @router.put("/agents/{agent_id}/grants")
 async def set_grants(agent_id: str, body: Grants, tools: Tools, caller: AdminWrite) -> ParseJSON:
-    agent = await tools.agents.set_grants(agent_id, body.roles, body.grants)
-    await note(tools, caller, "agent.grants", agent_id, {"roles": sorted(agent.roles), "grants": sorted(agent.grants)})
+    agent = await actions.set_grants(tools, caller, agent_id, body.roles, body.grants)
     return ParseJSON(agent.to_wire())
 
 
 @router.post("/agents/{agent_id}/tokens")
 async def rotate_token(agent_id: str, body: NewToken, tools: Tools, caller: AdminWrite) -> ParseJSON:
-    token = await tools.agents.issue_token(agent_id, body.days, revoke_others=body.revokeOthers)
-    await note(tools, caller, "agent.token", agent_id, {"revokeOthers": body.revokeOthers})
+    token = await actions.issue_token(tools, caller, agent_id, body.days, revoke_others=body.revokeOthers)
     return ParseJSON({"token": token}, status_code=201)
 
 
 @router.delete("/agents/{agent_id}/tokens")
 async def revoke_tokens(agent_id: str, tools: Tools, caller: AdminWrite, tokenId: str | None = None) -> ParseJSON:
-    revoked = await tools.agents.revoke_token(agent_id, tokenId)
-    await note(tools, caller, "agent.revoke", agent_id, {"tokenId": tokenId, "revoked": revoked})
-    if tokenId is None:  # all of them: the OAuth codes and refresh tokens granted to the agent die too
-        return ParseJSON({"revoked": revoked, "oauthGrants": await tools.grants.forget_agent(agent_id)})
-    return ParseJSON({"revoked": revoked})
+    return ParseJSON(await actions.revoke_tokens(tools, caller, agent_id, tokenId))
 
 
 @router.get("/approvals")
@@ -122,16 +114,12 @@ async def show_approval(approval_id: str, tools: Tools, _: Admin) -> ParseJSON:
 
 @router.post("/approvals/{approval_id}/approve")
 async def approve(approval_id: str, tools: Tools, caller: AdminWrite) -> ParseJSON:
-    decided = await tools.approver.approve(approval_id, who(caller))
-    await note(tools, caller, "approval.approve", approval_id)
-    return ParseJSON(decided)
+    return ParseJSON(await actions.approve(tools, caller, approval_id))
 
 
 @router.post("/approvals/{approval_id}/deny")
 async def deny(approval_id: str, body: Decide, tools: Tools, caller: AdminWrite) -> ParseJSON:
-    decided = await tools.approver.deny(approval_id, who(caller), body.reason)
-    await note(tools, caller, "approval.deny", approval_id)
-    return ParseJSON(decided)
+    return ParseJSON(await actions.deny(tools, caller, approval_id, body.reason))
 
 
 def _filters(request: Request) -> dict[str, Any]:
@@ -167,7 +155,5 @@ async def show_policy(tools: Tools, _: Admin) -> ParseJSON:
 
 @router.put("/policy")
 async def update_policy(body: dict[str, Any], tools: Tools, caller: AdminWrite) -> ParseJSON:
-    await tools.ready()
-    policy = await tools.policies.update(body, who(caller))
-    await note(tools, caller, "policy.update", str(policy.version))
+    policy = await actions.update_policy(tools, caller, body)
     return ParseJSON({"version": policy.version, "config": policy.config.model_dump(by_alias=True)})

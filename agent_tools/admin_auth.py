@@ -41,6 +41,7 @@ class AdminCaller:
     can_change: bool
     ip: str
     admin: ConsoleAdmin | None = None
+    via: str | None = None  # the face, when not the admin API: 'console' or 'cli' (kept in the record)
 
     @property
     def context(self) -> RequestContext:
@@ -105,8 +106,9 @@ def who(caller: AdminCaller) -> str:
 async def note(tools: AgentTools, caller: AdminCaller, event: str, target: str | None = None,
                details: dict[str, Any] | None = None, *, ok: bool = True) -> None:
     """A security record of an admin action, naming the admin."""
+    via = {"via": caller.via} if caller.via else {}
     await tools.services.identity.security.record(caller.context, event, target=target, ok=ok,
-                                                  details=details or {}, actor=caller.name)
+                                                  details=via | (details or {}), actor=caller.name)
 
 
 async def admin_sign_in(tools: AgentTools, username: str, password: str, ip: str) -> AdminSession:

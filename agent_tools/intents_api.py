@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from agent_tools.admin_auth import Admin, AdminWrite, who
+from agent_tools import admin_actions as actions
+from agent_tools.admin_auth import Admin, AdminWrite
 from agent_tools.api import PREFIX, Tools
 from agent_tools.runs import mint_run, replay
 from backend.api.responses import ParseJSON
@@ -22,8 +23,7 @@ class NewRun(BaseModel):
 
 @router.post("/intents")
 async def define_intent(body: dict[str, Any], tools: Tools, caller: AdminWrite) -> ParseJSON:
-    await tools.ready()
-    spec = await tools.intents.define(body, who(caller))
+    spec = await actions.define_intent(tools, caller, body)
     return ParseJSON({"intent": spec.model_dump(by_alias=True)}, status_code=201)
 
 
@@ -40,9 +40,8 @@ async def show_intent(name: str, tools: Tools, _: Admin) -> ParseJSON:
 
 
 @router.delete("/intents/{name}")
-async def remove_intent(name: str, tools: Tools, _: AdminWrite) -> ParseJSON:
-    await tools.ready()
-    await tools.intents.remove(name)
+async def remove_intent(name: str, tools: Tools, caller: AdminWrite) -> ParseJSON:
+    await actions.remove_intent(tools, caller, name)
     return ParseJSON({})
 
 
@@ -52,9 +51,8 @@ async def mint_run_token(name: str, body: NewRun, tools: Tools, _: AdminWrite) -
 
 
 @router.put("/fields/{class_name}")
-async def set_field_policy(class_name: str, body: dict[str, Any], tools: Tools, _: AdminWrite) -> ParseJSON:
-    await tools.ready()
-    policy = await tools.intents.set_fields(class_name, body)
+async def set_field_policy(class_name: str, body: dict[str, Any], tools: Tools, caller: AdminWrite) -> ParseJSON:
+    policy = await actions.set_fields(tools, caller, class_name, body)
     return ParseJSON({"className": class_name, **policy.model_dump()})
 
 

@@ -80,6 +80,8 @@ class RequestContext:
     request_id: str | None = None
     cloud_context: dict[str, Any] = field(default_factory=dict)
     limits: ReadLimits | None = None  # set for agents' tool calls; None: the principal's rights alone
+    # who acts when the principal alone does not say: a console admin using master authority ('admin:<name>')
+    actor: str | None = None
 
     @classmethod
     def system(cls) -> RequestContext:

@@ -31,7 +31,6 @@ audit_app = typer.Typer(help="The agent audit trail: query, export as JSON Lines
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
-OPERATOR = "cli"
 
 
 def _with_tools(action: Callable[[AgentTools], Awaitable[T]], doing: str = "working") -> T:
@@ -79,7 +78,9 @@ def create_agent(
     """Register an agent and print its token (shown once)."""
 
     async def act(tools: AgentTools) -> tuple[Any, str]:
-        return await tools.agents.create(name, role or [], grant or ["read:*"], owner, days)
+        from agent_tools.admin_actions import CLI, create_agent
+
+        return await create_agent(tools, CLI, name, role or [], grant or ["read:*"], owner, days)
 
     agent, token = _with_tools(act)
     out.print(_agents_table([agent.to_wire()]))
@@ -98,8 +99,9 @@ def list_agents() -> None:
 
 def _status(name: str, status: str) -> None:
     async def act(tools: AgentTools) -> dict[str, Any]:
-        agent = await tools.agents.find(name)
-        return (await tools.agents.set_status(agent.id, status)).to_wire()
+        from agent_tools.admin_actions import CLI, set_status
+
+        return (await set_status(tools, CLI, (await tools.agents.find(name)).id, status)).to_wire()
 
     agent = _with_tools(act)
     out.print(f"{agent['name']} is {agent['status']}")
@@ -122,8 +124,9 @@ def rotate_token(name: str, days: int = typer.Option(None), keep_others: bool = 
     """Issue a new token (printed once); the others are revoked unless --keep-others."""
 
     async def act(tools: AgentTools) -> str:
-        agent = await tools.agents.find(name)
-        return await tools.agents.issue_token(agent.id, days, revoke_others=not keep_others)
+        from agent_tools.admin_actions import CLI, issue_token
+
+        return await issue_token(tools, CLI, (await tools.agents.find(name)).id, days, revoke_others=not keep_others)
 
     out.print(f"token (shown once, store it now): [bold]{_with_tools(act)}[/]")
 
@@ -151,8 +154,9 @@ def revoke_tokens(name: str, token_id: str = typer.Option(None, help="Only this 
     """Revoke an agent's tokens."""
 
     async def act(tools: AgentTools) -> int:
-        agent = await tools.agents.find(name)
-        return await tools.agents.revoke_token(agent.id, token_id)
+        from agent_tools.admin_actions import CLI, revoke_tokens
+
+        return (await revoke_tokens(tools, CLI, (await tools.agents.find(name)).id, token_id))["revoked"]
 
     out.print(f"revoked {_with_tools(act)} token(s)")
 
@@ -163,8 +167,9 @@ def set_grants(name: str, role: Annotated[list[str] | None, typer.Option("--role
     """Replace an agent's roles and/or tool grants."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        agent = await tools.agents.find(name)
-        return (await tools.agents.set_grants(agent.id, role or None, grant or None)).to_wire()
+        from agent_tools.admin_actions import CLI, set_grants
+
+        return (await set_grants(tools, CLI, (await tools.agents.find(name)).id, role or None, grant or None)).to_wire()
 
     out.print(_agents_table([_with_tools(act)]))
 
@@ -193,7 +198,9 @@ def read_only(state: str = typer.Argument(..., help="on or off")) -> None:
         raise typer.BadParameter("say on or off")
 
     async def act(tools: AgentTools) -> int:
-        return (await tools.policies.update({"readOnly": state == "on"}, OPERATOR)).version
+        from agent_tools.admin_actions import CLI, update_policy
+
+        return (await update_policy(tools, CLI, {"readOnly": state == "on"})).version
 
     out.print(f"agents read-only {state} (policy version {_with_tools(act)})")
 
@@ -229,7 +236,10 @@ def approve(approval_id: str) -> None:
     """Run exactly the previewed change, once (refused if the data changed since)."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        return await tools.approver.approve(approval_id, OPERATOR)
+        from agent_tools.admin_actions import CLI
+        from agent_tools.admin_actions import approve as approve_one
+
+        return await approve_one(tools, CLI, approval_id)
 
     out.print(f"approval {approval_id}: {_with_tools(act)['status']}")
 
@@ -239,7 +249,10 @@ def deny(approval_id: str, reason: str = typer.Option("", help="Why (kept in the
     """Refuse the change; nothing runs."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        return await tools.approver.deny(approval_id, OPERATOR, reason)
+        from agent_tools.admin_actions import CLI
+        from agent_tools.admin_actions import deny as deny_one
+
+        return await deny_one(tools, CLI, approval_id, reason)
 
     out.print(f"approval {approval_id}: {_with_tools(act)['status']}")
 

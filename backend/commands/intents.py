@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from backend.commands.agents import OPERATOR, _with_tools, err, out
+from backend.commands.agents import _with_tools, err, out
 
 if TYPE_CHECKING:
     from agent_tools.service import AgentTools
@@ -41,7 +41,9 @@ def define_intent(spec: Annotated[str, typer.Argument(help="The intent as JSON, 
     body = _json(spec, "the intent")
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        return (await tools.intents.define(body, OPERATOR)).model_dump(by_alias=True)
+        from agent_tools import admin_actions as actions
+
+        return (await actions.define_intent(tools, actions.CLI, body)).model_dump(by_alias=True)
 
     out.print_json(data=_with_tools(act))
 
@@ -65,7 +67,9 @@ def delete_intent(name: str) -> None:
     """Remove an intent (run tokens minted for it stop working)."""
 
     async def act(tools: AgentTools) -> None:
-        await tools.intents.remove(name)
+        from agent_tools import admin_actions as actions
+
+        await actions.remove_intent(tools, actions.CLI, name)
 
     _with_tools(act)
     out.print(f"intent {name} deleted")
@@ -93,8 +97,10 @@ def field_policy(class_name: str,
     """Mark CLASS_NAME's fields as user-written (untrusted) and/or sensitive."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        policy = await tools.intents.set_fields(class_name, {"untrusted": untrusted or [],
-                                                             "sensitive": sensitive or []})
+        from agent_tools import admin_actions as actions
+
+        policy = await actions.set_fields(tools, actions.CLI, class_name, {"untrusted": untrusted or [],
+                                                                           "sensitive": sensitive or []})
         return policy.model_dump()
 
     out.print_json(data={"className": class_name, **_with_tools(act)})

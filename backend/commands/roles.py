@@ -13,25 +13,14 @@ from backend.context import RequestContext
 roles_app = typer.Typer(help="Roles: create them, add users and child roles, list them.", no_args_is_help=True)
 
 
-async def _one(services: Any, class_name: str, key: str, value: str) -> dict[str, Any]:
-    from backend.services.objects import FindOptions
-
-    found = await services.objects.find(RequestContext.system(), class_name,
-                                        FindOptions(where={key: value}, limit=1))
-    if not found.results:
-        raise typer.BadParameter(f"no {class_name.strip('_').lower()} with {key} {value}")
-    return dict(found.results[0])
-
-
 @roles_app.command("create")
 def create(name: str, public_read: bool = typer.Option(True, help="Anyone may read the role (Parse's usual ACL).")
            ) -> None:
     """Create a role (letters, digits, _, - and spaces)."""
-    acl = {"*": {"read": True}} if public_read else {}
+    from backend.services import directory
 
     async def work(services: Any) -> str:
-        saved = await services.objects.create(RequestContext.system(), "_Role", {"name": name, "ACL": acl})
-        return str(saved["objectId"])
+        return await directory.create_role(services.objects, RequestContext.system(), name, public_read)
 
     try:
         out.print(f"created role [bold]{name}[/] ({run_with_services(work)})")
@@ -43,12 +32,10 @@ def create(name: str, public_read: bool = typer.Option(True, help="Anyone may re
 def add_user(role: str, username: str) -> None:
     """Make a user a member of a role."""
 
+    from backend.services import directory
+
     async def work(services: Any) -> None:
-        found = await _one(services, "_Role", "name", role)
-        user = await _one(services, "_User", "username", username)
-        ptr = {"__type": "Pointer", "className": "_User", "objectId": user["objectId"]}
-        await services.objects.update(RequestContext.system(), "_Role", found["objectId"],
-                                      {"users": {"__op": "AddRelation", "objects": [ptr]}})
+        await directory.change_members(services.objects, RequestContext.system(), role, "users", username, True)
 
     run_with_services(work)
     out.print(f"[bold]{username}[/] is now in role [bold]{role}[/]")
@@ -58,12 +45,10 @@ def add_user(role: str, username: str) -> None:
 def add_child(role: str, child: str) -> None:
     """Let the members of ``child`` inherit ``role`` (Parse's role hierarchy)."""
 
+    from backend.services import directory
+
     async def work(services: Any) -> None:
-        parent = await _one(services, "_Role", "name", role)
-        inner = await _one(services, "_Role", "name", child)
-        ptr = {"__type": "Pointer", "className": "_Role", "objectId": inner["objectId"]}
-        await services.objects.update(RequestContext.system(), "_Role", parent["objectId"],
-                                      {"roles": {"__op": "AddRelation", "objects": [ptr]}})
+        await directory.change_members(services.objects, RequestContext.system(), role, "roles", child, True)
 
     run_with_services(work)
     out.print(f"members of [bold]{child}[/] now inherit [bold]{role}[/]")
@@ -72,23 +57,13 @@ def add_child(role: str, child: str) -> None:
 @roles_app.command("list")
 def list_roles() -> None:
     """List roles with their direct members and child roles."""
-    from backend.services.objects import FindOptions
+    from backend.services import directory
 
-    async def work(services: Any) -> list[tuple[str, list[str], list[str]]]:
-        ctx = RequestContext.system()
-        roles = (await services.objects.find(ctx, "_Role", FindOptions(limit=1000, order="name"))).results
-        rows = []
-        for role in roles:
-            owner = {"__type": "Pointer", "className": "_Role", "objectId": role["objectId"]}
-            users = await services.objects.find(ctx, "_User", FindOptions(
-                where={"$relatedTo": {"object": owner, "key": "users"}}, limit=1000))
-            children = await services.objects.find(ctx, "_Role", FindOptions(
-                where={"$relatedTo": {"object": owner, "key": "roles"}}, limit=1000))
-            rows.append((role["name"], [u.get("username", u["objectId"]) for u in users.results],
-                         [c["name"] for c in children.results]))
-        return rows
+    async def work(services: Any) -> list[directory.RoleView]:
+        return await directory.roles(services.objects, RequestContext.system(), limit=1000)
 
     table = Table("role", "users", "child roles (inherit it)")
-    for name, users, children in run_with_services(work):
-        table.add_row(name, ", ".join(users), ", ".join(children))
+    for role in run_with_services(work):
+        table.add_row(role.name, ", ".join(user["username"] for user in role.users),
+                      ", ".join(child["name"] for child in role.children))
     out.print(table)

@@ -1,7 +1,7 @@
 """Agents: create (token shown once), grants, rotate and revoke tokens, suspend and resume, the global switch.
 
-The same ``AgentStore`` and ``PolicyStore`` calls as the CLI and the admin API; each action also leaves a
-security record naming the console admin.
+Each action is the one function the CLI and the admin API call too (agent_tools/admin_actions.py), which
+also leaves the security record naming the console admin.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
+from agent_tools import admin_actions as actions
 from agent_tools.records import POLICY
 from backend.console.sessions import ConsoleSession
-from backend.console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, render
 from backend.errors import ParseError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Text = Annotated[str, Form(max_length=2000)]
-EVENTS = {"suspend": "agent.suspend", "resume": "agent.resume", "grants": "agent.grants", "rotate": "agent.token",
-          "revoke": "agent.revoke"}  # as the admin API names them
 
 
 def _words(text: str) -> list[str]:
@@ -47,40 +46,38 @@ async def agents_page(request: Request, site: Site, session: Viewer) -> HTMLResp
 async def create(request: Request, site: Site, session: Changer, name: Text = "", roles: Text = "",
                  grants: Text = "read:*") -> HTMLResponse:
     try:
-        agent, token = await site.tools.agents.create(name.strip(), _words(roles), _words(grants))
+        agent, token = await actions.create_agent(site.tools, session.caller, name.strip(), _words(roles),
+                                                  _words(grants))
     except ParseError as refused:
         return await _page(request, site, session, status=400, error=refused.message)
-    await record(site, session, "agent.create", target=agent.id, name=agent.name, grants=sorted(agent.grants))
     return await _page(request, site, session, token=token, token_for=agent.name)
 
 
 @router.post("/agents/{agent_id}/{action}")
 async def act(request: Request, agent_id: str, action: str, site: Site, session: Changer, roles: Text = "",
               grants: Text = "") -> HTMLResponse:
-    agents = site.tools.agents
+    tools, caller = site.tools, session.caller
     notes: dict[str, Any] = {}
     try:
         if action in ("suspend", "resume"):
-            await agents.set_status(agent_id, "suspended" if action == "suspend" else "active")
+            await actions.set_status(tools, caller, agent_id, "suspended" if action == "suspend" else "active")
         elif action == "grants":
-            await agents.set_grants(agent_id, _words(roles), _words(grants))
+            await actions.set_grants(tools, caller, agent_id, _words(roles), _words(grants))
         elif action == "rotate":
-            notes = {"token": await agents.issue_token(agent_id, revoke_others=True),
-                     "token_for": (await agents.get(agent_id)).name}
+            notes = {"token": await actions.issue_token(tools, caller, agent_id, revoke_others=True),
+                     "token_for": (await tools.agents.get(agent_id)).name}
         elif action == "revoke":
-            notes = {"notice": f"{await agents.revoke_token(agent_id)} token(s) revoked."}
+            notes = {"notice": f"{(await actions.revoke_tokens(tools, caller, agent_id))['revoked']} token(s) revoked."}
         else:
             return await _page(request, site, session, status=404, error=f"No action {action!r}.")
     except ParseError as refused:
         return await _page(request, site, session, status=400, error=refused.message)
-    await record(site, session, EVENTS[action], target=agent_id)
     return await _page(request, site, session, **notes)
 
 
 @router.post("/policy/read-only")
 async def read_only(request: Request, site: Site, session: Changer, state: Text = "") -> HTMLResponse:
-    policy = await site.tools.policies.update({"readOnly": state == "on"}, decider(session))
-    await record(site, session, "policy.update", target=str(policy.version), readOnly=state == "on")
+    await actions.update_policy(site.tools, session.caller, {"readOnly": state == "on"})
     return await _page(request, site, session, notice=f"Agents read-only {'on' if state == 'on' else 'off'}.")
 
 
@@ -92,9 +89,8 @@ async def edit_policy(request: Request, site: Site, session: Changer,
         changes = orjson.loads(config)
         if not isinstance(changes, dict):
             raise ValueError("not an object")
-        policy = await site.tools.policies.update(changes, decider(session))
+        policy = await actions.update_policy(site.tools, session.caller, changes)
     except (ValueError, ParseError) as refused:  # orjson.JSONDecodeError is a ValueError
         message = refused.message if isinstance(refused, ParseError) else "The policy must be a JSON object."
         return await _page(request, site, session, status=400, error=message)
-    await record(site, session, "policy.update", target=str(policy.version))
     return await _page(request, site, session, notice=f"Policy version {policy.version} saved.")

@@ -1,6 +1,6 @@
 """The approvals inbox: pending cards (live), approve or deny one or many with a reason, and the history.
 
-Every decision goes through ``Approver`` (the same code as the CLI and the admin API), which keeps its
+Every decision goes through ``admin_actions`` (the same function as the CLI and the admin API), which keeps its
 audit record naming the console admin; a card whose preview is stale offers no approve button, and
 ``Approver.approve`` refuses it anyway.
 """
@@ -12,9 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
+from agent_tools import admin_actions as actions
 from backend.console.cards import Card, card
 from backend.console.sessions import ConsoleSession
-from backend.console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, render
 from backend.errors import ParseError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -67,12 +68,11 @@ async def _decide(site: Console, session: ConsoleSession, approval_id: str, appr
     """Decide one approval; answers what happened, in words."""
     try:
         if approve:
-            done = await site.tools.approver.approve(approval_id, decider(session))
+            done = await actions.approve(site.tools, session.caller, approval_id)
         else:
-            done = await site.tools.approver.deny(approval_id, decider(session), reason)
+            done = await actions.deny(site.tools, session.caller, approval_id, reason)
     except ParseError as refused:
         return f"{approval_id}: refused: {refused.message}"
-    await record(site, session, "approval.approve" if approve else "approval.deny", approval_id)
     return f"{approval_id}: {done.get('status')}"
 
 

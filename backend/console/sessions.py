@@ -36,7 +36,7 @@ class ConsoleSession:
     @property
     def caller(self) -> AdminCaller:
         """The admin as the admin API's checks and records name it (``admin:<username>``)."""
-        return AdminCaller(f"admin:{self.admin.username}", self.admin.can_change, self.ip, self.admin)
+        return AdminCaller(f"admin:{self.admin.username}", self.admin.can_change, self.ip, self.admin, "console")
 
 
 class Csrf:

@@ -60,9 +60,10 @@ def console_of(request: Request) -> Console:
     return console
 
 
-def admin_context(request: Request) -> RequestContext:
-    """The context console jobs actions run in: admin authority over the services (never an app user's)."""
-    return RequestContext(MASTER, ip=client_ip(request))
+def admin_context(request: Request, session: ConsoleSession | None = None) -> RequestContext:
+    """The context console actions run in: master authority over the services (never an app user's, and the
+    master key never leaves the server); the security records the services write name the admin."""
+    return RequestContext(MASTER, ip=client_ip(request), actor=session.caller.name if session else None)
 
 
 async def _viewer(request: Request) -> ConsoleSession:
@@ -109,9 +110,4 @@ async def record(site: Console, session: ConsoleSession, event: str, target: str
                  ok: bool = True, **details: Any) -> None:
     """The security record of a console action, naming the admin who did it: the admin API's event names,
     so the trail reads the same whichever face an admin used."""
-    await note(site.tools, session.caller, event, target, {"via": "console"} | details, ok=ok)
-
-
-def decider(session: ConsoleSession) -> str:
-    """How the audit names a console admin who decides an approval (as the admin API does)."""
-    return session.caller.name
+    await note(site.tools, session.caller, event, target, details, ok=ok)

@@ -26,7 +26,9 @@ CLASS = "_SecurityEvent"
 
 
 def actor_of(ctx: RequestContext) -> str:
-    """Who acted: a user id, 'master', 'readOnlyMaster', 'agent:<id>' or 'anonymous'."""
+    """Who acted: a user id, 'master', 'readOnlyMaster', 'agent:<id>', 'anonymous', or the admin the context names."""
+    if ctx.actor:
+        return ctx.actor
     principal = ctx.principal
     if principal.kind == PrincipalKind.USER and principal.user_id:
         return principal.user_id
