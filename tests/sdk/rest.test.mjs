@@ -53,6 +53,9 @@ test('Parse.Schema: save, get, addField/update, indexes, purge, delete', async (
   assert.equal(got.fields.seen.type, 'Date');
   assert.equal(got.fields.active, undefined);
   assert.deepEqual(got.indexes.by_name, { name: 1 });
+  await new Parse.Schema('SdkSchema').deleteIndex('by_name').update();
+  got = await new Parse.Schema('SdkSchema').get();
+  assert.deepEqual(got.indexes, { _id_: { _id: 1 } }, 'Parse keeps _id_ after the last index goes');
 
   const all = await Parse.Schema.all();
   assert.ok(all.some(s => s.className === 'SdkSchema'));
