@@ -57,6 +57,10 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
         "sessionToken": FieldSpec("String"), "expiresAt": FieldSpec("Date"),
         "createdWith": FieldSpec("Object"),
     },
+    "_Audience": {  # saved push audiences (/push_audiences): query is a JSON string, as in Parse
+        "name": FieldSpec("String"), "query": FieldSpec("String"), "lastUsed": FieldSpec("Date"),
+        "timesUsed": FieldSpec("Number"),
+    },
     "_JobStatus": {
         "jobName": FieldSpec("String"), "source": FieldSpec("String"), "status": FieldSpec("String"),
         "message": FieldSpec("String"), "params": FieldSpec("Object"), "finishedAt": FieldSpec("Date"),
