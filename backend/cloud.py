@@ -105,6 +105,7 @@ class Request:
     original: dict[str, Any] | None = None
     objects: list[dict[str, Any]] | None = None  # afterFind results
     query: Query | None = None  # beforeFind
+    is_get: bool = False  # beforeFind of a get by id (Parse's request.isGet)
     file: dict[str, Any] | None = None  # file triggers: name, contentType, size, url
     context: dict[str, Any] = field(default_factory=dict)
     function_name: str | None = None

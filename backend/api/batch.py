@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 
 from backend.api.installations import installation_routes
 from backend.api.responses import ParseJSON
+from backend.api.sessions import session_routes
+from backend.api.users import user_routes
 from backend.deps import Body, Ctx
 from backend.services.batch import BatchRoutes, BatchService, class_routes
 from backend.services.wiring import Services
@@ -21,7 +23,10 @@ def batch_service(request: Request) -> BatchService:
     if service is None:
         services: Services = request.app.state.services
         routes = BatchRoutes()
-        installation_routes(routes, services)  # before the generic class routes: _Installation has its own rules
+        # before the generic class routes: these classes have rules of their own
+        installation_routes(routes, services)
+        user_routes(routes, services)
+        session_routes(routes, services)
         class_routes(services.objects, routes)
         settings = services.settings
         prefixes = [settings.mount_path, urlparse(settings.public_url).path or settings.mount_path,

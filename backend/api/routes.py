@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api import account_pages, aggregate, analytics, batch, config, health, installations, push, roles, schemas
+from backend.api import (
+    account_pages,
+    aggregate,
+    analytics,
+    audiences,
+    batch,
+    config,
+    health,
+    installations,
+    push,
+    roles,
+    schemas,
+)
 from backend.api import files as files_api
 from backend.api import functions as functions_api
 from backend.api import jobs as jobs_api
@@ -32,4 +44,5 @@ def parse_router() -> APIRouter:
     router.include_router(account_pages.router)
     router.include_router(analytics.router)
     router.include_router(push.router)
+    router.include_router(audiences.router)
     return router

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON
+from backend.context import RequestContext
 from backend.deps import Body, Ctx, Objects, Svc
+from backend.services.batch import BatchRoutes
+from backend.services.units import Unit
+from backend.services.wiring import Services
 
 router = APIRouter(tags=["sessions"])
 SESSIONS = "_Session"
@@ -37,3 +44,13 @@ async def update_session(object_id: str, body: Body, ctx: Ctx, objects: Objects)
 async def revoke_session(object_id: str, ctx: Ctx, svc: Svc) -> ParseJSON:
     await svc.identity.accounts.revoke_session(ctx, object_id)
     return ParseJSON({})
+
+
+def session_routes(routes: BatchRoutes, services: Services) -> None:
+    """DELETE /sessions/:id in a batch revokes as the REST route does (the revocation is recorded)."""
+
+    async def revoke(ctx: RequestContext, p: Mapping[str, str], _: dict[str, Any], unit: Unit | None) -> Any:
+        await services.identity.accounts.revoke_session(ctx, p["objectId"], unit)
+        return {}
+
+    routes.add("DELETE", "/sessions/{objectId}", revoke)

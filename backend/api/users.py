@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
 from backend.context import RequestContext
 from backend.deps import Body, Ctx, Objects, Svc
+from backend.services.batch import BatchRoutes
+from backend.services.units import Unit
+from backend.services.wiring import Services
 
 router = APIRouter(tags=["users"])
 USERS = "_User"
@@ -115,3 +121,25 @@ async def verification_email_request(body: Body, ctx: Ctx, svc: Svc) -> ParseJSO
 @router.post("/upgradeToRevocableSession")
 async def upgrade_session(ctx: Ctx, svc: Svc) -> ParseJSON:
     return ParseJSON(await svc.identity.accounts.upgrade_session(ctx))
+
+
+def user_routes(routes: BatchRoutes, services: Services) -> None:
+    """The /users calls of a batch that have rules beyond /classes/_User's: sign-up, and 202/203 on update."""
+    accounts = services.identity.accounts
+
+    async def create(ctx: RequestContext, _: Mapping[str, str], body: dict[str, Any], unit: Unit | None) -> Any:
+        return (await accounts.sign_up(ctx, body, unit)).user
+
+    async def update(ctx: RequestContext, p: Mapping[str, str], body: dict[str, Any], unit: Unit | None) -> Any:
+        return await accounts.update(ctx, p["objectId"], body, unit)
+
+    async def get(ctx: RequestContext, p: Mapping[str, str], body: dict[str, Any], unit: Unit | None) -> Any:
+        user = await services.objects.get(ctx, USERS, p["objectId"], keys=body.get("keys"),
+                                          include=body.get("include"), exclude_keys=body.get("excludeKeys"),
+                                          unit=unit)
+        return with_own_session(ctx, p["objectId"], user)
+
+    for prefix in ("/users", f"/classes/{USERS}"):
+        routes.add("POST", prefix, create)
+        routes.add("PUT", prefix + "/{objectId}", update)
+        routes.add("GET", prefix + "/{objectId}", get)

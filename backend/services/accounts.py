@@ -62,13 +62,14 @@ class AccountService:
 
     # --- sign up and log in ---------------------------------------------------------------
 
-    async def sign_up(self, ctx: RequestContext, body: dict[str, Any]) -> Login:
-        """POST /users: a new user and its session; with only authData, Parse's log-in-or-sign-up."""
+    async def sign_up(self, ctx: RequestContext, body: dict[str, Any], within: Unit | None = None) -> Login:
+        """POST /users: a new user and its session; with only authData, Parse's log-in-or-sign-up.
+        ``within``: the unit of a batch transaction the sign-up is part of."""
         if "authData" in body and not body.get("password"):
-            return await self.log_in_with_auth_data(ctx, body)
+            return await self.log_in_with_auth_data(ctx, body, within)
         body = dict(await self.guard.prepare(body))  # bcrypt before the unit: it must not hold the writer
         try:
-            async with self.db.unit() as unit:
+            async with self.db.unit(within) as unit:
                 saved = await self.objects.create(ctx, USER_CLASS, body, unit=unit)
                 session = await self.sessions.create(unit, saved["objectId"], "signup", "password",
                                                       ctx.installation_id)
@@ -77,13 +78,14 @@ class AccountService:
             raise duplicate_error(error) from error
         return Login({**saved, "sessionToken": session["sessionToken"]}, created=True)
 
-    async def log_in_with_auth_data(self, ctx: RequestContext, body: dict[str, Any]) -> Login:
+    async def log_in_with_auth_data(self, ctx: RequestContext, body: dict[str, Any],
+                                    within: Unit | None = None) -> Login:
         verified = await self.providers.verify(body.get("authData"))
         linked = {p: entry for p, entry in verified.items() if entry is not None}
         if not linked:
             raise parse_error(ParseCode.OBJECT_NOT_FOUND, "Invalid auth data: nothing to log in with.")
         provider = sorted(linked)[0]
-        async with self.db.unit() as unit:
+        async with self.db.unit(within) as unit:
             row = None
             for name, entry in linked.items():
                 row = row or await self.guard.find_by_auth(unit, name, entry["id"])
@@ -93,7 +95,7 @@ class AccountService:
         # verified above: the guard takes it as is (master); Parse answers with the username it made up
         data = {"username": secrets.token_urlsafe(18), **body, "authData": verified}
         try:
-            async with self.db.unit() as unit:
+            async with self.db.unit(within) as unit:
                 saved = await self.objects.create(RequestContext.system(), USER_CLASS, data, unit=unit)
                 session = await self.sessions.create(unit, saved["objectId"], "signup", provider, ctx.installation_id)
                 await self.security.record(ctx, "user.signup", target=saved["objectId"],
@@ -203,10 +205,11 @@ class AccountService:
                 minutes=self.settings.account_lockout_duration)}
         await unit.session.update(await self.guard.user_schema(unit), row["objectId"], changes)
 
-    async def update(self, ctx: RequestContext, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def update(self, ctx: RequestContext, user_id: str, body: dict[str, Any],
+                     within: Unit | None = None) -> dict[str, Any]:
         """PUT /users/:id: ObjectService's update, with 202/203 for a taken username or email."""
         try:
-            return await self.objects.update(ctx, USER_CLASS, user_id, body)
+            return await self.objects.update(ctx, USER_CLASS, user_id, body, unit=within)
         except DuplicateValue as error:
             raise duplicate_error(error) from error
 
@@ -240,9 +243,9 @@ class AccountService:
             raise InvalidSessionToken("Invalid session token")
         return session
 
-    async def revoke_session(self, ctx: RequestContext, session_id: str) -> None:
+    async def revoke_session(self, ctx: RequestContext, session_id: str, within: Unit | None = None) -> None:
         """DELETE /sessions/:id: the session's ACL decides who may; the revocation is recorded."""
-        async with self.db.unit() as unit:
+        async with self.db.unit(within) as unit:
             await self.objects.delete(ctx, "_Session", session_id, unit=unit)
             await self.security.record(ctx, "session.revoke", target=session_id, unit=unit)
 

@@ -106,7 +106,26 @@ def class_routes(objects: ObjectService, routes: BatchRoutes | None = None) -> B
     routes.add("GET", "/classes/{className}/{objectId}", get)
     routes.add("PUT", "/classes/{className}/{objectId}", update)
     routes.add("DELETE", "/classes/{className}/{objectId}", delete)
+    for prefix, class_name in CLASS_ALIASES.items():  # Parse's batch routes these as their REST routes
+        routes.add("POST", prefix, for_class(class_name, create))
+        routes.add("GET", prefix, for_class(class_name, find))
+        routes.add("GET", prefix + "/{objectId}", for_class(class_name, get))
+        routes.add("PUT", prefix + "/{objectId}", for_class(class_name, update))
+        routes.add("DELETE", prefix + "/{objectId}", for_class(class_name, delete))
     return routes
+
+
+CLASS_ALIASES = {"/users": "_User", "/roles": "_Role", "/sessions": "_Session", "/installations": "_Installation"}
+"""The REST aliases of /classes/<internal class>; route groups with rules of their own add theirs first."""
+
+
+def for_class(class_name: str, handler: Handler) -> Handler:
+    """``handler`` of a /classes route, with the class fixed (an alias path names no class)."""
+
+    async def call(ctx: RequestContext, p: Mapping[str, str], body: dict[str, Any], unit: Unit | None) -> Any:
+        return await handler(ctx, {**p, "className": class_name}, body, unit)
+
+    return call
 
 
 class BatchService:

@@ -172,7 +172,8 @@ class CloudService:
     async def before_find(self, request: FindRequest) -> None:
         where = request.where if isinstance(request.where, dict) else {}
         query = Query(request.class_name, dict(where))
-        await self._trigger("beforeFind", request.class_name, await self.request(request.ctx, query=query))
+        req = await self.request(request.ctx, query=query, is_get=request.is_get)
+        await self._trigger("beforeFind", request.class_name, req)
         request.where = query.where
         request.options.update({key: value for key, value in query.options.items() if key in FIND_OPTIONS})
 

@@ -236,7 +236,7 @@ class ObjectService:
 
     async def _current(self, ctx: RequestContext, class_name: str, object_id: str, unit: Unit | None) -> dict[str, Any]:
         """The object as the caller may see it now (what before* triggers are shown)."""
-        return await self.get(ctx, class_name, object_id, unit=unit, after_find=False)
+        return await self.get(ctx, class_name, object_id, unit=unit, find_triggers=False)
 
     async def _before_save(
         self, ctx: RequestContext, class_name: str, data: Mapping[str, Any], original: dict[str, Any] | None,
@@ -272,16 +272,26 @@ class ObjectService:
 
     async def get(
         self, ctx: RequestContext, class_name: str, object_id: str, *, keys: Any = None, include: Any = None,
-        exclude_keys: Any = None, unit: Unit | None = None, after_find: bool = True,
+        exclude_keys: Any = None, unit: Unit | None = None, find_triggers: bool = True,
     ) -> dict[str, Any]:
         check_class_name(class_name)
         if not object_id:
             raise MissingObjectId()
+        narrowed: Any = None
+        if find_triggers and self.triggers.handles("beforeFind", class_name):  # Parse runs it on a get too
+            request = FindRequest(ctx, class_name, {"objectId": object_id}, {}, is_get=True)
+            await self.triggers.before_find(request)
+            narrowed = request.where
+            keys = request.options.get("keys", keys)
+            include = request.options.get("include", include)
+            exclude_keys = request.options.get("exclude_keys", exclude_keys)
         async with self.db.unit(unit, read_only=unit is None) as work:
             schema = await self.schemas.get(work, class_name)
             if schema is None:
                 raise ObjectNotFound("Object not found.")
-            by_id = q.Compare(q.Field(("objectId",), "String"), "eq", object_id)
+            by_id: q.Node = q.Compare(q.Field(("objectId",), "String"), "eq", object_id)
+            if narrowed is not None:  # the trigger may narrow the get, never widen it to another object
+                by_id = q.And((by_id, parse_where(narrowed, schema, self.schemas.cached)))
             where = reads.authorize_read(ctx, reads.ReadNode(schema, by_id, keys=_read_keys(keys, include),
                                                              operation="get"), self.schemas.cached)
             spec = q.FindSpec(where, limit=1, read_names=access.read_names(ctx.principal))
@@ -289,7 +299,7 @@ class ObjectService:
             if not rows:
                 raise ObjectNotFound("Object not found.")
             results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
-        if after_find and self.triggers.handles("afterFind", class_name):  # Parse runs it on a get too
+        if find_triggers and self.triggers.handles("afterFind", class_name):  # Parse runs it on a get too
             results = await self.triggers.after_find(ctx, class_name, results)
             if not results:
                 raise ObjectNotFound("Object not found.")

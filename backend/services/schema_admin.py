@@ -17,9 +17,7 @@ from backend.services.internal import INTERNAL_CLASSES, refuse_internal
 from backend.services.schemas import SYSTEM_FIELDS, ClassNotEmpty, SchemaService, check_class_name
 from backend.services.security_log import SecurityLog
 from backend.services.units import Database, Unit
-from backend.storage.protocols import DEFAULT_FIELDS, ClassSchema
-
-ID_INDEX = {"_id_": {"_id": 1}}
+from backend.storage.protocols import DEFAULT_FIELDS, ID_INDEX, ClassSchema
 
 
 class ClassNameRequired(ParseError):

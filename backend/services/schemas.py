@@ -24,7 +24,7 @@ from backend.errors import (
     OperationForbidden,
 )
 from backend.services.units import Unit
-from backend.storage.protocols import DEFAULT_FIELDS, FIELD_TYPES, ClassSchema, FieldSpec
+from backend.storage.protocols import DEFAULT_FIELDS, FIELD_TYPES, ID_INDEX, ClassSchema, FieldSpec
 
 CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
@@ -56,6 +56,10 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
         "user": FieldSpec("Pointer", "_User"), "installationId": FieldSpec("String"),
         "sessionToken": FieldSpec("String"), "expiresAt": FieldSpec("Date"),
         "createdWith": FieldSpec("Object"),
+    },
+    "_Audience": {  # saved push audiences (/push_audiences): query is a JSON string, as in Parse
+        "name": FieldSpec("String"), "query": FieldSpec("String"), "lastUsed": FieldSpec("Date"),
+        "timesUsed": FieldSpec("Number"),
     },
     "_JobStatus": {
         "jobName": FieldSpec("String"), "source": FieldSpec("String"), "status": FieldSpec("String"),
@@ -383,8 +387,12 @@ def _with_options(schema: ClassSchema, body: Mapping[str, Any]) -> ClassSchema:
 def _merge_indexes(schema: ClassSchema, indexes: object) -> dict[str, dict[str, int]]:
     if not isinstance(indexes, dict):
         raise InvalidSchemaOperation("indexes must be an object.")
-    merged = {name: dict(keys) for name, keys in schema.indexes.items()}
+    # Parse keeps _id_ (the objectId key) among a class's indexes once they were set, even when the last
+    # other one is deleted; storage knows it as the primary key and builds nothing for it
+    merged = {name: dict(keys) for name, keys in {**ID_INDEX, **schema.indexes}.items()}
     for name, keys in indexes.items():
+        if name in ID_INDEX:
+            raise InvalidQuery(f"Index {name} is the objectId index, it cannot change.")
         check_field_name(name)
         if isinstance(keys, dict) and keys.get("__op") == "Delete":
             if name not in merged:

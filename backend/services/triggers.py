@@ -33,6 +33,7 @@ class FindRequest:
     class_name: str
     where: Any
     options: dict[str, Any] = field(default_factory=dict)
+    is_get: bool = False  # a get by id (Parse's request.isGet)
 
 
 class Triggers(Protocol):

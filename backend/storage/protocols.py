@@ -44,6 +44,10 @@ class FieldSpec:
         return out
 
 
+ID_INDEX: Mapping[str, Mapping[str, int]] = {"_id_": {"_id": 1}}
+"""Parse's name for the objectId key among a class's indexes: the primary key, so storage builds nothing for it."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClassSchema:
     """A Parse class: its fields (defaults included), permissions and indexes."""

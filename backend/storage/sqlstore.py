@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backend.errors import DuplicateValue
 from backend.querytree import FindSpec, Node
-from backend.storage.protocols import ClassSchema, FieldSpec, Row, StoredResponse, TransactionRequired
+from backend.storage.protocols import ID_INDEX, ClassSchema, FieldSpec, Row, StoredResponse, TransactionRequired
 from backend.storage.sqlcache import (
     OBJECT_ID,
     StatementCache,
@@ -283,10 +283,10 @@ class SqlSession:
     async def _sync_indexes(self, schema: ClassSchema, previous: ClassSchema | None) -> None:
         before = dict(previous.indexes) if previous else {}
         table = _quote(self.conn, schema.class_name)
-        for name in before.keys() - schema.indexes.keys():
+        for name in before.keys() - schema.indexes.keys() - ID_INDEX.keys():
             await self.conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_quote(self.conn, _index_name(schema, name))}")
         for name, keys in schema.indexes.items():
-            if name in before:
+            if name in before or name in ID_INDEX:
                 continue
             columns = ", ".join(
                 _quote(self.conn, key) + (" DESC" if direction == -1 else "") for key, direction in keys.items()

@@ -79,3 +79,52 @@ async def test_envelope_errors_are_107(client: httpx.AsyncClient, headers: dict[
         assert response.status_code == 400, body
         assert response.json() == {"code": 107, "error": message}
     assert (await client.get("/classes/X", headers=headers)).json() == {"results": []}
+
+
+async def test_batch_routes_the_user_role_session_and_installation_paths(
+        client: httpx.AsyncClient, headers: dict[str, str], master_headers: dict[str, str]) -> None:
+    """Parse's batch reaches every REST route; the JS SDK's saveAll of users sends PUT /parse/users/<id>."""
+    user = (await client.post("/users", json={"username": "ann", "password": "pw-ann-1"}, headers=headers)).json()
+    own = {**headers, "X-Parse-Session-Token": user["sessionToken"]}
+    requests = [
+        {"method": "PUT", "path": f"/parse/users/{user['objectId']}", "body": {"nick": "A"}},
+        {"method": "GET", "path": f"/parse/users/{user['objectId']}"},
+        {"method": "POST", "path": "/parse/users", "body": {"username": "bob", "password": "pw-bob-1"}},
+        {"method": "POST", "path": "/parse/users", "body": {"username": "ann", "password": "pw-ann-2"}},
+        {"method": "GET", "path": "/parse/sessions"},
+        {"method": "POST", "path": "/parse/installations",
+         "body": {"installationId": "b7a3c2e0-5d1f-4e4b-9a7c-0d2e3f4a5b6c", "deviceType": "ios"}},
+        {"method": "GET", "path": "/parse/installations"},
+    ]
+    results = (await client.post("/batch", json={"requests": requests}, headers=own)).json()
+    assert "updatedAt" in results[0]["success"]
+    assert results[1]["success"]["nick"] == "A"
+    assert results[1]["success"]["sessionToken"] == user["sessionToken"]  # the caller's own user, as REST
+    assert results[2]["success"]["sessionToken"].startswith("r:")  # a sign-up, with its session
+    assert results[3] == {"error": {"code": 202, "error": "Account already exists for this username."}}
+    assert [s["user"]["objectId"] for s in results[4]["success"]["results"]] == [user["objectId"]]
+    assert "objectId" in results[5]["success"]
+    assert results[6]["success"] == (await client.get("/installations", headers=own)).json()
+    login = await client.post("/login", json={"username": "bob", "password": "pw-bob-1"}, headers=headers)
+    assert login.status_code == 200
+
+
+async def test_batch_role_writes_and_session_revocation(client: httpx.AsyncClient, headers: dict[str, str],
+                                                        master_headers: dict[str, str]) -> None:
+    user = (await client.post("/users", json={"username": "cy", "password": "pw-cy-1"}, headers=headers)).json()
+    own = {**headers, "X-Parse-Session-Token": user["sessionToken"]}
+    session = (await client.get("/sessions/me", headers=own)).json()
+    role = {"name": "Editors", "ACL": {"*": {"read": True}}}
+    requests = [{"method": "POST", "path": "/parse/roles", "body": role},
+                {"method": "DELETE", "path": f"/parse/sessions/{session['objectId']}"}]
+    results = (await client.post("/batch", json={"requests": requests, "transaction": True},
+                                 headers={**master_headers})).json()
+    assert all("success" in result for result in results)
+    role_id = results[0]["success"]["objectId"]
+    assert (await client.get(f"/roles/{role_id}", headers=headers)).json()["name"] == "Editors"
+    assert (await client.get("/users/me", headers=own)).json()["code"] == 209
+    put = [{"method": "PUT", "path": f"/parse/roles/{role_id}", "body": {"extra": 1}},
+           {"method": "DELETE", "path": f"/parse/roles/{role_id}"}]
+    results = (await client.post("/batch", json={"requests": put}, headers=master_headers)).json()
+    assert all("success" in result for result in results)
+    assert (await client.get(f"/roles/{role_id}", headers=headers)).status_code == 404

@@ -40,6 +40,23 @@ async def test_create_get_update_and_delete_a_class(client: httpx.AsyncClient, m
     assert missing.status_code == 400 and missing.json() == {"code": 103, "error": "Class Game does not exist."}
 
 
+async def test_deleting_the_last_index_keeps_the_objectid_index(client: httpx.AsyncClient,
+                                                                 master_headers: dict[str, str]) -> None:
+    body = {"className": "Indexed", "fields": {"name": {"type": "String"}}, "indexes": {"by_name": {"name": 1}}}
+    assert (await client.post("/schemas", json=body, headers=master_headers)).json()["indexes"] == {
+        "_id_": {"_id": 1}, "by_name": {"name": 1}}
+    drop = {"indexes": {"by_name": {"__op": "Delete"}}}
+    changed = (await client.put("/schemas/Indexed", json=drop, headers=master_headers)).json()
+    assert changed["indexes"] == {"_id_": {"_id": 1}}  # as Parse Server: _id_ stays once indexes were set
+    assert (await client.get("/schemas/Indexed", headers=master_headers)).json()["indexes"] == {"_id_": {"_id": 1}}
+    for change in ({"_id_": {"__op": "Delete"}}, {"_id_": {"name": 1}}):
+        refused = await client.put("/schemas/Indexed", json={"indexes": change}, headers=master_headers)
+        assert refused.json()["code"] == 102
+    again = {"indexes": {"by_name": {"name": -1}}}  # the index name is free again, and builds
+    assert (await client.put("/schemas/Indexed", json=again, headers=master_headers)).json()["indexes"] == {
+        "_id_": {"_id": 1}, "by_name": {"name": -1}}
+
+
 async def test_delete_of_a_class_with_objects_is_255_and_keeps_them(client: httpx.AsyncClient, headers: dict[str, str],
                                                                      master_headers: dict[str, str]) -> None:
     await client.post("/classes/Full", json={"n": 1}, headers=headers)

@@ -49,6 +49,20 @@ async def test_before_find_narrows_even_a_client_where(client: httpx.AsyncClient
     assert got.json()["seen"] is True  # afterFind runs on a get too, as in Parse
 
 
+async def test_before_find_runs_on_a_get_by_id(client: httpx.AsyncClient, headers: dict[str, str],
+                                               master_headers: dict[str, str]) -> None:
+    hidden = (await client.post("/classes/CloudSecret", json={"visible": False}, headers=headers)).json()
+    for sent in (headers, master_headers):  # Parse runs triggers for the master key too
+        got = await client.get(f"/classes/CloudSecret/{hidden['objectId']}", headers=sent)
+        assert (got.status_code, got.json()) == (404, {"code": 101, "error": "Object not found."})
+    batch = {"requests": [{"method": "GET", "path": f"/parse/classes/CloudSecret/{hidden['objectId']}"}]}
+    assert (await client.post("/batch", json=batch, headers=headers)).json()[0]["error"]["code"] == 101
+    direct = (await client.post("/classes/CloudDirectOnly", json={"n": 1}, headers=headers)).json()
+    assert (await client.get("/classes/CloudDirectOnly", headers=headers)).json() == {
+        "code": 119, "error": "fetch these by id"}
+    assert (await client.get(f"/classes/CloudDirectOnly/{direct['objectId']}", headers=headers)).json()["n"] == 1
+
+
 async def test_sync_trigger_validators(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     missing = await client.post("/classes/CloudRating", json={"owner": "x"}, headers=headers)
     assert missing.json() == {"code": 142, "error": "Validation failed. Please specify data for stars."}

@@ -40,6 +40,12 @@ async def only_visible(req: Request) -> None:
     req.query.equal_to("visible", True)
 
 
+@cloud.before_find("CloudDirectOnly")
+async def by_id_only(req: Request) -> None:
+    if not req.is_get:  # Parse's request.isGet: true on a get by id
+        raise cloud.Error(cloud.OPERATION_FORBIDDEN, "fetch these by id")
+
+
 @cloud.after_find("CloudSecret")
 async def mark_found(req: Request) -> list[dict[str, Any]]:
     return [{**obj, "seen": True} for obj in req.objects or []]

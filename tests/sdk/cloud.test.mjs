@@ -75,6 +75,20 @@ test('beforeFind narrows a query and afterFind changes the results', async () =>
   assert.equal(got.get('seen'), true, 'afterFind runs on a get too, as in Parse');
 });
 
+test('beforeFind runs on a get by id too (object.fetch), with request.isGet', async () => {
+  const hidden = await new Parse.Object('CloudSecret').save({ label: 'get-hidden', visible: false });
+  await assert.rejects(hidden.fetch(),
+    err => err.code === Parse.Error.OBJECT_NOT_FOUND);
+  await assert.rejects(new Parse.Query('CloudSecret').get(hidden.id),
+    err => err.code === Parse.Error.OBJECT_NOT_FOUND);
+  const direct = await new Parse.Object('CloudDirectOnly').save({ n: 7 });
+  // fetch is GET /classes/X/<id> (isGet); Parse.Query.get is a find limited to the id, as on Parse Server
+  const fetched = await direct.fetch();
+  assert.equal(fetched.get('n'), 7);
+  await assert.rejects(new Parse.Query('CloudDirectOnly').get(direct.id),
+    err => err.code === Parse.Error.OPERATION_FORBIDDEN && err.message === 'fetch these by id');
+});
+
 test('a function that returns nothing resolves to undefined (Parse answers {})', async () => {
   assert.equal(await Parse.Cloud.run('silent'), undefined);
   const raw = await fetch(`${Parse.serverURL}/functions/silent`, {

@@ -53,6 +53,9 @@ test('Parse.Schema: save, get, addField/update, indexes, purge, delete', async (
   assert.equal(got.fields.seen.type, 'Date');
   assert.equal(got.fields.active, undefined);
   assert.deepEqual(got.indexes.by_name, { name: 1 });
+  await new Parse.Schema('SdkSchema').deleteIndex('by_name').update();
+  got = await new Parse.Schema('SdkSchema').get();
+  assert.deepEqual(got.indexes, { _id_: { _id: 1 } }, 'Parse keeps _id_ after the last index goes');
 
   const all = await Parse.Schema.all();
   assert.ok(all.some(s => s.className === 'SdkSchema'));
@@ -100,4 +103,18 @@ test('an installation saved twice with the same id stays one', async () => {
   assert.equal(all.length, 1);
   assert.equal(all[0].get('badge'), 2);
   assert.equal(second.id, first.id);
+});
+
+test('push audiences through the SDK\'s REST controller (what Parse Dashboard\'s push page sends)', async () => {
+  const rest = Parse.CoreManager.getRESTController();
+  const master = { useMasterKey: true };
+  const query = { deviceType: { $in: ['ios', 'android'] } };
+  const made = await rest.request('POST', 'push_audiences', { name: 'Phones', query: JSON.stringify(query) }, master);
+  const listed = await rest.request('GET', 'push_audiences', {}, master);
+  assert.deepEqual(listed.results.map(a => [a.objectId, a.name, a.query]), [[made.objectId, 'Phones', query]]);
+  await rest.request('PUT', `push_audiences/${made.objectId}`, { name: 'All phones' }, master);
+  assert.equal((await rest.request('GET', `push_audiences/${made.objectId}`, {}, master)).name, 'All phones');
+  await assert.rejects(rest.request('GET', 'push_audiences', {}, {}), err => /master key/.test(err.message));
+  await rest.request('DELETE', `push_audiences/${made.objectId}`, {}, master);
+  assert.deepEqual((await rest.request('GET', 'push_audiences', {}, master)).results, []);
 });
