@@ -105,3 +105,17 @@ def test_websockets_sansio_connection_frames_text_without_io() -> None:
     connection.state = State.OPEN
     connection.send_text(b"hi")
     assert b"".join(connection.data_to_send()) == b"\x81\x02hi", _broken(LIVE_WS, "websockets", what)
+
+
+def test_uvicorn_serves_the_sockets_it_is_handed_in_one_process_under_workers_and_under_reload() -> None:
+    import uvicorn
+    from uvicorn.supervisors import ChangeReload, Multiprocess
+
+    listeners = "backend/listeners.py"
+    shapes = {"Server.run": (uvicorn.Server.run, ["self", "sockets"]),
+              "supervisors.Multiprocess": (Multiprocess.__init__, ["self", "config", "sockets"]),
+              "supervisors.ChangeReload": (ChangeReload.__init__, ["self", "config", "target", "sockets"])}
+    for name, (function, parameters) in shapes.items():
+        assert list(inspect.signature(function).parameters) == parameters, _broken(
+            listeners, "uvicorn", f"{name}({', '.join(parameters[1:])})")
+    assert callable(getattr(uvicorn.Config, "bind_socket", None)), _broken(listeners, "uvicorn", "Config.bind_socket")
