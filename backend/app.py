@@ -23,7 +23,7 @@ from backend.api.uploads import UploadMiddleware
 from backend.config import Settings
 from backend.console.site import mount as mount_console
 from backend.http_deadlines import DEADLINES, RequestDeadlines
-from backend.metrics import observe_request
+from backend.metrics import observe_request, shared_between_workers
 from backend.realtime.live_query import LiveQueryServer
 from backend.services.wiring import Services, build_services
 from jobs.wiring import build_jobs
@@ -44,7 +44,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         await live_query.start()
         await jobs.open()
         try:
-            async with mcp.running():  # the MCP transport's task group lives as long as the app
+            # the MCP transport's task group lives as long as the app; under --workers N, this worker's numbers
+            # are kept in the folder the workers share (backend/metrics.py)
+            async with mcp.running(), shared_between_workers(services.store.pool_stats):
                 # lifespan state reaches the server's protocol too: the deadlines it holds slow clients to
                 yield {DEADLINES: RequestDeadlines(settings.request_head_timeout, settings.request_body_min_rate)}
         finally:
@@ -70,7 +72,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.include_router(parse_router(), prefix=extra)
     live_query.install(app)  # WebSocket at the mount path
     app.state.live_query = live_query
-    metrics_api.install(app)  # /metrics: HTTP, agent calls, jobs, pools, approvals, LiveQuery
+    metrics_api.install(app, settings)  # /metrics: HTTP, agent calls, jobs, pools, approvals, LiveQuery
     mount_console(app, agent_tools, jobs, live_query.hub)  # /console: the admin console (same services as the CLI)
     handlers.install(app)
     app.add_middleware(RouteNoteMiddleware)  # innermost: the route the router matched, for the access line

@@ -29,16 +29,19 @@ def serve(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1, or BALLAST_HOST)."),
     port: int = typer.Option(None, help="Port to listen on (default 1337, or PARSE_SERVER_PORT)."),
     workers: int = typer.Option(1, min=1, help="Server processes sharing the port (needs BALLAST_REDIS_URL above 1)."),
+    metrics_port: int = typer.Option(None, min=1, max=65535, help="Serve /metrics and the health probes on this "
+                                     "port instead of the public one (or BALLAST_METRICS_PORT)."),
+    metrics_host: str = typer.Option(None, help="Interface for --metrics-port (default: --host's, or "
+                                     "BALLAST_METRICS_HOST)."),
     reload: bool = typer.Option(False, help="Restart when code changes (development; one process)."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback behind a start-up problem."),
 ) -> None:
     """Run the server. With no environment set: SQLite and files under ./data."""
-    import uvicorn
-
+    from backend import listeners
     from backend.embedded import prepare
 
-    overrides: dict[str, object] = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
-    checked = checked_settings(debug, overrides)
+    chosen = (("host", host), ("port", port), ("metrics_port", metrics_port), ("metrics_host", metrics_host))
+    checked = checked_settings(debug, {key: value for key, value in chosen if value is not None})
     if workers > 1 and not checked.redis_url:
         refuse([Problem("BALLAST_REDIS_URL", "--workers above 1 needs Redis, so that LiveQuery events and rate "
                         "limits reach every process", "set it (e.g. redis://127.0.0.1:6379/0), or run one worker")],
@@ -48,20 +51,33 @@ def serve(
     if generated:
         _announce_key(settings)
     console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)}"
-                  + (f", {workers} workers)" if workers > 1 else ")"))
-    # each worker builds the app from the environment (backend/asgi.py): hand it this command's choices
-    os.environ["BALLAST_HOST"], os.environ["PARSE_SERVER_PORT"] = settings.host, str(settings.port)
-    if workers > 1 and "BALLAST_DATABASE_POOL_SIZE" not in os.environ:  # the same connections in all, not N times
-        os.environ["BALLAST_DATABASE_POOL_SIZE"] = str(max(4, settings.database_pool_size // workers))
+                  + (f", {workers} workers)" if workers > 1 else ")") + _metrics_where(settings))
+    _hand_to_workers(settings, workers)
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
     # LiveQuery's protocol: uvicorn's websockets-sansio plus a non-awaiting write for the fan-out (uvicorn_protocol.py)
     # logging is ours (backend/logs.py, set up by each worker's app factory): uvicorn's records propagate to it,
     # at the configured level, and its access log gives way to Ballast's (request id, principal kind)
-    uvicorn.run("backend.asgi:app", factory=True, host=settings.host, port=settings.port, workers=workers,
-                reload=reload, log_config=None, log_level=settings.log_level_number, access_log=False,
-                ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE,
-                http="backend.http_deadlines:DeadlineHttpProtocol",  # deadlines for slow request heads and bodies
-                ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
+    listeners.serve(settings, workers, reload, log_config=None, log_level=settings.log_level_number,
+                    access_log=False, ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE,
+                    http="backend.http_deadlines:DeadlineHttpProtocol",  # deadlines for slow request heads and bodies
+                    ws="backend.realtime.uvicorn_protocol:LiveWebSocketProtocol")
+
+
+def _hand_to_workers(settings: Settings, workers: int) -> None:
+    """Each worker builds the app from the environment (backend/asgi.py): this command's choices go there."""
+    os.environ["BALLAST_HOST"], os.environ["PARSE_SERVER_PORT"] = settings.host, str(settings.port)
+    if settings.metrics_address is not None:
+        metrics_host, metrics_port = settings.metrics_address
+        os.environ["BALLAST_METRICS_HOST"], os.environ["BALLAST_METRICS_PORT"] = metrics_host, str(metrics_port)
+    if workers > 1 and "BALLAST_DATABASE_POOL_SIZE" not in os.environ:  # the same connections in all, not N times
+        os.environ["BALLAST_DATABASE_POOL_SIZE"] = str(max(4, settings.database_pool_size // workers))
+
+
+def _metrics_where(settings: Settings) -> str:
+    if settings.metrics_address is None:
+        return ""
+    host, port = settings.metrics_address
+    return f"; /metrics on http://{host}:{port}/metrics"
 
 
 @app.command()

@@ -166,6 +166,10 @@ class Settings(BaseSettings):
     metrics_ips: Annotated[list[str], NoDecode] = Field(["127.0.0.1/32", "::1/128"],
                                                         validation_alias=_ballast("metrics_ips"))
     metrics_token: str | None = Field(None, validation_alias=_ballast("metrics_token"), repr=False)
+    # a side listener for /metrics and the health probes (``ballast serve`` binds it); the public port then
+    # answers 404 for /metrics. Its address defaults to BALLAST_HOST's.
+    metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias=_ballast("metrics_port"))
+    metrics_host: str | None = Field(None, validation_alias=_ballast("metrics_host"))
 
     # identity: users, sessions, policies, social logins, email (issue 3)
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
@@ -246,6 +250,11 @@ class Settings(BaseSettings):
     def log_level_number(self) -> int:
         """The stdlib logging level: VERBOSE wins over the named level, as in Parse Server."""
         return LOG_LEVELS["verbose" if self.verbose else self.log_level]
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where the side listener for /metrics binds, when there is one."""
+        return (self.metrics_host or self.host, self.metrics_port) if self.metrics_port else None
 
     @property
     def sqlite_path(self) -> Path:

@@ -186,18 +186,32 @@ async def check_redis(settings: Settings) -> Outcome | None:
     return Outcome("redis", where, problem if error else None)
 
 
-def check_port(settings: Settings) -> Outcome:
-    where = f"{settings.host}:{settings.port}"
+def _bind(name: str, setting: str, host: str, port: int) -> Outcome:
+    where = f"{host}:{port}"
     try:
-        with socket.create_server((settings.host, settings.port)):
-            return Outcome("port", where)
+        with socket.create_server((host, port)):
+            return Outcome(name, where)
     except OSError as error:
         busy = error.errno == errno.EADDRINUSE
         text = "is in use by another process" if busy else f"cannot be bound ({error.strerror})"
-        return Outcome("port", where, Problem(
-            env_name("port"), f"{where} {text}",
-            "stop the other server, or choose another port (--port / PARSE_SERVER_PORT) or host (BALLAST_HOST)",
+        return Outcome(name, where, Problem(
+            setting, f"{where} {text}",
+            "stop the other server, or choose another port (--port / PARSE_SERVER_PORT) or host (BALLAST_HOST)"
+            if name == "port" else "stop the other server, or choose another (--metrics-port / BALLAST_METRICS_PORT)",
             error))
+
+
+def check_ports(settings: Settings) -> list[Outcome]:
+    """The public port and, when set, the side port for /metrics: free, and not one and the same."""
+    outcomes = [_bind("port", env_name("port"), settings.host, settings.port)]
+    if settings.metrics_address is None:
+        return outcomes
+    host, port = settings.metrics_address
+    if port == settings.port:  # the listeners are told apart by port: one port would make /metrics public
+        return [*outcomes, Outcome("metrics port", f"{host}:{port}", Problem(
+            env_name("metrics_port"), f"{port} is the public port too, so /metrics would stay public",
+            "choose another port for /metrics, or unset it to serve /metrics on the public port"))]
+    return [*outcomes, _bind("metrics port", env_name("metrics_port"), host, port)]
 
 
 async def run_checks(settings: Settings, *, port: bool = True) -> list[Outcome]:
@@ -212,5 +226,5 @@ async def run_checks(settings: Settings, *, port: bool = True) -> list[Outcome]:
     redis = await check_redis(settings)
     outcomes += [redis] if redis else []
     if port:
-        outcomes.append(check_port(settings))
+        outcomes += check_ports(settings)
     return outcomes

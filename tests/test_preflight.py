@@ -82,3 +82,16 @@ def test_debug_shows_the_traceback_and_doctor_checks_without_serving(tmp_path: P
     healthy = _run(tmp_path, {}, "doctor")
     assert healthy.returncode == 0, healthy.stderr
     assert "ok      database     SQLite at" in healthy.stderr and "ok      port" in healthy.stderr
+
+
+def test_a_metrics_port_that_is_the_public_one_or_busy_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    same = _run(tmp_path, {"PARSE_SERVER_PORT": str(port), "BALLAST_METRICS_PORT": str(port)})
+    assert same.returncode == 2, same.stderr
+    assert f"BALLAST_METRICS_PORT: {port} is the public port too, so /metrics would stay public" in same.stderr
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        busy = taken.getsockname()[1]
+        done = _run(tmp_path, {}, "serve", "--metrics-port", str(busy))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"BALLAST_METRICS_PORT: 127.0.0.1:{busy} is in use by another process" in done.stderr
+    assert "--metrics-port" in done.stderr

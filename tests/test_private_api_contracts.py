@@ -127,3 +127,17 @@ def test_uvicorn_httptools_protocol_has_what_the_request_deadlines_read() -> Non
     from uvicorn.protocols.http.flow_control import FlowControl
 
     assert "self.read_paused =" in inspect.getsource(FlowControl), _broken(DEADLINES, "uvicorn", "FlowControl")
+
+
+def test_uvicorn_serves_the_sockets_it_is_handed_in_one_process_under_workers_and_under_reload() -> None:
+    import uvicorn
+    from uvicorn.supervisors import ChangeReload, Multiprocess
+
+    listeners = "backend/listeners.py"
+    shapes = {"Server.run": (uvicorn.Server.run, ["self", "sockets"]),
+              "supervisors.Multiprocess": (Multiprocess.__init__, ["self", "config", "sockets"]),
+              "supervisors.ChangeReload": (ChangeReload.__init__, ["self", "config", "target", "sockets"])}
+    for name, (function, parameters) in shapes.items():
+        assert list(inspect.signature(function).parameters) == parameters, _broken(
+            listeners, "uvicorn", f"{name}({', '.join(parameters[1:])})")
+    assert callable(getattr(uvicorn.Config, "bind_socket", None)), _broken(listeners, "uvicorn", "Config.bind_socket")

@@ -17,11 +17,13 @@ class LiveMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.clients = Gauge("ballast_livequery_clients", "Connected LiveQuery clients.", registry=self.registry)
+        # under ``serve --workers N`` (backend/metrics.py) a scrape adds up the workers alive
+        self.clients = Gauge("ballast_livequery_clients", "Connected LiveQuery clients.", registry=self.registry,
+                             multiprocess_mode="livesum")
         self.subscriptions = Gauge("ballast_livequery_subscriptions", "Active LiveQuery subscriptions.",
-                                   registry=self.registry)
+                                   registry=self.registry, multiprocess_mode="livesum")
         self.matchers = Gauge("ballast_livequery_queries", "Distinct live queries (shared matchers).",
-                              registry=self.registry)
+                              registry=self.registry, multiprocess_mode="livesum")
         self.delivered = Counter("ballast_livequery_events_delivered", "Events queued to clients, by op.",
                                  ["op"], registry=self.registry)
         self.dropped = Counter("ballast_livequery_events_dropped", "Events not delivered, by reason.",

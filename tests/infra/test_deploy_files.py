@@ -78,6 +78,12 @@ def test_kubernetes_manifests_wire_keys_probes_and_replicas() -> None:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/parse/health"  # the process answers
     assert container["readinessProbe"]["httpGet"]["path"] == "/parse/health/ready"  # and its dependencies
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    args = container["args"]
+    assert int(args[args.index("--metrics-port") + 1]) == ports["metrics"] != ports["http"]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert int(annotations["prometheus.io/port"]) == ports["metrics"]  # Prometheus scrapes the side listener
+    assert {container["livenessProbe"]["httpGet"]["port"], container["readinessProbe"]["httpGet"]["port"]} <= set(ports)
     sources = {ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]}
     defined = {doc["metadata"]["name"] for doc in of_kind("ConfigMap") + of_kind("Secret")}
     assert sources <= defined
@@ -87,6 +93,7 @@ def test_kubernetes_manifests_wire_keys_probes_and_replicas() -> None:
     (secret,) = of_kind("Secret")
     assert "PARSE_SERVER_MASTER_KEY" in secret["stringData"]
     (service,) = of_kind("Service")
+    assert "metrics" not in {port["targetPort"] for port in service["spec"]["ports"]}  # /metrics stays inside
     (ingress,) = of_kind("Ingress")
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == service["metadata"]["name"]

@@ -53,7 +53,7 @@ def ballast_serve(args: list[str], env: dict[str, str], url: str, cwd: Path | No
     command = [str(Path(sys.executable).parent / "ballast"), "serve", *args]
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # two workers on a loaded 2-core machine took 55 s
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
