@@ -247,9 +247,15 @@ class Gateway:
         config, write = call.policy.config, tool.kind == "write"
         caps = Caps(config.run_calls, config.run_writes if write else None, None if write else config.run_objects_read)
         if spent := await self.tools.budgets.admit(self._run(call), caps):
+            if spent == "writes" and await self._committed_before(call):
+                return  # a retry of a write that committed: answered from its record below, taking no place
             raise refusal(spent, caps)
         if write:
             call.reserved = self._run(call)
+
+    async def _committed_before(self, call: Call) -> bool:
+        key = call.request.idempotency_key
+        return bool(key and call.agent and await self.tools.audit.find_key(call.agent.id, key))
 
     async def _read(self, call: Call) -> CallResult:
         """Admission and the tool share one read-only transaction; the record follows (group commit)."""

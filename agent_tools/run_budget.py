@@ -64,11 +64,14 @@ class RunBudget(Protocol):
     async def stopped(self, run: str) -> str | None:
         """Why the run was stopped, or None."""
 
+    async def claim(self, run: str, owner: str) -> str:
+        """The run's owner: ``owner`` if this is the run's first claim, else whoever claimed it first."""
+
     async def close(self) -> None: ...
 
 
-def run_budget(redis_url: str | None) -> RunBudget:
-    return RedisRunBudget(redis_url) if redis_url else LocalRunBudget()
+def run_budget(redis_url: str | None, application_id: str) -> RunBudget:
+    return RedisRunBudget(redis_url, f"ballast:{application_id}:run") if redis_url else LocalRunBudget()
 
 
 @dataclass
@@ -78,6 +81,7 @@ class _Run:
     seen: set[Ref] = field(default_factory=set)
     sensitive: set[Ref] = field(default_factory=set)
     stopped: str | None = None
+    owner: str | None = None
 
 
 class LocalRunBudget:
@@ -122,6 +126,11 @@ class LocalRunBudget:
     async def stopped(self, run: str) -> str | None:
         return self._run(run).stopped
 
+    async def claim(self, run: str, owner: str) -> str:
+        state = self._run(run)
+        state.owner = state.owner or owner
+        return state.owner
+
     async def close(self) -> None:
         return None
 
@@ -157,16 +166,25 @@ redis.call('EXPIRE', KEYS[2], ARGV[1])
 return {redis.call('SCARD', KEYS[1]), redis.call('SCARD', KEYS[2])}
 """
 
+# KEYS: owner. ARGV: the claimant, ttl
+CLAIM = """
+local first = redis.call('GET', KEYS[1])
+if first then return first end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return ARGV[1]
+"""
+
 
 class RedisRunBudget:
     """Every instance's runs in one Redis: each check-and-count is one Lua script (one round trip)."""
 
-    def __init__(self, url: str, prefix: str = "ballast:run") -> None:
+    def __init__(self, url: str, prefix: str) -> None:
         self._client: redis.Redis = redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._prefix = prefix
         self._admit = self._client.register_script(ADMIT)
         self._release = self._client.register_script(RELEASE)
         self._see = self._client.register_script(SEE)
+        self._claim = self._client.register_script(CLAIM)
 
     def _keys(self, run: str, *names: str) -> list[str]:
         # the run id is the caller's: hashed, it makes a bounded key; the braces keep a run's keys in one
@@ -199,6 +217,10 @@ class RedisRunBudget:
     async def stopped(self, run: str) -> str | None:
         reason = await self._run(self._client.get(self._keys(run, "stopped")[0]))
         return reason.decode() if isinstance(reason, bytes) else reason
+
+    async def claim(self, run: str, owner: str) -> str:
+        first = await self._run(self._claim(self._keys(run, "owner"), [owner, RUN_TTL]))
+        return first.decode() if isinstance(first, bytes) else str(first)
 
     async def close(self) -> None:
         await self._client.aclose()

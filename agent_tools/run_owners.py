@@ -2,7 +2,9 @@
 
 ``X-Ballast-Run-Id`` is chosen by the caller, so without this another agent could spend a victim's
 run budgets and write its calls into the victim's audit trail and replay. The owner is the one of the
-run's first audit record; once known, this process remembers it (it never changes).
+run's first audit record; a run with none yet goes to the first claim in the run budget store (atomic, and
+shared by every instance through Redis), so two agents racing to a new run id never both own it. Once
+known, this process remembers the owner (it never changes).
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import orjson
 
 from agent_tools.blocked import Blocked
 from agent_tools.records import TOOL_CALL, Records
+from agent_tools.run_budget import RunBudget
 
 Owner = tuple[str, str | None]  # (agent id, user id)
 KNOWN_RUNS = 10_000
 
 
 class RunOwners:
-    def __init__(self, records: Records) -> None:
+    def __init__(self, records: Records, claims: RunBudget) -> None:
         self.records = records
+        self.claims = claims
         self._owners: OrderedDict[str, Owner] = OrderedDict()
 
     async def claim(self, run_id: str, agent_id: str, user_id: str | None) -> None:
@@ -28,11 +32,16 @@ class RunOwners:
         owner = self._owners.get(run_id)
         if owner is None:
             first = await self.records.first(TOOL_CALL, {"runId": run_id}, order="createdAt,seq")
-            owner = _owner_of(first["body"]) if first else (agent_id, user_id)
+            owner = _owner_of(first["body"]) if first else await self._first_claim(run_id, (agent_id, user_id))
             self._remember(run_id, owner)
         if owner != (agent_id, user_id):
             raise Blocked("run.owner", f"Run {run_id[:64]!r} belongs to another agent or user; "
                           "start a run of your own.")
+
+    async def _first_claim(self, run_id: str, owner: Owner) -> Owner:
+        claimed = await self.claims.claim(run_id, orjson.dumps(owner).decode())
+        agent_id, user_id = orjson.loads(claimed)
+        return str(agent_id), user_id
 
     def _remember(self, run_id: str, owner: Owner) -> None:
         self._owners[run_id] = owner

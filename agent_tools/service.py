@@ -44,7 +44,7 @@ class AgentTools:
         self.approvals = ApprovalStore(self.records)
         self.limits = RateLimits(getattr(services.settings, "redis_url", None))
         # run budgets and intent exposure: in Redis when configured, so every instance counts together
-        self.budgets = run_budget(getattr(services.settings, "redis_url", None))
+        self.budgets = run_budget(getattr(services.settings, "redis_url", None), services.settings.application_id)
         self.gateway = Gateway(self)
         # issue 5: run intents, field policies and provenance; per-run exposure; the OAuth token authority
         self.intents = IntentStore(self.records)
@@ -53,7 +53,7 @@ class AgentTools:
         self.approver = Approver(self)
         self.grants = GrantStore(self)  # OAuth clients, codes and refresh tokens (the MCP SDK's provider)
         self.delegations = DelegationStore(self, self.records)  # an agent acting for a user, gateway-only
-        self.run_owners = RunOwners(self.records)  # a run id belongs to the agent and user that started it
+        self.run_owners = RunOwners(self.records, self.budgets)  # a run id is its first caller's (agent, user)
         # a read tool's handles cannot write (agent_tools/read_only.py); typed as Services, it refuses the rest
         self.read_services = cast(Services, ReadOnlyServices(services))
         self.read_jobs = ReadOnlyJobs(jobs) if jobs is not None else None

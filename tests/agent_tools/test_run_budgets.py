@@ -4,6 +4,7 @@ together (writes, calls, objects shown, an intent's exposure), over REST and MCP
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack
 from typing import Any
@@ -59,6 +60,11 @@ async def _count(gateway: Gateway, class_name: str) -> int:
     return int(answer.json()["count"])
 
 
+def _run(name: str) -> dict[str, str]:
+    """A run id of this test alone: one Redis serves every test (both engines at once)."""
+    return {"X-Ballast-Run-Id": f"{name}-{uuid.uuid4().hex[:8]}"}
+
+
 def _create(i: int) -> dict[str, Any]:
     return {"className": "Burst", "fields": {"i": i}}
 
@@ -68,13 +74,13 @@ async def test_concurrent_writes_split_across_two_instances_commit_exactly_the_b
     await _seed(a, "Burst", i=-1)
     await a.admin("PUT", "/policy", json={"runWrites": 5})
     _, token = await a.agent("burst", grants=["*"])
-    run = {"X-Ballast-Run-Id": "r-split"}
+    run = _run("r-split")
     answers = await asyncio.gather(*((a, b)[i % 2].call(token, "write", "create_object", _create(i), run)
                                      for i in range(12)))
     assert sorted(answer.status_code for answer in answers) == [200] * 5 + [403] * 7, [a.text for a in answers]
     assert {answer.json()["rule"] for answer in answers if answer.status_code == 403} == {"budget.writes"}
     assert await _count(b, "Burst") == 1 + 5
-    assert len(await b.records(runId="r-split")) == 12
+    assert len(await b.records(runId=run["X-Ballast-Run-Id"])) == 12
     assert (await a.verify())["ok"] is True
 
 
@@ -84,7 +90,7 @@ async def test_retries_failures_and_approvals_spend_no_write_budget_on_either_in
     await _seed(a, "Burst", i=-1)
     await a.admin("PUT", "/policy", json={"runWrites": 2})
     _, token = await a.agent("careful", grants=["*"])
-    run = {"X-Ballast-Run-Id": "r-careful"}
+    run = _run("r-careful")
     first = await a.call(token, "write", "create_object", _create(1), run | {"Idempotency-Key": "k-1"})
     assert first.status_code == 200, first.text
     retried = await b.call(token, "write", "create_object", _create(1), run | {"Idempotency-Key": "k-1"})
@@ -98,9 +104,28 @@ async def test_retries_failures_and_approvals_spend_no_write_budget_on_either_in
     assert second.status_code == 200, second.text
     over = await a.call(token, "write", "create_object", _create(3), run)
     assert over.status_code == 403 and over.json()["rule"] == "budget.writes"
+    late = await a.call(token, "write", "create_object", _create(1), run | {"Idempotency-Key": "k-1"})
+    assert late.status_code == 200 and late.json()["replayed"] is True  # a full budget still answers a retry
+    assert late.json()["result"] == first.json()["result"]
     assert await _count(a, "Burst") == 1 + 2
-    outcomes = [record["outcome"] for record in await b.records(runId="r-careful")]
-    assert outcomes == ["ok", "replayed", "error", "pending", "ok", "blocked"]
+    outcomes = [record["outcome"] for record in await b.records(runId=run["X-Ballast-Run-Id"])]
+    assert outcomes == ["ok", "replayed", "error", "pending", "ok", "blocked", "replayed"]
+
+
+async def test_two_agents_racing_to_a_new_run_id_never_both_own_it(pair: Pair) -> None:
+    a, b = pair
+    await _seed(a, "Order", n=1)
+    first_id, first = await a.agent("first", grants=["read:*"])
+    second_id, second = await b.agent("second", grants=["read:*"])
+    run = _run("r-contested")
+    calls = [(a, b)[n % 2].call((first, second)[n // 2 % 2], "read", "count_objects", {"className": "Order"}, run)
+             for n in range(12)]
+    answers = await asyncio.gather(*calls)
+    owners = {record["agentId"] for record in await a.records(runId=run["X-Ballast-Run-Id"])}
+    assert len(owners) == 1 and owners <= {first_id, second_id}  # one owner; the loser's refusals are elsewhere
+    by_status = sorted(answer.status_code for answer in answers)
+    assert by_status == [200] * 6 + [403] * 6, [answer.text for answer in answers]
+    assert {answer.json()["rule"] for answer in answers if answer.status_code == 403} == {"run.owner"}
 
 
 async def test_call_and_object_budgets_are_counted_by_both_instances(pair: Pair) -> None:
@@ -108,12 +133,12 @@ async def test_call_and_object_budgets_are_counted_by_both_instances(pair: Pair)
     objects = [await _seed(a, "Order", n=n) for n in range(4)]
     await a.admin("PUT", "/policy", json={"runCalls": 4, "runObjectsRead": 3})
     _, token = await a.agent("reader", grants=["read:*"])
-    calls = {"X-Ballast-Run-Id": "r-calls"}
+    calls = _run("r-calls")
     answers = [await (a, b)[n % 2].call(token, "read", "count_objects", {"className": "Order"}, calls)
                for n in range(5)]
     assert [answer.status_code for answer in answers] == [200] * 4 + [403]
     assert answers[-1].json()["rule"] == "budget.calls"
-    shown = {"X-Ballast-Run-Id": "r-shown"}
+    shown = _run("r-shown")
     reads = [await (a, b)[n % 2].call(token, "read", "get_object", {"className": "Order", "objectId": object_id},
                                       shown) for n, object_id in enumerate(objects)]
     assert [answer.status_code for answer in reads] == [200, 200, 200, 403]
@@ -158,7 +183,7 @@ async def test_rest_and_mcp_calls_on_two_servers_share_one_run_budget(
                        headers=master_headers)
         made = await http.post(f"{rest_site.removesuffix('/parse')}/agent/v1/admin/agents",
                                json={"name": "twofaced", "grants": ["*"]}, headers=master_headers)
-        token, run = made.json()["token"], {"X-Ballast-Run-Id": "r-faces"}
+        token, run = made.json()["token"], _run("r-faces")
         rest = [http.post(f"{rest_site.removesuffix('/parse')}/agent/v1/write/create_object", json=_create(i),
                           headers={"Authorization": f"Bearer {token}"} | run) for i in range(4)]
         async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"} | run, timeout=30) as client,
@@ -206,7 +231,7 @@ async def test_with_redis_down_calls_are_refused_and_nothing_changes(
 
 
 async def test_the_redis_budget_store_fails_closed() -> None:
-    store = RedisRunBudget(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    store = RedisRunBudget(f"redis://127.0.0.1:{free_port()}/0", "test")  # nothing listens there
     try:
         with pytest.raises(Blocked) as refused:
             await store.admit("agent/run", Caps(10, writes=10))
