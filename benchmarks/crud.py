@@ -42,6 +42,7 @@ from benchmarks.servers import (
     BallastServer,
     BareServer,
     Keys,
+    ParseCluster,
     RedisServer,
     Target,
     anchor_pid,
@@ -152,10 +153,7 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
             targets.append(target)
             continue
         if name == "parse":
-            ensure_anchor(parse_url)
-            target = Target(name, LABELS[name], parse_url, keys, master, sql_url=pg_admin.rsplit("/", 1)[0] + "/parse")
-            target.pid = anchor_pid()
-            targets.append(target)
+            targets += _parse_targets(stack, keys, port, pg_admin, parse_url, master, workers)
             continue
         for count in workers:
             database = f"ballast_bench_{count}"
@@ -169,6 +167,23 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
             console.print(f"{target.label}: {server.url} (pid {target.pid}, {count} worker(s))")
             targets.append(target)
     return targets
+
+
+def _parse_targets(stack: ExitStack, keys: Keys, port: int, pg_admin: str, parse_url: str, master: bool,
+                   workers: list[int]) -> list[Target]:
+    """The anchor Parse Server (one process), plus Parse Server in cluster mode for each worker count above 1."""
+    ensure_anchor(parse_url)
+    anchor = Target("parse", LABELS["parse"], parse_url, keys, master, sql_url=pg_admin.rsplit("/", 1)[0] + "/parse")
+    anchor.pid = anchor_pid()
+    found = [anchor]
+    for count in (count for count in workers if count > 1):
+        uri = asyncio.run(fresh_database(pg_admin, f"parse_cluster_{count}"))
+        server = stack.enter_context(ParseCluster(port + 60 + count, uri, count, keys))
+        target = Target(f"parse-x{count}", f"{LABELS['parse']} ×{count}", server.url, keys, master, sql_url=uri)
+        target.pid = server.process.pid if server.process else None
+        console.print(f"{target.label}: {server.url} (pid {target.pid}, {count} node processes)")
+        found.append(target)
+    return found
 
 
 def _counts(value: str) -> list[int]:

@@ -41,8 +41,15 @@ BASELINES = ("parse", "bare")  # the columns of ratios: over Parse Server, and o
 
 def _columns(labels: dict[str, str]) -> list[tuple[str, str]]:
     """(server, baseline) of each ratio column: every Ballast target over Parse, every server over bare."""
-    pairs = [(name, "parse") for name in labels if name not in BASELINES and "parse" in labels]
+    pairs = [(name, _parse_for(name, labels)) for name in labels if not name.startswith(BASELINES)]
+    pairs = [(name, base) for name, base in pairs if base in labels]
     return pairs + [(name, "bare") for name in labels if name != "bare" and "bare" in labels]
+
+
+def _parse_for(name: str, labels: dict[str, str]) -> str:
+    """The Parse Server a Ballast target compares with: the cluster of as many processes, if measured."""
+    count = name.rsplit("-x", 1)[1] if "-x" in name else None
+    return f"parse-x{count}" if count and f"parse-x{count}" in labels else "parse"
 
 
 def rich_table(results: Results, labels: dict[str, str]) -> Table:

@@ -151,7 +151,7 @@ class BallastServer:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_healthy(self.url, 60, self.process)
+            wait_healthy(self.url, 60 * self.workers, self.process)  # each worker starts the app
         except BaseException as error:
             tail = (self.data_dir / "server.log").read_text(errors="replace")[-2000:]
             self.__exit__(None, None, None)
@@ -230,3 +230,42 @@ class BareServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.log.unlink(missing_ok=True)
+
+
+@dataclass
+class ParseCluster:
+    """Parse Server in cluster mode (``PARSE_CLUSTER``: N node processes on one port), its own database in the
+    anchor's cluster; for the multi-core comparison with ``ballast serve --workers N``."""
+
+    port: int
+    database_uri: str
+    workers: int
+    keys: Keys
+    process: subprocess.Popen[bytes] | None = None
+    home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ballast-parse-cluster-")))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/parse"
+
+    def __enter__(self) -> ParseCluster:
+        env = {**os.environ, "PARSE_PORT": str(self.port), "PARSE_CLUSTER": str(self.workers),
+               "DATABASE_URI": self.database_uri, "ANCHOR_DIR": str(self.home), "PARSE_APP_ID": self.keys.app_id,
+               "PARSE_MASTER_KEY": self.keys.master_key, "PARSE_REST_KEY": self.keys.rest_key,
+               "PARSE_JS_KEY": self.keys.javascript_key, "PARSE_LOGS": str(self.home)}
+        with open(self.home / "server.log", "wb") as log:
+            self.process = subprocess.Popen(["node", str(ANCHOR_START.parent / "server.js")], env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, cwd=self.home)
+        try:
+            wait_healthy(self.url, 60, self.process)
+        except BaseException as error:
+            tail = (self.home / "server.log").read_text(errors="replace")[-2000:]
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"Parse Server (cluster) did not start: {error}\n{tail}") from error
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # the primary; its workers exit with it (cluster IPC channel closes)
+            self.process.wait(timeout=15)
+        shutil.rmtree(self.home, ignore_errors=True)

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from backend import jsontext, operators, wire
+from backend.storage import pg_direct
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
@@ -172,6 +173,7 @@ class PostgresStore(SqlStore):
         self._reads = ConnectionShelf(self._reader, pool_size)
         self._single_writes = ConnectionShelf(engine, max(1, pool_size // 2), isolation_level="AUTOCOMMIT")
         self._listener: asyncpg.Connection | None = None
+        self._plans: dict[int, pg_direct.Plan | None] = {}  # by id() of a prebuilt statement (each plan holds it)
 
     async def open(self) -> None:
         await super().open()
@@ -192,6 +194,24 @@ class PostgresStore(SqlStore):
 
     async def announce_schema_change(self, conn: AsyncConnection) -> None:
         await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": SCHEMA_CHANNEL})
+
+    async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None) -> Any:
+        if conn.engine is self._reader:  # autocommit reads only (see pg_direct)
+            compiled = self._plan(statement)
+            if compiled is not None and (rows := await pg_direct.fetch(conn, compiled, values or {})) is not None:
+                return rows
+        return await super().run_read(conn, statement, values)
+
+    def _plan(self, statement: sa.Select[Any]) -> pg_direct.Plan | None:
+        key = id(statement)
+        if key in self._plans:
+            found = self._plans[key]
+            if found is None or found.statement is statement:
+                return found
+        if len(self._plans) >= 4096:
+            self._plans.clear()
+        found = self._plans[key] = pg_direct.plan(statement, self._reader.dialect)
+        return found
 
     def pools(self) -> dict[str, AsyncEngine]:
         return {"writes": self.engine, "reads": self._reader}

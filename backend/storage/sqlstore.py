@@ -177,6 +177,10 @@ class SqlStore:
         """After the commit of a schema change (this instance; SQLite: other processes on the file too)."""
         self._schema_stamp += 1
 
+    async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None) -> Any:
+        """A SELECT's result (what rows_from reads); PostgreSQL sends prebuilt ones straight to the driver."""
+        return await conn.execute(statement, values)
+
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         """Statements executed on ``conn`` inside may wait to be sent with the first one after it (SQLite:
         in one trip to the driver's thread); engines that send each at once need not."""
@@ -384,19 +388,18 @@ class SqlSession:
     def _compiler(self, schema: ClassSchema, read_names: frozenset[str] | None = None) -> Compiler:
         return Compiler(schema, _Schemas(self.store, self.known), self.store.dialect, read_names)
 
-    async def _query(self, statement: sa.Select[Any], values: dict[str, Any] | None = None) -> sa.CursorResult[Any]:
+    async def _query(self, statement: sa.Select[Any], values: dict[str, Any] | None = None) -> Any:
         try:
-            result: sa.CursorResult[Any] = await self.conn.execute(statement, values)
+            return await self.store.run_read(self.conn, statement, values)
         except DBAPIError as error:
             raise query_error(error) from error
-        return result
 
     async def find(self, schema: ClassSchema, spec: FindSpec) -> list[Row]:
         compiler = self._compiler(schema, spec.read_names)
         object_id = object_id_lookup(spec)
         if object_id is not None:  # GET by id: a prebuilt statement (see sqlcache)
             statement = self.store.statements.by_id(compiler, spec.read_names)
-            return rows_from(schema, await self.conn.execute(statement, {OBJECT_ID: object_id}))
+            return rows_from(schema, await self.store.run_read(self.conn, statement, {OBJECT_ID: object_id}))
         filters = plain_filters(compiler, spec.where)
         if filters is not None:  # the common shape: a prebuilt statement, the values bound (see sqlcache)
             statement = self.store.statements.plain_find(compiler, spec, filters)

@@ -78,7 +78,14 @@ const config = {
 };
 if (env('PARSE_CLOUD', '')) config.cloud = path.resolve(env('PARSE_CLOUD', ''));
 
-(async () => {
+// PARSE_CLUSTER=N (benchmarks' multi-core runs): N worker processes share the port through node's cluster module,
+// as Parse Server is deployed on several cores; the primary only forks (and re-forks nothing: a benchmark run).
+const cluster = require('cluster');
+const workers = Number(env('PARSE_CLUSTER', '1'));
+if (workers > 1 && cluster.isPrimary) {
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code) => console.error(`parse-server worker ${worker.process.pid} exited (${code})`));
+} else (async () => {
   const server = await ParseServer.startApp(config);
   // Test-only purge endpoint, identical to the SDK integration server's GET /clear/:fast.
   // Needs TESTING=1 (TestUtils refuses otherwise). Disable with ANCHOR_TEST_ENDPOINTS=0.

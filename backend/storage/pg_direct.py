@@ -1,0 +1,104 @@
+"""Prebuilt reads on PostgreSQL sent straight to asyncpg: SQLAlchemy compiles each statement once, not per call.
+
+A get by id or a plain indexed find is one prebuilt SELECT (see sqlcache). Executed through SQLAlchemy, each call
+still costs a cache-key walk, an execution context, a greenlet hop and a CursorResult: about 0.1 ms of CPU, a
+third of a whole get by id, against 0.03 ms for asyncpg's own prepared statement (measured on one connection,
+5,000 calls). Here the statement is compiled once with the engine's dialect (numeric ``$n`` parameters), its bind
+processors are looked up once, and the rows come from the same driver connection SQLAlchemy set its type codecs
+on (JSONB decoded by the same deserializer), so they are the rows SQLAlchemy would hand back: this only runs for
+statements whose column types SQLAlchemy passes through unchanged on asyncpg (checked once per statement).
+
+Only the autocommit read connections use it: a transaction SQLAlchemy has not begun yet would not see a
+statement sent behind its back. A statement the database refuses is run again through SQLAlchemy, so errors
+surface exactly as before (a read has no effect to repeat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from backend.storage.sqltables import UTCDateTime
+
+Processor = Callable[[Any], Any] | None
+
+
+class Plan:
+    """One SELECT compiled for asyncpg: its SQL, its parameters in ``$n`` order, its column names."""
+
+    __slots__ = ("binds", "keys", "sql", "statement")
+
+    def __init__(self, statement: sa.Select[Any], sql: str, binds: list[tuple[str, Any, Processor]],
+                 keys: list[str]) -> None:
+        self.statement = statement  # held, so the statement's id cannot be reused while the plan is cached
+        self.sql = sql
+        self.binds = binds  # (name, value compiled in or None, processor)
+        self.keys = keys
+
+    def arguments(self, values: dict[str, Any]) -> list[Any]:
+        out = []
+        for name, fixed, process in self.binds:
+            value = values.get(name, fixed)
+            out.append(process(value) if process is not None else value)
+        return out
+
+
+class Rows:
+    """What rows_from reads of a result: its column names, and its rows as value sequences."""
+
+    __slots__ = ("_keys", "_records")
+
+    def __init__(self, keys: list[str], records: list[asyncpg.Record]) -> None:
+        self._keys, self._records = keys, records
+
+    def keys(self) -> list[str]:
+        return self._keys
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        return iter(self._records)
+
+
+def plan(statement: sa.Select[Any], dialect: Dialect) -> Plan | None:
+    """The statement compiled for asyncpg, or None when it needs SQLAlchemy at run time (expanding
+    parameters, computed parameters, columns whose values SQLAlchemy converts after the driver)."""
+    compiled = statement.compile(dialect=dialect)
+    names = compiled.positiontup or []
+    if compiled.literal_execute_params or compiled.post_compile_params or len(set(names)) != len(names):
+        return None
+    if not all(_passes_through(column.type) for column in statement.selected_columns):
+        return None
+    binds: list[tuple[str, Any, Processor]] = []
+    for name in names:
+        bind = compiled.binds[name]
+        if bind.callable is not None:
+            return None
+        binds.append((name, bind.value, _bind_processor(bind.type, dialect)))
+    return Plan(statement, compiled.string, binds, [str(column.name) for column in statement.selected_columns])
+
+
+def _passes_through(type_: Any) -> bool:
+    """Types whose asyncpg values SQLAlchemy hands back unchanged: text, doubles, booleans, JSON (decoded by the
+    codec SQLAlchemy installed on the connection) and UTCDateTime (asyncpg's timestamptz values are aware UTC)."""
+    if isinstance(type_, sa.Float):
+        return not type_.asdecimal
+    return isinstance(type_, sa.String | sa.Boolean | sa.JSON | UTCDateTime)
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
+    return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+async def fetch(conn: AsyncConnection, compiled: Plan, values: dict[str, Any]) -> Rows | None:
+    """The rows of ``compiled``, or None when the database refused it (the caller runs it through SQLAlchemy)."""
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None  # a checked-out connection has its driver connection
+    try:
+        records = await raw.fetch(compiled.sql, *compiled.arguments(values))
+    except asyncpg.PostgresError:
+        return None
+    return Rows(compiled.keys, records)

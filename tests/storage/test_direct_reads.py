@@ -1,0 +1,76 @@
+"""Gets by id and plain finds read the same objects, whatever path a read takes to the database.
+
+On PostgreSQL these reads skip SQLAlchemy's execution (backend/storage/pg_direct.py); every field type, the ACL
+of the reader and a refused query must come out exactly as through SQLAlchemy. Both engines run the user-level
+tests; the equivalence test compares the two paths on the same connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from backend.context import Principal, PrincipalKind, RequestContext
+from backend.errors import ObjectNotFound
+from backend.services.objects import FindOptions
+from backend.services.wiring import Services
+from backend.storage import pg_direct
+from backend.storage.postgres import PostgresStore
+
+FIELDS: dict[str, Any] = {
+    "name": "ß und 😀", "score": 2.5, "count": 7, "ok": False,
+    "when": {"__type": "Date", "iso": "2024-02-29T23:59:59.123Z"},
+    "tags": ["a", 1, None, {"k": [True]}], "doc": {"nested": {"x": 1.5e300}},
+    "where": {"__type": "GeoPoint", "latitude": 40.5, "longitude": -73.25},
+    "owner": {"__type": "Pointer", "className": "_User", "objectId": "u1"},
+}
+ALICE = RequestContext(Principal(PrincipalKind.USER, user_id="alice", roles=frozenset({"staff"})))
+BOB = RequestContext(Principal(PrincipalKind.USER, user_id="bob"))
+
+
+async def _saved(services: Services) -> dict[str, Any]:
+    acl = {"ACL": {"role:staff": {"read": True}}}
+    return await services.objects.create(RequestContext.system(), "Direct", FIELDS | {"bucket": 3} | acl)
+
+
+async def test_a_get_by_id_returns_every_field_type_to_a_reader_and_nothing_to_others(services: Services) -> None:
+    saved = await _saved(services)
+    got = await services.objects.get(ALICE, "Direct", saved["objectId"])
+    assert {key: got[key] for key in FIELDS} == FIELDS
+    assert got["createdAt"] == saved["createdAt"] and got["ACL"] == {"role:staff": {"read": True}}
+    with pytest.raises(ObjectNotFound):
+        await services.objects.get(BOB, "Direct", saved["objectId"])
+    again = await services.objects.get(ALICE, "Direct", saved["objectId"])  # the cached plan, the same answer
+    assert again == got
+
+
+async def test_a_plain_find_returns_the_same_objects_to_each_reader(services: Services) -> None:
+    saved = await _saved(services)
+    await services.objects.create(RequestContext.system(), "Direct", {"bucket": 3, "name": "public"})
+    found = await services.objects.find(ALICE, "Direct", FindOptions(where={"bucket": 3}, order="createdAt"))
+    assert [obj.get("name") for obj in found.results] == [FIELDS["name"], "public"]
+    assert found.results[0]["objectId"] == saved["objectId"] and found.results[0]["tags"] == FIELDS["tags"]
+    public = await services.objects.find(BOB, "Direct", FindOptions(where={"bucket": 3}))
+    assert [obj["name"] for obj in public.results] == ["public"]
+
+
+async def test_postgres_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(
+    services: Services, engine: str,
+) -> None:
+    if engine != "postgres":
+        pytest.skip("the direct path is PostgreSQL's")
+    saved = await _saved(services)
+    store = services.store
+    assert isinstance(store, PostgresStore)
+    table = sa.table("Direct", sa.column("objectId", sa.Text()), sa.column("bucket", sa.Float()))
+    statement = sa.select(table.c.objectId, table.c.bucket).where(table.c.objectId == sa.bindparam("objectId"))
+    async with store.connect(read_only=True) as conn:
+        direct = await store.run_read(conn, statement, {"objectId": saved["objectId"]})
+        through = await conn.execute(statement, {"objectId": saved["objectId"]})
+        assert isinstance(direct, pg_direct.Rows) and list(direct.keys()) == list(through.keys())
+        assert [tuple(row) for row in direct] == [tuple(row) for row in through] == [(saved["objectId"], 3.0)]
+        refused = sa.select(sa.cast(sa.literal_column("1/0"), sa.Float()).label("x"))
+        with pytest.raises(sa.exc.DBAPIError, match="division by zero"):  # SQLAlchemy's own error, as before
+            await store.run_read(conn, refused, None)
