@@ -39,7 +39,7 @@ from backend.services.units import Database, Unit
 GENESIS = "0" * 64
 CHAINS = 16  # more than the writes one instance commits at once, so a write rarely waits for a free chain
 SPAN = 10**12  # seqs per chain: chain c holds c*SPAN+1...; exact in a double (Parse Numbers) for 9000 chains
-INDEXED = ("agentId", "runId", "tool", "decision", "outcome", "idempotencyKey", "approvalId")
+INDEXED = ("agentId", "runId", "tool", "decision", "outcome", "idempotencyKey", "approvalId", "rule")
 PAGE = 500
 DISTRUST_SECONDS = 30.0  # after a chain moved under this process, heads are read under their lock this long
 DRAINERS = 2  # batches of records of reads (group commit) committing at once

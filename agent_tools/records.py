@@ -44,7 +44,7 @@ FIELDS: dict[str, dict[str, str]] = {
                "denyReason": "String", "idempotencyKey": "String"},
     TOOL_CALL: {"seq": "Number", "body": "String", "hash": "String", "agentId": "String", "runId": "String",
                 "tool": "String", "decision": "String", "outcome": "String", "idempotencyKey": "String",
-                "approvalId": "String"},
+                "approvalId": "String", "rule": "String"},
     AUDIT_HEAD: {"chain": "Number", "seq": "Number", "hash": "String"},
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
     ADMIN: {"username": "String", "passwordHash": "String", "role": "String", "disabled": "Boolean"},
@@ -58,7 +58,10 @@ FIELDS: dict[str, dict[str, str]] = {
 INDEXES: dict[str, dict[str, dict[str, int]]] = {
     APPROVAL: {"status_created": {"status": 1, "createdAt": -1}},
     TOOL_CALL: {"created_seq": {"createdAt": 1, "seq": 1}, "agent_created": {"agentId": 1, "createdAt": 1},
-                "run_created": {"runId": 1, "createdAt": 1}},
+                "run_created": {"runId": 1, "createdAt": 1},
+                # the console's insights: counts per tool and per denial rule over a time window
+                "tool_created": {"tool": 1, "createdAt": 1},
+                "decision_rule": {"decision": 1, "rule": 1, "createdAt": 1}},
 }
 SYSTEM = RequestContext.internal()  # the one principal internal classes admit (services/internal.py)
 MASTER_ONLY_CLP: dict[str, Any] = {

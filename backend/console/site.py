@@ -10,7 +10,18 @@ from fastapi.staticfiles import StaticFiles
 
 from agent_tools.records import APPROVAL
 from agent_tools.service import AgentTools
-from backend.console import agents, audit, inbox, jobs_pages, live, roles_pages, security, signin, users_pages
+from backend.console import (
+    agents,
+    audit,
+    inbox,
+    insights_page,
+    jobs_pages,
+    live,
+    roles_pages,
+    security,
+    signin,
+    users_pages,
+)
 from backend.console.sessions import Csrf
 from backend.console.web import HEADERS, PREFIX, Console, SignInRequired, build_templates
 from backend.realtime.hub import Hub
@@ -21,7 +32,7 @@ def mount(app: FastAPI, tools: AgentTools, jobs: JobService, hub: Hub) -> Consol
     console = Console(tools, jobs, hub, Csrf(tools.services.settings.master_key), build_templates())
     app.state.console = console
     hub.keep_live(APPROVAL)  # this instance's approval changes reach consoles open on the others
-    for module in (signin, inbox, live, audit, agents, roles_pages, users_pages, jobs_pages, security):
+    for module in (signin, inbox, live, audit, agents, insights_page, roles_pages, users_pages, jobs_pages, security):
         app.include_router(module.router)
     app.add_api_route(PREFIX, _home, methods=["GET"], include_in_schema=False)
     static = StaticFiles(directory=str(files("backend.console") / "static"))

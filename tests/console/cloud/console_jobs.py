@@ -11,3 +11,12 @@ async def countdown(req):  # type: ignore[no-untyped-def]
         await req.progress(f"{step}/5 steps")
         await asyncio.sleep(0.3)
     return "done"
+
+
+@cloud.job("flaky")
+async def flaky(req):  # type: ignore[no-untyped-def]
+    """Fails unless its params say otherwise: what the console's retry test runs."""
+    if not req.params.get("ok"):
+        raise RuntimeError("the upstream was down")
+    await req.progress("recovered")
+    return "done"
