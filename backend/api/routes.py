@@ -13,6 +13,7 @@ from backend.api import (
     config,
     health,
     installations,
+    logs,
     push,
     roles,
     schemas,
@@ -45,4 +46,5 @@ def parse_router() -> APIRouter:
     router.include_router(analytics.router)
     router.include_router(push.router)
     router.include_router(audiences.router)
+    router.include_router(logs.router)
     return router

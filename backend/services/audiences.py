@@ -12,9 +12,9 @@ from typing import Any
 from backend import jsontext
 from backend.context import RequestContext
 from backend.services.objects import FindOptions, ObjectService
+from backend.services.schemas import MASTER_ONLY_CLP
 
 CLASS = "_Audience"
-MASTER_ONLY: dict[str, Any] = {op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")}
 
 
 def decoded(audience: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +34,7 @@ class AudienceService:
 
     async def _ensure_class(self) -> None:
         async with self.objects.db.unit() as unit:
-            body = {"classLevelPermissions": {**MASTER_ONLY, "protectedFields": {}}}
+            body = {"classLevelPermissions": MASTER_ONLY_CLP}
             await self.objects.schemas.ensure_class(unit, CLASS, body)
 
     async def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:

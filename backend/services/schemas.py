@@ -99,6 +99,9 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
     "_Provenance": {"className": FieldSpec("String"), "targetId": FieldSpec("String"),
                     "agentId": FieldSpec("String"), "runId": FieldSpec("String"), "tool": FieldSpec("String"),
                     "op": FieldSpec("String")},
+    # what cloud code logged, for /scriptlog (backend/services/script_log.py)
+    "_ScriptLog": {"level": FieldSpec("String"), "message": FieldSpec("String"), "timestamp": FieldSpec("Date"),
+                   "seq": FieldSpec("Number")},  # seq: the time in seconds to the microsecond, orders lines of one ms
     # the identity layer's append-only security trail (logins, sign-ups, revocations, role changes)
     "_SecurityEvent": {"event": FieldSpec("String"), "actor": FieldSpec("String"), "ip": FieldSpec("String"),
                        "target": FieldSpec("String"), "ok": FieldSpec("Boolean"), "details": FieldSpec("Object")},
@@ -107,6 +110,8 @@ SYSTEM_CLASSES = frozenset(SYSTEM_FIELDS)
 DEFAULT_CLP: Mapping[str, Any] = {
     op: {"*": True} for op in ("find", "count", "get", "create", "update", "delete", "addField")
 } | {"protectedFields": {"*": []}}
+MASTER_ONLY_CLP: Mapping[str, Any] = {op: {} for op in DEFAULT_CLP} | {"protectedFields": {}}
+"""No one but the master key (and Ballast's own services) reaches the class."""
 
 
 def check_class_name(class_name: str) -> None:

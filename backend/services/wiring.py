@@ -15,6 +15,7 @@ from backend.services.identity import Identity, build_identity
 from backend.services.objects import ObjectService
 from backend.services.rate_limits import RateCounter, RequestLimits
 from backend.services.schemas import SchemaService
+from backend.services.script_log import ScriptLog
 from backend.services.sessions import SessionResolver
 from backend.services.units import Database
 from backend.storage import create_store
@@ -36,6 +37,7 @@ class Services:
     sessions: SessionResolver
     identity: Identity
     limits: RequestLimits
+    script_log: ScriptLog
 
     async def start(self) -> None:
         await self.store.open()
@@ -43,8 +45,10 @@ class Services:
             await self.schemas.load(unit)
         await self.identity.install()
         await self.cloud.start()
+        await self.script_log.start()
 
     async def stop(self) -> None:
+        await self.script_log.stop()
         await self.cloud.stop()
         await self.files.close()
         await self.limits.counter.close()
@@ -71,4 +75,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
             db, settings.idempotency_ttl, settings.experimental_idempotency_options, settings.idempotency_replay),
         sessions=identity.sessions, identity=identity,
         limits=RequestLimits(settings.rate_limit, RateCounter(settings.redis_url, "ballast-requests", exact=True)),
+        script_log=ScriptLog(objects, (settings.master_key, settings.read_only_master_key, settings.javascript_key,
+                                       settings.rest_api_key, settings.client_key, settings.s3_secret_access_key),
+                             settings.log_level_number),
     )

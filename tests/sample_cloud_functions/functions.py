@@ -70,3 +70,13 @@ async def count_reviews(req: Request) -> int:
 @cloud.define("tidyUp", agent_callable=True, risk="medium")
 async def tidy_up(req: Request) -> str:
     return "tidied"
+
+
+@cloud.define("chatty")
+async def chatty(req: Request) -> str:
+    """Logs as cloud code does (Parse's console.log / request.log): what /scriptlog shows."""
+    req.log.info("chatty says %s", req.params.get("word", "hi"))
+    req.log.warning("careful with %s", req.params.get("secret", "nothing"))
+    if req.params.get("fail"):
+        raise RuntimeError("chatty broke")
+    return "ok"
