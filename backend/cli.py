@@ -77,7 +77,7 @@ def serve(
     if generated:
         _announce_key(settings)
     console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)}"
-                  + (f", {workers} workers)" if workers > 1 else ")") + _metrics_where(settings))
+                  + (f", {workers} workers)" if workers > 1 else ")") + _metrics_where(settings), soft_wrap=True)
     _hand_to_workers(settings, workers)
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
     # LiveQuery's protocol: uvicorn's websockets-sansio plus a non-awaiting write for the fan-out (uvicorn_protocol.py)
