@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import traceback
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+from typer.core import TyperGroup
 
 from backend import logs
 from backend.config import Settings
@@ -19,9 +20,34 @@ from backend.preflight import Problem, load_settings, run_checks
 # idle keep-alive seconds: above what clients and balancers assume (undici 4 s, nginx and ALB 60 s), so a client
 # never reuses a connection at the moment the server closes it (uvicorn's 5 s default: "other side closed")
 KEEP_ALIVE = 75
+WORDS = "ballast.words"  # what follows the command's name, for the configuration check below
+
+
+class _Commands(TyperGroup):
+    """The root group: keeps the words after the command's name, which click reads only after our callback."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        resolved = super().resolve_command(ctx, args)
+        ctx.meta[WORDS] = resolved[2]
+        return resolved
+
+
 app = typer.Typer(help="Ballast: a Parse-compatible backend for apps and the agents that work on them.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=_Commands)
 console = Console(stderr=True)
+
+
+@app.callback()
+def configuration(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback behind a configuration problem."),
+) -> None:
+    """Every command but serve and doctor (which check more, their own way) first checks the configuration
+    as ``ballast doctor`` does, the port aside: a bad setting is a line or two naming it, exit 2."""
+    words = ctx.meta.get(WORDS, [])
+    if ctx.invoked_subcommand in ("serve", "doctor") or not words or "--help" in words:
+        return  # serve and doctor check more; a bare group or --help only shows the help
+    checked_settings(debug, port=False)
 
 
 @app.command()
@@ -51,7 +77,7 @@ def serve(
     if generated:
         _announce_key(settings)
     console.print(f"[bold green]Ballast[/] on {settings.public_url} ({_engine(settings)}"
-                  + (f", {workers} workers)" if workers > 1 else ")") + _metrics_where(settings))
+                  + (f", {workers} workers)" if workers > 1 else ")") + _metrics_where(settings), soft_wrap=True)
     _hand_to_workers(settings, workers)
     # no per-message deflate: LiveQuery fans one event out to many sockets, compressing each copy (as Parse's ws)
     # LiveQuery's protocol: uvicorn's websockets-sansio plus a non-awaiting write for the fan-out (uvicorn_protocol.py)
@@ -98,13 +124,13 @@ def doctor(
         refuse(problems, debug)
 
 
-def checked_settings(debug: bool, overrides: dict[str, object] | None = None) -> Settings:
+def checked_settings(debug: bool, overrides: dict[str, object] | None = None, *, port: bool = True) -> Settings:
     """The settings, checked (data folder, database, files, Redis, port): exit 2 naming each problem."""
     loaded = load_settings()
     if isinstance(loaded, list):
         refuse(loaded, debug)
     settings = loaded.model_copy(update=overrides or {})
-    problems = [outcome.problem for outcome in asyncio.run(run_checks(settings)) if outcome.problem]
+    problems = [outcome.problem for outcome in asyncio.run(run_checks(settings, port=port)) if outcome.problem]
     if problems:
         refuse(problems, debug)
     return settings

@@ -120,7 +120,9 @@ def resume_agent(name: str) -> None:
 
 
 @agents_app.command("rotate")
-def rotate_token(name: str, days: int = typer.Option(None), keep_others: bool = typer.Option(False)) -> None:
+def rotate_token(name: str,
+                 days: int = typer.Option(None, help="The new token's lifetime in days (default: until revoked)."),
+                 keep_others: bool = typer.Option(False, help="Leave the agent's other tokens valid.")) -> None:
     """Issue a new token (printed once); the others are revoked unless --keep-others."""
 
     async def act(tools: AgentTools) -> str:
@@ -162,8 +164,12 @@ def revoke_tokens(name: str, token_id: str = typer.Option(None, help="Only this 
 
 
 @agents_app.command("grants")
-def set_grants(name: str, role: Annotated[list[str] | None, typer.Option("--role")] = None,
-               grant: Annotated[list[str] | None, typer.Option("--grant")] = None) -> None:
+def set_grants(name: str,
+               role: Annotated[list[str] | None, typer.Option("--role", help="A role the agent holds (repeat for "
+                                                                    "more; replaces its roles).")] = None,
+               grant: Annotated[list[str] | None, typer.Option("--grant", help="A tool it may call: name, read:*, "
+                                                                     "write:*, * (repeat; replaces its grants).")]
+               = None) -> None:
     """Replace an agent's roles and/or tool grants."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
@@ -257,6 +263,15 @@ def deny(approval_id: str, reason: str = typer.Option("", help="Why (kept in the
     out.print(f"approval {approval_id}: {_with_tools(act)['status']}")
 
 
+# the audit trail's filters, shared by query and export
+AgentFilter = Annotated[str | None, typer.Option(help="Only this agent's records (its id).")]
+RunFilter = Annotated[str | None, typer.Option(help="Only the records of this run id.")]
+ToolFilter = Annotated[str | None, typer.Option(help="Only calls of this tool.")]
+DecisionFilter = Annotated[str | None, typer.Option(help="Only this policy decision (allow, deny, needs_approval).")]
+SinceFilter = Annotated[str | None, typer.Option(help="Only records at or after this time (ISO 8601).")]
+UntilFilter = Annotated[str | None, typer.Option(help="Only records before this time (ISO 8601).")]
+
+
 def _filters(agent: str | None, run: str | None, tool: str | None, decision: str | None,
              since: str | None, until: str | None) -> dict[str, Any]:
     given = {"agentId": agent, "runId": run, "tool": tool, "decision": decision, "since": since, "until": until}
@@ -280,8 +295,8 @@ def verify() -> None:
 
 
 @audit_app.command("export")
-def export(agent: str = typer.Option(None), run: str = typer.Option(None), tool: str = typer.Option(None),
-           decision: str = typer.Option(None), since: str = typer.Option(None), until: str = typer.Option(None),
+def export(agent: AgentFilter = None, run: RunFilter = None, tool: ToolFilter = None, decision: DecisionFilter = None,
+           since: SinceFilter = None, until: UntilFilter = None,
            output: Annotated[typer.FileTextWrite, typer.Option("--out", help="File (default stdout).")] = "-",  # type: ignore[assignment]
            ) -> None:
     """The records as JSON Lines, oldest first."""
@@ -299,9 +314,9 @@ def export(agent: str = typer.Option(None), run: str = typer.Option(None), tool:
 
 
 @audit_app.command("query")
-def query(agent: str = typer.Option(None), run: str = typer.Option(None), tool: str = typer.Option(None),
-          decision: str = typer.Option(None), since: str = typer.Option(None), until: str = typer.Option(None),
-          limit: int = typer.Option(50)) -> None:
+def query(agent: AgentFilter = None, run: RunFilter = None, tool: ToolFilter = None, decision: DecisionFilter = None,
+          since: SinceFilter = None, until: UntilFilter = None,
+          limit: int = typer.Option(50, help="At most this many records, newest first.")) -> None:
     """The matching records as a table."""
 
     async def act(tools: AgentTools) -> list[dict[str, Any]]:

@@ -46,7 +46,8 @@ def fail(error: Exception) -> None:
 
 
 @users_app.command("create")
-def create(username: str, password: str = typer.Option(..., prompt=True, hide_input=True),
+def create(username: str, password: str = typer.Option(..., prompt=True, hide_input=True,
+                                                      help="The password (asked for when not given)."),
            email: str = typer.Option(None, help="The user's email address.")) -> None:
     """Create a user (the password policy applies)."""
     body: dict[str, Any] = {"username": username, "password": password} | ({"email": email} if email else {})
@@ -80,7 +81,9 @@ def list_users(limit: int = typer.Option(100, help="At most this many users.")) 
 
 @users_app.command("set-password")
 def set_password(username: str, password: str = typer.Option(..., prompt=True, hide_input=True,
-                                                              confirmation_prompt=True)) -> None:
+                                                              confirmation_prompt=True,
+                                                              help="The new password (asked for twice when not "
+                                                                   "given).")) -> None:
     """Set a user's password; every session of the user ends."""
     from backend.services.objects import FindOptions
 
