@@ -55,10 +55,10 @@ def serve(settings: Settings, workers: int, reload: bool, **options: Any) -> Non
 @contextmanager
 def _shared_metrics(workers: int) -> Iterator[None]:
     """Under ``--workers N``: a fresh folder for the workers' numbers (an operator's own is emptied, then kept)."""
-    if workers == 1:
+    own = os.environ.get(SHARED_DIR)
+    if workers == 1 and not own:
         yield
         return
-    own = os.environ.get(SHARED_DIR)
     folder = Path(own) if own else Path(tempfile.mkdtemp(prefix="ballast-metrics-"))
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):  # a previous run's numbers would be counted again

@@ -26,7 +26,7 @@ def _serve_and_read_log(tmp_path: Path, extra_env: dict[str, str], requests: lis
     process = subprocess.Popen([BALLAST, "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded 2-core machine has taken more than 60 s to start it
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{url}/health", timeout=1)

@@ -11,6 +11,9 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from tests.support.live import ballast_serve
 from tests.support.postgres import free_port
@@ -39,6 +42,9 @@ def _assert_the_split(public: str, side: str) -> None:
     assert httpx.get(f"{side}/parse/health").json() == {"status": "ok"}
     assert httpx.get(f"{side}/parse/health/ready").json()["status"] == "ok"
     assert httpx.get(f"{public}/parse/health").status_code == 200  # Parse's own health stays public
+    with pytest.raises(InvalidStatus) as refused_socket:  # nor LiveQuery: the side port is no way in
+        connect(side.replace("http", "ws") + "/parse", open_timeout=10).close()
+    assert refused_socket.value.response.status_code == 403
 
 
 def test_one_worker_serves_metrics_on_the_side_port_only(tmp_path: Path) -> None:
