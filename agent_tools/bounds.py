@@ -9,6 +9,7 @@ small; otherwise as its sha256 plus a truncated copy of its canonical text.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ MAX_SIZE = 512 * 1024  # approximate bytes of the text it came as
 STORED = 16 * 1024  # canonical text kept in the record as the input itself
 HEAD = 2048  # of a longer input: this much of its text, next to the hash of all of it
 SMALL = 256  # of a call that failed authentication: an anonymous caller's input costs almost nothing
+MAX_LABEL = 128  # a run id or idempotency key: the caller's name for something, stored in every record of it
+LABEL = re.compile(rf"[\x21-\x7e]{{1,{MAX_LABEL}}}")  # visible ASCII
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,14 @@ def measure(value: Any) -> Measure:
 def edge_problem(value: Any) -> str | None:
     """Why this input is refused before anything looks at it (None: within bounds)."""
     return measure(value).problem()
+
+
+def label_problem(run_id: str | None, idempotency_key: str | None) -> str | None:
+    """What is wrong with a caller-chosen run id or idempotency key (they are stored, echoed and indexed)."""
+    for header, value in (("X-Ballast-Run-Id", run_id), ("Idempotency-Key", idempotency_key)):
+        if value is not None and not LABEL.fullmatch(value):
+            return f"{header} must be 1 to {MAX_LABEL} visible ASCII characters"
+    return None
 
 
 def audit_form(value: Any, keep: int = STORED) -> Any:

@@ -9,6 +9,7 @@ and ``CallResult``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import time
@@ -21,7 +22,7 @@ from agent_tools.agents import Agent
 from agent_tools.approvals import binding_for, preview_of
 from agent_tools.audit import AgentChanged, RunAgain, recordable
 from agent_tools.blocked import Blocked
-from agent_tools.bounds import SMALL, audit_form, edge_problem
+from agent_tools.bounds import SMALL, audit_form, edge_problem, label_problem
 from agent_tools.calls import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.oauth import scope_for
 from agent_tools.policy import Decision, Policy, decide, granted, over_cap
@@ -182,6 +183,10 @@ class Gateway:
         # the call's result counts: a read's in its record's transaction, an admitted write's by a group
         # confirmation answered before its record is appended (``_confirm``), one query for many writes
         await self._address_allowed(call.request.address)
+        if problem := label_problem(call.request.run_id, call.request.idempotency_key):  # before it is stored
+            call.request = dataclasses.replace(call.request, run_id=None, idempotency_key=None)
+            call.run_id = "run_" + secrets.token_hex(8)
+            raise Blocked("input.invalid", f"{problem}.", status=400)
         agents, cached = self.tools.agents, not call.fresh
         generation, token_id = call.request.source
         check = await (agents.check_id(call.request.agent_id, unit, cached=cached, generation=generation,
