@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from agent_tools import admin_actions as actions
+from agent_tools.intents import FIELD_POLICY
 from agent_tools.records import POLICY
 from backend.console.sessions import ConsoleSession
 from backend.console.web import PREFIX, Changer, Console, Site, Viewer, render
@@ -33,8 +34,11 @@ async def _page(request: Request, site: Console, session: ConsoleSession, status
     policy = await site.tools.policies.current()
     versions = await site.tools.records.find(POLICY, order="-version", limit=10)
     config = orjson.dumps(policy.config.model_dump(by_alias=True), option=orjson.OPT_INDENT_2).decode()
+    intents = [spec.model_dump(by_alias=True) for spec in await site.tools.intents.all()]
+    fields = await site.tools.records.find(FIELD_POLICY, order="className", limit=200)
     return render(request, "agents.html", session, http_status=status, agents=agents, policy=policy.version,
-                  read_only=policy.config.read_only, config=config, versions=versions, **notes)
+                  read_only=policy.config.read_only, config=config, versions=versions, intents=intents,
+                  field_policies=fields, **notes)
 
 
 @router.get("/agents")
