@@ -16,7 +16,7 @@ from agent_tools import admin_actions as actions
 from agent_tools.intents import FIELD_POLICY
 from agent_tools.records import POLICY
 from backend.console.sessions import ConsoleSession
-from backend.console.web import PREFIX, Changer, Console, Site, Viewer, render
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, json_object, render
 from backend.errors import ParseError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -90,11 +90,7 @@ async def edit_policy(request: Request, site: Site, session: Changer,
                       config: Annotated[str, Form(max_length=20_000)] = "") -> HTMLResponse:
     """A new policy version from the edited JSON (rates, budgets, over-cap behaviour, approval TTL, ...)."""
     try:
-        changes = orjson.loads(config)
-        if not isinstance(changes, dict):
-            raise ValueError("not an object")
-        policy = await actions.update_policy(site.tools, session.caller, changes)
-    except (ValueError, ParseError) as refused:  # orjson.JSONDecodeError is a ValueError
-        message = refused.message if isinstance(refused, ParseError) else "The policy must be a JSON object."
-        return await _page(request, site, session, status=400, error=message)
+        policy = await actions.update_policy(site.tools, session.caller, json_object(config, "The policy"))
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
     return await _page(request, site, session, notice=f"Policy version {policy.version} saved.")

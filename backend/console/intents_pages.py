@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from agent_tools import admin_actions as actions
 from backend.console.agents import _page, _words
-from backend.console.web import PREFIX, Changer, Site
+from backend.console.web import PREFIX, Changer, Site, json_object
 from backend.errors import ParseError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -25,13 +24,9 @@ Text = Annotated[str, Form(max_length=20_000)]
 async def define(request: Request, site: Site, session: Changer, spec: Text = "") -> HTMLResponse:
     """Create or replace an intent from its JSON."""
     try:
-        raw = orjson.loads(spec)
-        if not isinstance(raw, dict):
-            raise ValueError("not an object")
-        saved = await actions.define_intent(site.tools, session.caller, raw)
-    except (ValueError, ParseError) as refused:  # orjson.JSONDecodeError is a ValueError
-        message = refused.message if isinstance(refused, ParseError) else "The intent must be a JSON object."
-        return await _page(request, site, session, status=400, error=message, intent_draft=spec)
+        saved = await actions.define_intent(site.tools, session.caller, json_object(spec, "The intent"))
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message, intent_draft=spec)
     return await _page(request, site, session, notice=f"Intent {saved.name} saved.")
 
 
