@@ -13,9 +13,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from agent_tools import admin_actions as actions
+from agent_tools.intents import FIELD_POLICY
 from agent_tools.records import POLICY
 from backend.console.sessions import ConsoleSession
-from backend.console.web import PREFIX, Changer, Console, Site, Viewer, render
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, json_object, render
 from backend.errors import ParseError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -33,8 +34,11 @@ async def _page(request: Request, site: Console, session: ConsoleSession, status
     policy = await site.tools.policies.current()
     versions = await site.tools.records.find(POLICY, order="-version", limit=10)
     config = orjson.dumps(policy.config.model_dump(by_alias=True), option=orjson.OPT_INDENT_2).decode()
+    intents = [spec.model_dump(by_alias=True) for spec in await site.tools.intents.all()]
+    fields = await site.tools.records.find(FIELD_POLICY, order="className", limit=200)
     return render(request, "agents.html", session, http_status=status, agents=agents, policy=policy.version,
-                  read_only=policy.config.read_only, config=config, versions=versions, **notes)
+                  read_only=policy.config.read_only, config=config, versions=versions, intents=intents,
+                  field_policies=fields, **notes)
 
 
 @router.get("/agents")
@@ -86,11 +90,7 @@ async def edit_policy(request: Request, site: Site, session: Changer,
                       config: Annotated[str, Form(max_length=20_000)] = "") -> HTMLResponse:
     """A new policy version from the edited JSON (rates, budgets, over-cap behaviour, approval TTL, ...)."""
     try:
-        changes = orjson.loads(config)
-        if not isinstance(changes, dict):
-            raise ValueError("not an object")
-        policy = await actions.update_policy(site.tools, session.caller, changes)
-    except (ValueError, ParseError) as refused:  # orjson.JSONDecodeError is a ValueError
-        message = refused.message if isinstance(refused, ParseError) else "The policy must be a JSON object."
-        return await _page(request, site, session, status=400, error=message)
+        policy = await actions.update_policy(site.tools, session.caller, json_object(config, "The policy"))
+    except ParseError as refused:
+        return await _page(request, site, session, status=400, error=refused.message)
     return await _page(request, site, session, notice=f"Policy version {policy.version} saved.")

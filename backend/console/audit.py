@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from agent_tools.runs import replay as replay_run
 from backend.console.cards import shown
 from backend.console.web import HEADERS, PREFIX, Changer, Site, Viewer, record, render
 
@@ -57,3 +58,12 @@ async def verify(request: Request, site: Site, session: Changer) -> HTMLResponse
     found = await site.tools.audit.query({}, PAGE + 1, 0, newest_first=True)
     return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters={},
                   page=0, more=len(found) > PAGE, export="", chain=report)
+
+
+@router.post("/audit/runs/{run_id}/replay")
+async def replay(request: Request, run_id: str, site: Site, session: Changer) -> HTMLResponse:
+    """Re-execute the run's calls dry (as ``ballast runs replay``: reads read-only, writes rolled back) and show
+    what differs from what the agent saw then."""
+    report = await replay_run(site.tools, run_id[:200])
+    await record(site, session, "run.replay", run_id, different=report["different"])
+    return render(request, "replay.html", session, report=report)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from backend.console.sessions import ConsoleSession
-from backend.console.web import PREFIX, Changer, Console, Site, Viewer, admin_context, record, render
+from backend.console.web import PREFIX, Changer, Console, Site, Viewer, admin_context, json_object, record, render
 from backend.errors import ParseError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -100,7 +99,7 @@ async def edit_schedule(request: Request, schedule_id: str, site: Site, session:
                         interval: Text = "", params: Text = "") -> HTMLResponse:
     """A schedule's timing (a cron line or an interval in seconds) and params; a refusal shows at the form."""
     try:
-        body = _timing(cron.strip(), interval.strip()) | {"params": _params(params)}
+        body = _timing(cron.strip(), interval.strip()) | {"params": json_object(params, "Params")}
         await site.jobs.update_schedule(admin_context(request, session), schedule_id, body)
     except (ParseError, ValueError) as refused:
         message = refused.message if isinstance(refused, ParseError) else str(refused)
@@ -121,12 +120,3 @@ def _timing(cron: str, interval: str) -> dict[str, Any]:
         return {"cron": cron, "intervalSeconds": None}
     raise ValueError("Give a cron line or an interval.")
 
-
-def _params(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text) if text.strip() else {}
-    except orjson.JSONDecodeError:
-        raise ValueError("Params must be a JSON object.") from None
-    if not isinstance(value, dict):
-        raise ValueError("Params must be a JSON object.")
-    return value

@@ -15,6 +15,7 @@ from backend.console import (
     audit,
     inbox,
     insights_page,
+    intents_pages,
     jobs_pages,
     live,
     roles_pages,
@@ -32,7 +33,8 @@ def mount(app: FastAPI, tools: AgentTools, jobs: JobService, hub: Hub) -> Consol
     console = Console(tools, jobs, hub, Csrf(tools.services.settings.master_key), build_templates())
     app.state.console = console
     hub.keep_live(APPROVAL)  # this instance's approval changes reach consoles open on the others
-    for module in (signin, inbox, live, audit, agents, insights_page, roles_pages, users_pages, jobs_pages, security):
+    for module in (signin, inbox, live, audit, agents, intents_pages, insights_page, roles_pages, users_pages,
+                   jobs_pages, security):
         app.include_router(module.router)
     app.add_api_route(PREFIX, _home, methods=["GET"], include_in_schema=False)
     static = StaticFiles(directory=str(files("backend.console") / "static"))

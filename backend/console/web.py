@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -19,6 +20,7 @@ from agent_tools.service import AgentTools
 from backend.api.auth import client_ip
 from backend.console.sessions import COOKIE, ConsoleSession, Csrf
 from backend.context import MASTER, RequestContext
+from backend.errors import InvalidJSON
 from backend.realtime.hub import Hub
 from jobs.service import JobService
 
@@ -111,3 +113,14 @@ async def record(site: Console, session: ConsoleSession, event: str, target: str
     """The security record of a console action, naming the admin who did it: the admin API's event names,
     so the trail reads the same whichever face an admin used."""
     await note(site.tools, session.caller, event, target, details, ok=ok)
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """A form field holding a JSON object (blank: {}); InvalidJSON naming ``what`` otherwise."""
+    try:
+        value = orjson.loads(text) if text.strip() else {}
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidJSON(f"{what} must be a JSON object.")
+    return value
