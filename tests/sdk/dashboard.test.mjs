@@ -23,6 +23,13 @@ async function webhookServer(answer) {
   return { server, calls, url: `http://127.0.0.1:${server.address().port}` };
 }
 
+test('serverInfo declares the features that show the Jobs, Logs and Webhooks pages', async () => {
+  const { features } = await request('GET', 'serverInfo');
+  assert.deepEqual(features.cloudCode, { jobs: true });
+  assert.deepEqual(features.hooks, { create: true, read: true, update: true, delete: true });
+  assert.deepEqual(features.logs, { level: true, size: true, order: true, until: true, from: true });
+});
+
 test('Logs page: scriptlog?level=info&n=100 and level=error list what cloud code logged', async () => {
   await Parse.Cloud.run('chatty', { word: 'dashboard' });
   await assert.rejects(Parse.Cloud.run('chatty', { fail: true }), err => err.code === Parse.Error.SCRIPT_FAILED);
