@@ -11,11 +11,13 @@ within that time.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from backend.cloud import Request
 from backend.context import RequestContext
+from backend.services.internal import INTERNAL_CLASSES
 from backend.services.objects import FindOptions, ObjectService
 from backend.services.periodic import Periodic
 from backend.services.schemas import MASTER_ONLY_CLP
@@ -24,6 +26,7 @@ from backend.services.webhooks import WebhookCaller, check_target, webhook_error
 CLASS = "_Hooks"
 KINDS = ("beforeSave", "afterSave", "beforeDelete", "afterDelete")  # the trigger kinds a webhook may serve
 REFRESH_SECONDS = 5.0
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")  # a function or class name (cloud code's own rule)
 Hook = dict[str, str]
 WebhookHandler = Callable[[Request], Awaitable[Any]]
 log = logging.getLogger("ballast.hooks")
@@ -144,11 +147,13 @@ class HookService:
         await self.refresh()
 
     async def _checked(self, body: dict[str, Any]) -> Hook:
-        url = body.get("url")
-        if isinstance(body.get("functionName"), str) and body["functionName"]:
-            hook = {"functionName": body["functionName"]}
-        elif (isinstance(body.get("className"), str) and body["className"] and body.get("triggerName") in KINDS):
-            hook = {"className": body["className"], "triggerName": body["triggerName"]}
+        url, name, class_name = body.get("url"), body.get("functionName"), body.get("className")
+        if isinstance(name, str) and NAME.match(name):
+            hook = {"functionName": name}
+        elif isinstance(class_name, str) and NAME.match(class_name) and body.get("triggerName") in KINDS:
+            if class_name in INTERNAL_CLASSES:  # Ballast's own records (audit, logs, hooks) call out to no one
+                raise webhook_error(f"class {class_name} is Ballast's own: it takes no webhook")
+            hook = {"className": class_name, "triggerName": body["triggerName"]}
         else:
             raise webhook_error("invalid hook declaration")
         if not isinstance(url, str) or not url:

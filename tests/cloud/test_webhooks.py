@@ -92,8 +92,11 @@ async def test_trigger_hook_crud_as_parse(client: httpx.AsyncClient, master_head
     assert (await client.get("/hooks/triggers/Order/afterSave", headers=master_headers)).json() == hook
     missing = await client.get("/hooks/triggers/Nope/afterSave", headers=master_headers)
     assert missing.json() == {"code": 143, "error": "class Nope does not exist"}
-    unknown_kind = {**hook, "triggerName": "beforeEverything"}
-    assert (await client.post("/hooks/triggers", json=unknown_kind, headers=master_headers)).json()["code"] == 143
+    for bad in ({**hook, "triggerName": "beforeEverything"}, {**hook, "className": "no/such class"},
+                {**hook, "className": "_SecurityEvent"}, {**hook, "className": "_Hooks"},
+                {"functionName": "x" * 200, "url": hook["url"]}, {"functionName": "f", "url": 5}):
+        refused = await client.post("/hooks/triggers", json=bad, headers=master_headers)
+        assert refused.json()["code"] == 143, bad
     assert (await client.put("/hooks/triggers/Order/afterSave", json={"__op": "Delete"},
                              headers=master_headers)).json() == {}
     assert (await client.get("/hooks/triggers", headers=master_headers)).json() == []
