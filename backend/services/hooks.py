@@ -86,10 +86,9 @@ class HookService:
         async def call(req: Request) -> Any:
             result = await self.caller.call(url, request_body(req))
             if req.trigger_name == "beforeSave" and isinstance(result, dict) and req.object is not None:
-                # Parse saves the object the webhook answers, less the dates the server keeps
-                changed = {k: v for k, v in result.items() if k not in ("createdAt", "updatedAt", "className")}
-                req.object.clear()
-                req.object.update(changed)
+                # Parse saves what the webhook answers, less the dates the server keeps; a field it leaves
+                # out stays as it was (never deleted)
+                req.object.update({k: v for k, v in result.items() if k not in ("createdAt", "updatedAt", "className")})
                 return None
             return result
 

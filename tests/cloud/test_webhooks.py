@@ -149,6 +149,10 @@ async def test_trigger_webhooks_change_and_refuse_saves(
         "beforeSave", "Hooked", "mine")
     after = next(body for path, _, body in target.calls if path == "/afterSave")
     assert after["object"]["objectId"] == made["objectId"]
+    target.answers["/beforeSave"] = b'{"success": {}}'  # an answer that leaves fields out deletes none
+    await client.put(f"/classes/Hooked/{made['objectId']}", json={"extra": 1}, headers=headers)
+    stored = (await client.get(f"/classes/Hooked/{made['objectId']}", headers=headers)).json()
+    assert (stored["title"], stored["extra"]) == ("from the hook", 1)
     target.answers["/beforeDelete"] = b'{"error": {"code": 119, "error": "kept by the hook"}}'
     refused = await client.delete(f"/classes/Hooked/{made['objectId']}", headers=headers)
     assert refused.json() == {"code": 119, "error": "kept by the hook"}
