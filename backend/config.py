@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         Path("cloud_functions"), validation_alias=_ballast("cloud_code_dir", "PARSE_SERVER_CLOUD"))
     cloud_timeout: float = Field(30.0, gt=0, validation_alias=_ballast("cloud_timeout"))
     cloud_reload: bool = Field(False, validation_alias=_ballast("cloud_reload"))
+    # webhooks (/hooks): the key sent as X-Parse-Webhook-Key; private targets only when allowed
+    webhook_key: str | None = Field(None, validation_alias=_parse("webhook_key"), repr=False)
+    webhook_allow_private: bool = Field(False, validation_alias=_ballast("webhook_allow_private"))
+    webhook_timeout: float = Field(10.0, gt=0, validation_alias=_ballast("webhook_timeout"))
 
     # jobs: every instance runs a scheduler; fires are claimed once across instances
     jobs_enabled: bool = Field(True, validation_alias=_ballast("jobs_enabled"))

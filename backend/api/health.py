@@ -38,6 +38,9 @@ async def server_info(ctx: MasterCtx, svc: Svc) -> ParseJSON:
             "globalConfig": {"create": True, "read": True, "update": True, "delete": True},
             # Parse Dashboard shows its Jobs page (list, run, status, schedules) only when this is declared
             "cloudCode": {"jobs": True},
+            # ... and its Webhooks and Logs pages only when these are
+            "hooks": {"create": True, "read": True, "update": True, "delete": True},
+            "logs": {"level": True, "size": True, "order": True, "until": True, "from": True},
             "schemas": {"addField": True, "removeField": True, "addClass": True, "removeClass": True,
                         "clearAllDataFromClass": True, "editClassLevelPermissions": True},
         },

@@ -12,6 +12,7 @@ from backend.api import (
     batch,
     config,
     health,
+    hooks,
     installations,
     logs,
     push,
@@ -47,4 +48,5 @@ def parse_router() -> APIRouter:
     router.include_router(push.router)
     router.include_router(audiences.router)
     router.include_router(logs.router)
+    router.include_router(hooks.router)
     return router

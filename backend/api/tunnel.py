@@ -117,8 +117,10 @@ def _untunnel(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
         headers.append((b"x-parse-cloud-context", orjson.dumps(context)))
     scope = dict(scope)
     scope["method"] = method
-    if method == "GET":
-        scope["query_string"] = _query_string(payload).encode()
+    if method == "GET":  # the URL's own query stays (Parse Dashboard sends scriptlog?level=...&n=100 this way)
+        from_url = scope.get("query_string", b"").decode("latin-1")
+        from_body = _query_string(payload)
+        scope["query_string"] = "&".join(part for part in (from_url, from_body) if part).encode()
         new_body = b""
     else:
         new_body = orjson.dumps(payload)

@@ -27,6 +27,7 @@ from backend.services.cloud_data import CloudData
 from backend.services.cloud_loader import load_cloud_code
 from backend.services.cloud_rules import check_caller, check_fields
 from backend.services.files import FileEvent
+from backend.services.hooks import HookService
 from backend.services.objects import ObjectService
 from backend.services.triggers import FindRequest, SaveRequest
 
@@ -43,6 +44,7 @@ class CloudService:
         self.reload = reload
         self.registry = registry or cloud.registry
         self.objects: ObjectService | None = None
+        self.hooks: HookService | None = None  # webhooks, set by the wiring
         self._watcher: asyncio.Task[None] | None = None
 
     def bind(self, objects: ObjectService) -> None:
@@ -113,7 +115,7 @@ class CloudService:
         """``Parse.Cloud.run``: the function's result as Parse JSON."""
         spec = self.registry.functions.get(name)
         if spec is None:
-            raise ScriptFailed(f'Invalid function: "{name}"')
+            return await self._run_webhook(ctx, name, params)
         req = await self.request(ctx, params=dict(params), headers=dict(headers or {}), function_name=name)
         if not req.master or spec.require_master:
             check_caller(has_user=req.user is not None, is_master=req.master,
@@ -126,13 +128,25 @@ class CloudService:
             log.exception("cloud function %s returned a value that is not JSON", name)
             raise ScriptFailed(f"Cloud function {name} returned a value that cannot be sent.") from None
 
+    async def _run_webhook(self, ctx: RequestContext, name: str, params: dict[str, Any]) -> Any:
+        """A function no cloud code defines may be a webhook (/hooks/functions)."""
+        handler = self.hooks.function(name) if self.hooks is not None else None
+        if handler is None:
+            raise ScriptFailed(f'Invalid function: "{name}"')
+        req = await self.request(ctx, params=dict(params), function_name=name)
+        return await self.invoke(handler, req, f"Webhook function {name}")
+
     # --- the Triggers seam (ObjectService) --------------------------------------------------
 
     def handles(self, kind: str, class_name: str) -> bool:
-        return (kind, class_name) in self.registry.triggers
+        if (kind, class_name) in self.registry.triggers:
+            return True
+        return self.hooks is not None and (kind, class_name) in self.hooks.triggers
 
     async def _trigger(self, kind: str, class_name: str, req: Request, original: dict[str, Any] | None = None) -> Any:
         handler = self.registry.triggers.get((kind, class_name))
+        if handler is None and self.hooks is not None:  # the app's own code first, then a webhook
+            handler = self.hooks.trigger(kind, class_name)
         if handler is None:
             return None
         req.trigger_name, req.class_name = kind, class_name

@@ -15,6 +15,7 @@ from backend.errors import OperationForbidden
 INTERNAL_CLASSES = frozenset({
     "_Agent", "_Approval", "_ToolCall", "_AuditHead", "_AgentPolicy", "_AgentIntent", "_FieldPolicy",
     "_Provenance", "_SecurityEvent", "_Admin", "_AdminSession", "_Delegation", "_OAuthGrant", "_ScriptLog",
+    "_Hooks",
 })
 # their rows hold token or password hashes: nothing outside the owning service reads them
 SECRET_CLASSES = frozenset({"_Agent", "_Admin", "_AdminSession", "_Delegation", "_OAuthGrant"})

@@ -99,6 +99,9 @@ SYSTEM_FIELDS: Mapping[str, Mapping[str, FieldSpec]] = {
     "_Provenance": {"className": FieldSpec("String"), "targetId": FieldSpec("String"),
                     "agentId": FieldSpec("String"), "runId": FieldSpec("String"), "tool": FieldSpec("String"),
                     "op": FieldSpec("String")},
+    # webhooks of /hooks (backend/services/hooks.py)
+    "_Hooks": {"functionName": FieldSpec("String"), "className": FieldSpec("String"),
+               "triggerName": FieldSpec("String"), "url": FieldSpec("String")},
     # what cloud code logged, for /scriptlog (backend/services/script_log.py)
     "_ScriptLog": {"level": FieldSpec("String"), "message": FieldSpec("String"), "timestamp": FieldSpec("Date"),
                    "seq": FieldSpec("Number")},  # seq: the time in seconds to the microsecond, orders lines of one ms

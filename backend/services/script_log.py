@@ -11,7 +11,6 @@ traceback, and keys and session tokens are masked: the log must hold no secret.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -24,6 +23,7 @@ from typing import Any
 from backend import wire
 from backend.context import RequestContext
 from backend.services.objects import FindOptions, ObjectService
+from backend.services.periodic import Periodic
 from backend.services.schemas import MASTER_ONLY_CLP
 
 CLASS = "_ScriptLog"
@@ -81,7 +81,7 @@ class ScriptLog:
         self.pending: deque[dict[str, Any]] = deque(maxlen=keep)
         self.ctx = RequestContext.internal()
         self._handlers: list[tuple[logging.Logger, _Capture, int]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = Periodic(FLUSH_SECONDS, self.flush, log, "writing the script log")
 
     def masked(self, text: str) -> str:
         for secret in self.secrets:
@@ -103,27 +103,16 @@ class ScriptLog:
             self._handlers.append((logger, handler, logger.level))
             if logger.getEffectiveLevel() > level:  # a quieter root (no configured logging) must not hide them
                 logger.setLevel(level)
-        self._task = asyncio.create_task(self._flush_often())
+        self._flusher.start()
 
     async def stop(self) -> None:
         for logger, handler, level in self._handlers:
             logger.removeHandler(handler)
             logger.setLevel(level)
         self._handlers.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._flusher.stop()
         with contextlib.suppress(Exception):
             await self.flush()
-
-    async def _flush_often(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("script log flush failed")
 
     async def flush(self) -> None:
         """Write the queued lines, then drop the oldest rows beyond ``keep``."""

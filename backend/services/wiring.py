@@ -10,6 +10,7 @@ from backend.services.config import ConfigService
 from backend.services.events import EventBus
 from backend.services.files import FileService
 from backend.services.files_config import build_file_service, user_lookup
+from backend.services.hooks import HookService
 from backend.services.idempotency import IdempotencyService
 from backend.services.identity import Identity, build_identity
 from backend.services.objects import ObjectService
@@ -18,6 +19,7 @@ from backend.services.schemas import SchemaService
 from backend.services.script_log import ScriptLog
 from backend.services.sessions import SessionResolver
 from backend.services.units import Database
+from backend.services.webhooks import WebhookCaller
 from backend.storage import create_store
 from backend.storage.protocols import Store
 
@@ -38,6 +40,7 @@ class Services:
     identity: Identity
     limits: RequestLimits
     script_log: ScriptLog
+    hooks: HookService
 
     async def start(self) -> None:
         await self.store.open()
@@ -46,8 +49,10 @@ class Services:
         await self.identity.install()
         await self.cloud.start()
         await self.script_log.start()
+        await self.hooks.start()
 
     async def stop(self) -> None:
+        await self.hooks.stop()
         await self.script_log.stop()
         await self.cloud.stop()
         await self.files.close()
@@ -66,6 +71,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     files.hooks = cloud
     objects = ObjectService(db, schemas, events, files.url, settings.max_limit, triggers=cloud)
     cloud.bind(objects)
+    cloud.hooks = HookService(objects, WebhookCaller(settings.webhook_key, settings.webhook_timeout,
+                                                     settings.webhook_allow_private))
     files.users = user_lookup(objects)
     identity = build_identity(settings, db, objects, events)
     return Services(
@@ -78,4 +85,5 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         script_log=ScriptLog(objects, (settings.master_key, settings.read_only_master_key, settings.javascript_key,
                                        settings.rest_api_key, settings.client_key, settings.s3_secret_access_key),
                              settings.log_level_number),
+        hooks=cloud.hooks,
     )

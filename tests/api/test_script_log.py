@@ -67,3 +67,11 @@ async def test_script_log_keeps_a_bounded_number_of_lines(app: FastAPI, client: 
     entries = (await client.get("/scriptlog", params={"n": "50"}, headers=master_headers)).json()
     assert [e["message"] for e in entries] == ["careful with nothing", "chatty says w3",
                                                "careful with nothing", "chatty says w2"]
+
+
+async def test_a_tunnelled_get_keeps_the_query_of_its_url(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """The JS SDK sends GETs as POST + ``_method``; Parse Dashboard puts scriptlog's parameters in the URL."""
+    await _run(client, headers, word="tunnel", fail=True)
+    tunnelled = {"_method": "GET", "_ApplicationId": headers["X-Parse-Application-Id"], "_MasterKey": MASTER_KEY}
+    found = (await client.post("/scriptlog?level=error&n=100", json=tunnelled)).json()
+    assert found and all(entry["level"] == "error" for entry in found)
