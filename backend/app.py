@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from agent_tools.api import mount as mount_agent_tools
-from agent_tools.mcp_server import mount as mount_mcp
+from agent_tools.faces.mcp_server import mount as mount_mcp
+from agent_tools.faces.mount import mount as mount_agent_tools
 from backend.api import handlers
 from backend.api import metrics as metrics_api
 from backend.api.access_log import AccessLogMiddleware, RouteNoteMiddleware

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from backend.api.installations import installation_routes
 from backend.api.responses import ParseJSON
 from backend.deps import Body, Ctx
-from backend.services.batch import BatchRoutes, BatchService, class_routes
+from backend.services.data.batch import BatchRoutes, BatchService, class_routes
 from backend.services.wiring import Services
 
 router = APIRouter(tags=["batch"])

@@ -21,7 +21,7 @@ from backend.config import Settings
 from backend.errors import ParseError
 
 if TYPE_CHECKING:
-    from agent_tools.service import AgentTools
+    from agent_tools.wiring import AgentTools
 
 agents_app = typer.Typer(help="Agents: create, list, suspend, resume, tokens, grants, read-only switch.",
                          no_args_is_help=True)
@@ -36,7 +36,7 @@ OPERATOR = "cli"
 
 def _with_tools(action: Callable[[AgentTools], Awaitable[T]], doing: str = "working") -> T:
     """Open services and agent tools, run ``action``, close; a Parse error ends the command with status 1."""
-    from agent_tools.service import AgentTools
+    from agent_tools.wiring import AgentTools
     from backend.embedded import prepare
     from backend.services.wiring import build_services
 
@@ -135,8 +135,8 @@ def connect_agent(
     url: str = typer.Option(None, help="The server's public URL (default: from the environment, as serve uses)."),
 ) -> None:
     """Print ready set-up for MCP clients: mcpServers JSON, a Python snippet, an Inspector command line."""
-    from agent_tools.connect import connect_text
-    from agent_tools.oauth import origin_of
+    from agent_tools.faces.connect import connect_text
+    from agent_tools.stores.oauth_tokens import origin_of
 
     async def act(tools: AgentTools) -> tuple[str, str | None]:
         agent = await tools.agents.find(name)

@@ -16,7 +16,7 @@ from rich.table import Table
 from backend.commands.agents import OPERATOR, _with_tools, err, out
 
 if TYPE_CHECKING:
-    from agent_tools.service import AgentTools
+    from agent_tools.wiring import AgentTools
 
 intents_app = typer.Typer(help="Run intents: task-shaped slices of an agent's rights; field policies; run tokens.",
                           no_args_is_help=True)
@@ -75,7 +75,7 @@ def delete_intent(name: str) -> None:
 def mint(name: str, agent: str,
          param: Annotated[list[str] | None, typer.Option("--param", help="key=value (repeat).")] = None) -> None:
     """A short-lived run token for AGENT bound to intent NAME and its parameters (printed once)."""
-    from agent_tools.runs import mint_run
+    from agent_tools.pipeline.runs import mint_run
 
     params = dict(item.split("=", 1) for item in param or [] if "=" in item)
 
@@ -103,7 +103,7 @@ def field_policy(class_name: str,
 @runs_app.command("replay")
 def replay_run(run_id: str, as_json: bool = typer.Option(False, "--json", help="The full report as JSON.")) -> None:
     """Re-execute RUN_ID's calls dry (reads read-only, writes rolled back) and say where results differ now."""
-    from agent_tools.runs import replay
+    from agent_tools.pipeline.runs import replay
 
     async def act(tools: AgentTools) -> dict[str, Any]:
         return await replay(tools, run_id)

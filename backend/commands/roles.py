@@ -14,7 +14,7 @@ roles_app = typer.Typer(help="Roles: create them, add users and child roles, lis
 
 
 async def _one(services: Any, class_name: str, key: str, value: str) -> dict[str, Any]:
-    from backend.services.objects import FindOptions
+    from backend.services.data.objects import FindOptions
 
     found = await services.objects.find(RequestContext.system(), class_name,
                                         FindOptions(where={key: value}, limit=1))
@@ -72,7 +72,7 @@ def add_child(role: str, child: str) -> None:
 @roles_app.command("list")
 def list_roles() -> None:
     """List roles with their direct members and child roles."""
-    from backend.services.objects import FindOptions
+    from backend.services.data.objects import FindOptions
 
     async def work(services: Any) -> list[tuple[str, list[str], list[str]]]:
         ctx = RequestContext.system()

@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from agent_tools.records import POLICY
+from agent_tools.stores.classes import POLICY
 from backend.console.sessions import ConsoleSession
 from backend.console.web import PREFIX, Changer, Console, Site, Viewer, decider, record, render
 from backend.errors import ParseError
