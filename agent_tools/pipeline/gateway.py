@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -23,7 +23,7 @@ from agent_tools.model.registry import Tool
 from agent_tools.model.tool_context import Mode, NeedsApproval, OverCap, Rollback, ToolContext
 from agent_tools.model.tool_context import dump_output as _dump
 from agent_tools.pipeline.retries import check_same
-from agent_tools.pipeline.shaping import Shaper, result_hash, shaper_for
+from agent_tools.pipeline.shaping import Shaper, ShapingParts, result_hash, shaper_for
 from agent_tools.pipeline.telemetry import describe, tool_span
 from agent_tools.stores.agents import Agent
 from agent_tools.stores.approvals import binding_for, preview_of
@@ -34,9 +34,6 @@ from backend.context import Principal
 from backend.errors import DuplicateValue, ParseError, status_for
 from backend.metrics import count_agent_call
 from backend.services.shared.units import Unit
-
-if TYPE_CHECKING:
-    from agent_tools.pipeline.shaping import ShapingParts
 
 log = logging.getLogger("ballast.agent_tools")
 # per caller address, before any token is looked at: anonymous traffic is bounded before it costs a lookup

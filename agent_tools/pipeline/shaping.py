@@ -22,12 +22,12 @@ from agent_tools.model.redaction import where_fields
 from agent_tools.model.registry import ContextScope, Tool
 from agent_tools.model.tool_context import UnitObjects
 from agent_tools.stores.intents import PROVENANCE, FieldPolicy, IntentStore, RunIntent
+from agent_tools.stores.parts import Parts
 from backend import wire
 from backend.errors import ObjectNotFound, OperationForbidden
 from backend.services.data.objects import ID_ALPHABET, FindOptions, FindResult
 
 if TYPE_CHECKING:
-    from agent_tools.stores.parts import Parts
     from backend.context import RequestContext
     from backend.services.shared.units import Unit
 

@@ -17,7 +17,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import jwt
@@ -30,9 +30,7 @@ from mcp.shared.auth import OAuthMetadata
 from pydantic import AnyHttpUrl
 
 from agent_tools.stores.agents import TOKEN_PREFIX
-
-if TYPE_CHECKING:
-    from agent_tools.stores.parts import Parts
+from agent_tools.stores.parts import Parts
 
 READ_SCOPE = "tools:read"
 WRITE_SCOPE = "tools:write"
