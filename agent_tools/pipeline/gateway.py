@@ -119,6 +119,14 @@ class GatewayParts(ShapingParts, Protocol):
 
 
 class Gateway:
+    """One call, top to bottom: ``call`` -> ``_attempt`` (once more on RunAgain) -> ``_read`` or ``_write``.
+
+    A write: ``_admit`` (token, agent, tool, input, policy; before the unit) -> in one unit: an earlier
+    answer under the idempotency key (``_replay``), a needed approval (``_propose``), a tool whose writes
+    are its own (``_outside``), else the handler on a live ToolContext -> ``_confirm`` the agent row ->
+    ``audit.append`` in the same unit -> ``_ok``. A refusal is one record too (``_run_and_record``, ``_failed``).
+    """
+
     def __init__(self, tools: GatewayParts) -> None:
         self.tools = tools
 
