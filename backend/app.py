@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.cors import CORSMiddleware
 
-from agent_tools.api import mount as mount_agent_tools
-from agent_tools.mcp_server import mount as mount_mcp
+from agent_tools.faces.mcp_server import mount as mount_mcp
+from agent_tools.faces.mount import mount as mount_agent_tools
 from backend.api import handlers
 from backend.api import metrics as metrics_api
 from backend.api.access_log import AccessLogMiddleware, RouteNoteMiddleware

@@ -29,7 +29,7 @@ class Principal:
     roles: frozenset[str] = frozenset()
     agent_id: str | None = None
     session_token: str | None = field(default=None, repr=False)
-    # Ballast's own services writing Ballast's internal classes (backend/services/internal.py): never a request
+    # Ballast's own services writing Ballast's internal classes (backend/services/shared/internal.py): never a request
     internal: bool = False
 
     @property

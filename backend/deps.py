@@ -13,10 +13,10 @@ from backend import jsontext
 from backend.api.auth import resolve_context
 from backend.context import RequestContext
 from backend.errors import InvalidJSON, MasterKeyRequired
-from backend.services.config import ConfigService
-from backend.services.objects import ObjectService
-from backend.services.rate_limits import named_in
-from backend.services.schemas import SchemaService
+from backend.services.data.config import ConfigService
+from backend.services.data.objects import ObjectService
+from backend.services.data.schemas import SchemaService
+from backend.services.shared.rate_limits import named_in
 from backend.services.wiring import Services
 
 

@@ -154,7 +154,7 @@ async def check_database(settings: Settings) -> Outcome:
 
 
 async def check_files(settings: Settings) -> Outcome:
-    from backend.services.files_config import build_files_adapter
+    from backend.services.files.config import build_files_adapter
 
     if not settings.s3_bucket:
         return Outcome("files", str(settings.data_dir / "files"))  # the data folder check covers it

@@ -1,6 +1,6 @@
 """The query tree: what a Parse ``where`` means, as plain values (pure).
 
-``backend.services.query`` builds it from a client's ``where`` (checking names
+``backend.services.data.query`` builds it from a client's ``where`` (checking names
 and types against the schema) and matches objects against it in memory;
 each storage adapter compiles it to SQL. One tree, one semantics for both.
 Values in the tree are ``backend.wire`` values (datetime, Pointer, GeoPoint...).
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from backend.wire import GeoPoint, Pointer, Polygon
 
-if TYPE_CHECKING:  # the storage protocols import this module; the schema is only carried here
-    from backend.storage.protocols import ClassSchema
+if TYPE_CHECKING:  # the schema is only carried here (storage/class_schema.py imports nothing of ours)
+    from backend.storage.class_schema import ClassSchema
 
 FieldPath: TypeAlias = tuple[str, ...]
 """A top-level field, then keys into an Object field: ``a.b.c`` -> ``("a", "b", "c")``."""

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from backend.app import create_app
 from backend.config import Settings
-from backend.services.passwords import hash_password_sync, verify_password_sync
+from backend.services.identity.passwords import hash_password_sync, verify_password_sync
 
 APP_ID, MASTER = "bench", "bench-master"
 H = {"X-Parse-Application-Id": APP_ID}

@@ -17,7 +17,7 @@ from typing import Any
 
 from backend import wire
 from backend.cloud import cloud
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 from jobs.records import RUNS, date
 from jobs.request import JobRequest
 

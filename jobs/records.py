@@ -16,7 +16,7 @@ from typing import Any
 from backend import wire
 from backend.context import RequestContext
 from backend.errors import DuplicateValue, ObjectNotFound
-from backend.services.objects import FindOptions, ObjectService
+from backend.services.data.objects import FindOptions, ObjectService
 
 log = logging.getLogger("ballast.jobs")
 

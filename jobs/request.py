@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.context import Principal, RequestContext
-from backend.services.objects import ObjectService
+from backend.services.data.objects import ObjectService
 
 MAX_LOG_LINES = 1_000
 MAX_LINE = 2_000

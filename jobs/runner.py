@@ -20,7 +20,7 @@ from typing import Any
 from backend.cloud import Registry
 from backend.context import RequestContext
 from backend.metrics import job_runs
-from backend.services.objects import ObjectService
+from backend.services.data.objects import ObjectService
 from jobs.clock import Clock
 from jobs.records import JobRecords, date
 from jobs.request import JobRequest

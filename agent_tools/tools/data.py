@@ -6,12 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent_tools.calls import ToolContext
-from agent_tools.redaction import EMAIL, check_class, check_names, where_fields
-from agent_tools.registry import ALWAYS_REDACTED, ToolRegistry
+from agent_tools.model.redaction import EMAIL, check_class, check_names, where_fields
+from agent_tools.model.registry import ALWAYS_REDACTED, ToolRegistry
+from agent_tools.model.tool_context import ToolContext
 from backend.errors import ObjectNotFound, OperationForbidden
-from backend.services import access
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
+from backend.services.shared import access
 
 CLASS = Field(description="The Parse class name, e.g. 'Order'.", min_length=1, max_length=128)
 OBJECT_ID = Field(description="The objectId of the object.", min_length=1, max_length=64)

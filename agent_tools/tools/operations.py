@@ -12,9 +12,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from agent_tools.calls import Mode, NeedsApproval, ToolContext
-from agent_tools.records import APPROVAL
-from agent_tools.registry import JsonValue, ToolRegistry
+from agent_tools.model.registry import JsonValue, ToolRegistry
+from agent_tools.model.tool_context import Mode, NeedsApproval, ToolContext
+from agent_tools.stores.classes import APPROVAL
 from backend.context import RequestContext
 from backend.errors import ObjectNotFound, OperationForbidden, ScriptFailed
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agent_tools.calls import ToolContext
-from agent_tools.redaction import check_class, check_names, where_fields
-from agent_tools.registry import ToolRegistry
+from agent_tools.model.redaction import check_class, check_names, where_fields
+from agent_tools.model.registry import ToolRegistry
+from agent_tools.model.tool_context import ToolContext
 from backend.errors import ObjectNotFound, OperationForbidden
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 
 CLASS = Field(description="The Parse class name, e.g. 'Order'.", min_length=1, max_length=128)
 OBJECT_ID = Field(description="The objectId of the object.", min_length=1, max_length=64)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from backend import jsontext
 from backend.api.responses import ParseJSON
 from backend.deps import MasterCtx, Objects, Svc
-from backend.services.aggregate import AggregateService
+from backend.services.data.aggregate import AggregateService
 
 router = APIRouter(tags=["aggregate"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from backend.api.params import find_options
 from backend.api.responses import ParseJSON, created
 from backend.deps import Body, MasterCtx, Svc, get_services
-from backend.services.audiences import AudienceService
+from backend.services.data.audiences import AudienceService
 
 router = APIRouter(tags=["push"])
 

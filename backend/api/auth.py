@@ -15,7 +15,7 @@ from backend.config import Settings
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
 from backend.errors import InvalidJSON, InvalidSessionToken, Unauthorized
 from backend.keys import ip_allowed, same
-from backend.services.sessions import SessionResolver
+from backend.services.identity.sessions import SessionResolver
 
 CLIENT_KEY_HEADERS = ("x-parse-javascript-key", "x-parse-rest-api-key", "x-parse-client-key",
                       "x-parse-windows-key")

@@ -11,7 +11,7 @@ from backend.api.responses import ParseJSON
 from backend.api.sessions import session_routes
 from backend.api.users import user_routes
 from backend.deps import Body, Ctx
-from backend.services.batch import BatchRoutes, BatchService, class_routes
+from backend.services.data.batch import BatchRoutes, BatchService, class_routes
 from backend.services.wiring import Services
 
 router = APIRouter(tags=["batch"])

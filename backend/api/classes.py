@@ -16,8 +16,8 @@ from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
 from backend.api.users import USERS, sign_up, with_own_session
 from backend.deps import get_services, json_body, request_context
-from backend.services.installations import CLASS as INSTALLATION
-from backend.services.installations import InstallationService
+from backend.services.data.installations import CLASS as INSTALLATION
+from backend.services.data.installations import InstallationService
 
 
 async def create_object(request: Request) -> ParseJSON:

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from backend.api.responses import ParseJSON
 from backend.deps import Ctx, MasterCtx, Svc
 from backend.errors import ParseCode, error_for_code
-from backend.services.files import Opened
+from backend.services.files.service import Opened
 from backend.storage.files import FILE_SECURITY_HEADERS, disposition
 
 router = APIRouter(tags=["files"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from backend.api.responses import ParseJSON
 from backend.deps import MasterCtx, Svc
-from backend.services.readiness import readiness
+from backend.services.shared.readiness import readiness
 
 router = APIRouter(tags=["server"])
 

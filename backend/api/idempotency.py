@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.services.idempotency import IdempotencyService
+from backend.services.data.idempotency import IdempotencyService
 
 WRITES = frozenset({"POST", "PUT", "DELETE"})
 IDENTITY_HEADERS = (b"x-parse-application-id", b"x-parse-master-key", b"x-parse-session-token",

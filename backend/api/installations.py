@@ -11,9 +11,9 @@ from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
 from backend.context import RequestContext
 from backend.deps import Body, Ctx, Objects, Svc, get_services
-from backend.services.batch import BatchRoutes
-from backend.services.installations import CLASS, InstallationService
-from backend.services.units import Unit
+from backend.services.data.batch import BatchRoutes
+from backend.services.data.installations import CLASS, InstallationService
+from backend.services.shared.units import Unit
 from backend.services.wiring import Services
 
 router = APIRouter(tags=["installations"])

@@ -10,7 +10,7 @@ from backend import wire
 from backend.api.responses import ParseJSON
 from backend.deps import MasterCtx, Svc
 from backend.errors import IncorrectType
-from backend.services.script_log import LogQuery
+from backend.services.cloud.script_log import LogQuery
 
 router = APIRouter(tags=["logs"])
 

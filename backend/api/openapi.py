@@ -25,7 +25,7 @@ from backend.api.auth import master_principal
 from backend.api.responses import ParseJSON
 from backend.deps import get_services
 from backend.errors import ObjectNotFound, ParseError
-from backend.services.internal import INTERNAL_CLASSES
+from backend.services.shared.internal import INTERNAL_CLASSES
 from backend.storage.protocols import ClassSchema, FieldSpec
 
 router = APIRouter(tags=["docs"])

@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from backend import jsontext
 from backend.errors import InvalidJSON
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 
 MAX_PARAM_LENGTH = 1_000_000
 

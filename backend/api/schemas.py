@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from backend.api.responses import ParseJSON
 from backend.deps import Body, MasterCtx, get_services
-from backend.services.schema_admin import SchemaAdmin
+from backend.services.data.schema_admin import SchemaAdmin
 
 router = APIRouter(tags=["schemas"])
 

@@ -12,8 +12,8 @@ from backend.api.params import find_options, find_response
 from backend.api.responses import ParseJSON, created
 from backend.context import RequestContext
 from backend.deps import Body, Ctx, Objects, Svc
-from backend.services.batch import BatchRoutes
-from backend.services.units import Unit
+from backend.services.data.batch import BatchRoutes
+from backend.services.shared.units import Unit
 from backend.services.wiring import Services
 
 router = APIRouter(tags=["users"])

@@ -15,8 +15,8 @@ from rich.table import Table
 from backend.commands.agents import _with_tools, out
 
 if TYPE_CHECKING:
-    from agent_tools.admins import Admin
-    from agent_tools.service import AgentTools
+    from agent_tools.stores.admins import Admin
+    from agent_tools.wiring import AgentTools
 
 admins_app = typer.Typer(help="Console admins: create, list, disable, change a password.", no_args_is_help=True)
 STDIN_HELP = "Read the password from stdin (one line) instead of a prompt."

@@ -21,7 +21,7 @@ from backend.config import Settings
 from backend.errors import ParseError
 
 if TYPE_CHECKING:
-    from agent_tools.service import AgentTools
+    from agent_tools.wiring import AgentTools
 
 agents_app = typer.Typer(help="Agents: create, list, suspend, resume, tokens, grants, read-only switch.",
                          no_args_is_help=True)
@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 def _with_tools(action: Callable[[AgentTools], Awaitable[T]], doing: str = "working") -> T:
     """Open services and agent tools, run ``action``, close; a Parse error ends the command with status 1."""
-    from agent_tools.service import AgentTools
+    from agent_tools.wiring import AgentTools
     from backend.embedded import prepare
     from backend.services.wiring import build_services
 
@@ -78,7 +78,7 @@ def create_agent(
     """Register an agent and print its token (shown once)."""
 
     async def act(tools: AgentTools) -> tuple[Any, str]:
-        from agent_tools.admin_actions import CLI, create_agent
+        from agent_tools.faces.admin_actions import CLI, create_agent
 
         return await create_agent(tools, CLI, name, role or [], grant or ["read:*"], owner, days)
 
@@ -99,7 +99,7 @@ def list_agents() -> None:
 
 def _status(name: str, status: str) -> None:
     async def act(tools: AgentTools) -> dict[str, Any]:
-        from agent_tools.admin_actions import CLI, set_status
+        from agent_tools.faces.admin_actions import CLI, set_status
 
         return (await set_status(tools, CLI, (await tools.agents.find(name)).id, status)).to_wire()
 
@@ -126,7 +126,7 @@ def rotate_token(name: str,
     """Issue a new token (printed once); the others are revoked unless --keep-others."""
 
     async def act(tools: AgentTools) -> str:
-        from agent_tools.admin_actions import CLI, issue_token
+        from agent_tools.faces.admin_actions import CLI, issue_token
 
         return await issue_token(tools, CLI, (await tools.agents.find(name)).id, days, revoke_others=not keep_others)
 
@@ -140,8 +140,8 @@ def connect_agent(
     url: str = typer.Option(None, help="The server's public URL (default: from the environment, as serve uses)."),
 ) -> None:
     """Print ready set-up for MCP clients: mcpServers JSON, a Python snippet, an Inspector command line."""
-    from agent_tools.connect import connect_text
-    from agent_tools.oauth import origin_of
+    from agent_tools.faces.connect import connect_text
+    from agent_tools.stores.oauth_tokens import origin_of
 
     async def act(tools: AgentTools) -> tuple[str, str | None]:
         agent = await tools.agents.find(name)
@@ -156,7 +156,7 @@ def revoke_tokens(name: str, token_id: str = typer.Option(None, help="Only this 
     """Revoke an agent's tokens."""
 
     async def act(tools: AgentTools) -> int:
-        from agent_tools.admin_actions import CLI, revoke_tokens
+        from agent_tools.faces.admin_actions import CLI, revoke_tokens
 
         return (await revoke_tokens(tools, CLI, (await tools.agents.find(name)).id, token_id))["revoked"]
 
@@ -173,7 +173,7 @@ def set_grants(name: str,
     """Replace an agent's roles and/or tool grants."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        from agent_tools.admin_actions import CLI, set_grants
+        from agent_tools.faces.admin_actions import CLI, set_grants
 
         return (await set_grants(tools, CLI, (await tools.agents.find(name)).id, role or None, grant or None)).to_wire()
 
@@ -183,7 +183,7 @@ def set_grants(name: str,
 @agents_app.command("tools")
 def list_tools() -> None:
     """Every name a --grant may use: the wildcards and each tool (built-in and the app's own)."""
-    from agent_tools.grant_names import grantable
+    from agent_tools.model.grant_names import grantable
 
     async def act(tools: AgentTools) -> dict[str, Any]:
         return grantable(tools.registry)
@@ -204,7 +204,7 @@ def read_only(state: str = typer.Argument(..., help="on or off")) -> None:
         raise typer.BadParameter("say on or off")
 
     async def act(tools: AgentTools) -> int:
-        from agent_tools.admin_actions import CLI, update_policy
+        from agent_tools.faces.admin_actions import CLI, update_policy
 
         return (await update_policy(tools, CLI, {"readOnly": state == "on"})).version
 
@@ -242,8 +242,8 @@ def approve(approval_id: str) -> None:
     """Run exactly the previewed change, once (refused if the data changed since)."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        from agent_tools.admin_actions import CLI
-        from agent_tools.admin_actions import approve as approve_one
+        from agent_tools.faces.admin_actions import CLI
+        from agent_tools.faces.admin_actions import approve as approve_one
 
         return await approve_one(tools, CLI, approval_id)
 
@@ -255,8 +255,8 @@ def deny(approval_id: str, reason: str = typer.Option("", help="Why (kept in the
     """Refuse the change; nothing runs."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        from agent_tools.admin_actions import CLI
-        from agent_tools.admin_actions import deny as deny_one
+        from agent_tools.faces.admin_actions import CLI
+        from agent_tools.faces.admin_actions import deny as deny_one
 
         return await deny_one(tools, CLI, approval_id, reason)
 

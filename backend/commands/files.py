@@ -19,7 +19,7 @@ err = Console(stderr=True)
 def orphans(delete: bool = typer.Option(False, "--delete", help="Delete the orphans instead of listing them.")) -> None:
     """List files no object references (File fields, and files inside Array/Object fields)."""
     from backend.embedded import prepare
-    from backend.services.file_orphans import delete_orphans, find_orphans
+    from backend.services.files.orphans import delete_orphans, find_orphans
     from backend.services.wiring import build_services
 
     async def main() -> list[str]:

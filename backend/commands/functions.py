@@ -21,7 +21,7 @@ def list_functions(
         help="Cloud code folder (default: BALLAST_CLOUD_CODE_DIR or ./cloud_functions).")] = None,
 ) -> None:
     """Show every function (with its rules), trigger and job."""
-    from backend.services.cloud_loader import load_cloud_code
+    from backend.services.cloud.loader import load_cloud_code
 
     registry = load_cloud_code(folder or Settings().cloud_code_dir)
     functions = Table("function", "requires", "validated params", "agent callable", "risk", title="Functions")

@@ -16,7 +16,7 @@ from rich.table import Table
 from backend.commands.agents import _with_tools, err, out
 
 if TYPE_CHECKING:
-    from agent_tools.service import AgentTools
+    from agent_tools.wiring import AgentTools
 
 intents_app = typer.Typer(help="Run intents: task-shaped slices of an agent's rights; field policies; run tokens.",
                           no_args_is_help=True)
@@ -41,7 +41,7 @@ def define_intent(spec: Annotated[str, typer.Argument(help="The intent as JSON, 
     body = _json(spec, "the intent")
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        from agent_tools import admin_actions as actions
+        from agent_tools.faces import admin_actions as actions
 
         return (await actions.define_intent(tools, actions.CLI, body)).model_dump(by_alias=True)
 
@@ -67,7 +67,7 @@ def delete_intent(name: str) -> None:
     """Remove an intent (run tokens minted for it stop working)."""
 
     async def act(tools: AgentTools) -> None:
-        from agent_tools import admin_actions as actions
+        from agent_tools.faces import admin_actions as actions
 
         await actions.remove_intent(tools, actions.CLI, name)
 
@@ -79,7 +79,7 @@ def delete_intent(name: str) -> None:
 def mint(name: str, agent: str,
          param: Annotated[list[str] | None, typer.Option("--param", help="key=value (repeat).")] = None) -> None:
     """A short-lived run token for AGENT bound to intent NAME and its parameters (printed once)."""
-    from agent_tools.runs import mint_run
+    from agent_tools.pipeline.runs import mint_run
 
     params = dict(item.split("=", 1) for item in param or [] if "=" in item)
 
@@ -97,7 +97,7 @@ def field_policy(class_name: str,
     """Mark CLASS_NAME's fields as user-written (untrusted) and/or sensitive."""
 
     async def act(tools: AgentTools) -> dict[str, Any]:
-        from agent_tools import admin_actions as actions
+        from agent_tools.faces import admin_actions as actions
 
         policy = await actions.set_fields(tools, actions.CLI, class_name, {"untrusted": untrusted or [],
                                                                            "sensitive": sensitive or []})
@@ -109,7 +109,7 @@ def field_policy(class_name: str,
 @runs_app.command("replay")
 def replay_run(run_id: str, as_json: bool = typer.Option(False, "--json", help="The full report as JSON.")) -> None:
     """Re-execute RUN_ID's calls dry (reads read-only, writes rolled back) and say where results differ now."""
-    from agent_tools.runs import replay
+    from agent_tools.pipeline.runs import replay
 
     async def act(tools: AgentTools) -> dict[str, Any]:
         return await replay(tools, run_id)

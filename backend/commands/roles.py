@@ -17,7 +17,7 @@ roles_app = typer.Typer(help="Roles: create them, add users and child roles, lis
 def create(name: str, public_read: bool = typer.Option(True, help="Anyone may read the role (Parse's usual ACL).")
            ) -> None:
     """Create a role (letters, digits, _, - and spaces)."""
-    from backend.services import directory
+    from backend.services.identity import directory
 
     async def work(services: Any) -> str:
         return await directory.create_role(services.objects, RequestContext.system(), name, public_read)
@@ -32,7 +32,7 @@ def create(name: str, public_read: bool = typer.Option(True, help="Anyone may re
 def add_user(role: str, username: str) -> None:
     """Make a user a member of a role."""
 
-    from backend.services import directory
+    from backend.services.identity import directory
 
     async def work(services: Any) -> None:
         await directory.change_members(services.objects, RequestContext.system(), role, "users", username, True)
@@ -45,7 +45,7 @@ def add_user(role: str, username: str) -> None:
 def add_child(role: str, child: str) -> None:
     """Let the members of ``child`` inherit ``role`` (Parse's role hierarchy)."""
 
-    from backend.services import directory
+    from backend.services.identity import directory
 
     async def work(services: Any) -> None:
         await directory.change_members(services.objects, RequestContext.system(), role, "roles", child, True)
@@ -57,7 +57,7 @@ def add_child(role: str, child: str) -> None:
 @roles_app.command("list")
 def list_roles() -> None:
     """List roles with their direct members and child roles."""
-    from backend.services import directory
+    from backend.services.identity import directory
 
     async def work(services: Any) -> list[directory.RoleView]:
         return await directory.roles(services.objects, RequestContext.system(), limit=1000)

@@ -65,7 +65,7 @@ def create(username: str, password: str = typer.Option(..., prompt=True, hide_in
 @users_app.command("list")
 def list_users(limit: int = typer.Option(100, help="At most this many users.")) -> None:
     """List users: id, username, email, verified, created."""
-    from backend.services.objects import FindOptions
+    from backend.services.data.objects import FindOptions
 
     async def work(services: Any) -> list[dict[str, Any]]:
         found = await services.objects.find(RequestContext.system(), "_User", FindOptions(limit=limit,
@@ -85,7 +85,7 @@ def set_password(username: str, password: str = typer.Option(..., prompt=True, h
                                                               help="The new password (asked for twice when not "
                                                                    "given).")) -> None:
     """Set a user's password; every session of the user ends."""
-    from backend.services.objects import FindOptions
+    from backend.services.data.objects import FindOptions
 
     async def work(services: Any) -> None:
         ctx = RequestContext.system()
@@ -104,7 +104,7 @@ def set_password(username: str, password: str = typer.Option(..., prompt=True, h
 @users_app.command("delete")
 def delete(username: str) -> None:
     """Delete a user and its sessions."""
-    from backend.services.objects import FindOptions
+    from backend.services.data.objects import FindOptions
 
     async def work(services: Any) -> None:
         ctx = RequestContext.system()

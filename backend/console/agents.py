@@ -1,6 +1,6 @@
 """Agents: create (token shown once), grants, rotate and revoke tokens, suspend and resume, the global switch.
 
-Each action is the one function the CLI and the admin API call too (agent_tools/admin_actions.py), which
+Each action is the one function the CLI and the admin API call too (agent_tools/faces/admin_actions.py), which
 also leaves the security record naming the console admin.
 """
 
@@ -12,9 +12,9 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from agent_tools import admin_actions as actions
-from agent_tools.intents import FIELD_POLICY
-from agent_tools.records import POLICY
+from agent_tools.faces import admin_actions as actions
+from agent_tools.stores.classes import POLICY
+from agent_tools.stores.intents import FIELD_POLICY
 from backend.console.sessions import ConsoleSession
 from backend.console.web import PREFIX, Changer, Console, Site, Viewer, json_object, render
 from backend.errors import ParseError

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from agent_tools.runs import replay as replay_run
+from agent_tools.pipeline.runs import replay as replay_run
 from backend.console.cards import shown
 from backend.console.web import HEADERS, PREFIX, Changer, Site, Viewer, record, render
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from agent_tools import admin_actions as actions
+from agent_tools.faces import admin_actions as actions
 from backend.console.cards import Card, card
 from backend.console.sessions import ConsoleSession
 from backend.console.web import PREFIX, Changer, Console, Site, Viewer, render

@@ -1,7 +1,7 @@
 """Insights: per agent and per tool, calls over time, denials by rule, approvals pending and time to decide.
 
 Charts are inline SVG drawn on the server (no script, no chart library, no inline style: the strict CSP holds);
-the numbers come from ``agent_tools.insights`` (indexed counts, never the audit rows themselves).
+the numbers come from ``agent_tools.faces.insights`` (indexed counts, never the audit rows themselves).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from agent_tools.insights import WINDOWS, Count, gather
+from agent_tools.faces.insights import WINDOWS, Count, gather
 from backend.console.web import PREFIX, Site, Viewer, render
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from agent_tools import admin_actions as actions
+from agent_tools.faces import admin_actions as actions
 from backend.console.agents import _page, _words
 from backend.console.web import PREFIX, Changer, Site, json_object
 from backend.errors import ParseError

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from agent_tools.records import APPROVAL
+from agent_tools.stores.classes import APPROVAL
 from backend.console.web import HEADERS, PREFIX, Site, Viewer
 from backend.context import MASTER
 from backend.realtime.clients import Client

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from backend.console.sessions import ConsoleSession
 from backend.console.web import PREFIX, Changer, Console, Site, Viewer, admin_context, render
 from backend.errors import ParseError
-from backend.services import directory
+from backend.services.identity import directory
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 50

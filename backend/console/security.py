@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse
 from backend.console.cards import shown
 from backend.console.web import PREFIX, Site, Viewer, render
 from backend.context import RequestContext
-from backend.services.objects import FindOptions
-from backend.services.security_log import CLASS
+from backend.services.data.objects import FindOptions
+from backend.services.data.security_log import CLASS
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 50

@@ -1,4 +1,4 @@
-"""Console sessions: the cookie holds a console admin's session token (agent_tools/admins.py), nothing else.
+"""Console sessions: the cookie holds a console admin's session token (agent_tools/stores/admins.py), nothing else.
 
 The token is opaque, stored server-side only as its hash, expires, and ends on sign-out, when the admin is
 disabled or given a new password, on every instance (it is resolved from the database on each request). The
@@ -14,8 +14,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from agent_tools.admin_auth import AdminCaller
-from agent_tools.admins import Admin
+from agent_tools.faces.admin_auth import AdminCaller
+from agent_tools.stores.admins import Admin
 
 COOKIE = "ballast_console"
 

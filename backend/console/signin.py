@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from agent_tools.admin_auth import AdminRefused, admin_sign_in
-from agent_tools.admins import SESSION_HOURS, AdminLoginFailed
+from agent_tools.faces.admin_auth import AdminRefused, admin_sign_in
+from agent_tools.stores.admins import SESSION_HOURS, AdminLoginFailed
 from backend.api.auth import client_ip
 from backend.console.sessions import COOKIE
 from backend.console.web import HEADERS, PREFIX, Signed, Site, record, render

@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from agent_tools.records import APPROVAL
-from agent_tools.service import AgentTools
+from agent_tools.stores.classes import APPROVAL
+from agent_tools.wiring import AgentTools
 from backend.console import (
     agents,
     audit,

@@ -15,8 +15,8 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from agent_tools.admin_auth import note
-from agent_tools.service import AgentTools
+from agent_tools.faces.admin_auth import note
+from agent_tools.wiring import AgentTools
 from backend.api.auth import client_ip
 from backend.console.sessions import COOKIE, ConsoleSession, Csrf
 from backend.context import MASTER, RequestContext

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from backend import wire
-from backend.services.events import ObjectEvent
-from backend.services.render import HIDDEN_FIELDS
+from backend.services.data.render import HIDDEN_FIELDS
+from backend.services.shared.events import ObjectEvent
 from backend.storage.protocols import ClassSchema, FieldSpec, Row
 
 _KEPT_PRIVATE = ("_rperm", "_wperm")

@@ -23,7 +23,7 @@ from backend.context import Principal
 from backend.realtime.changes import Change
 from backend.realtime.clients import Subscription
 from backend.realtime.permissions import ReadOp, protected_fields, readable, row_allowed
-from backend.services.render import FileUrl, render
+from backend.services.data.render import FileUrl, render
 from backend.storage.protocols import Row
 
 Which = Literal["before", "after"]

@@ -32,9 +32,9 @@ from backend.realtime.metrics import LiveMetrics
 from backend.realtime.permissions import class_allows, clp_operation, watches_protected
 from backend.realtime.protocol import names
 from backend.realtime.pubsub import LocalPubSub, PubSub
-from backend.services import reads
-from backend.services.events import ObjectEvent
-from backend.services.schemas import check_class_name, new_schema
+from backend.services.data import reads
+from backend.services.data.schemas import check_class_name, new_schema
+from backend.services.shared.events import ObjectEvent
 from backend.services.wiring import Services
 from backend.storage.protocols import ClassSchema
 from backend.wire import Pointer

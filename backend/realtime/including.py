@@ -11,7 +11,7 @@ from typing import Any
 
 from backend.context import RequestContext
 from backend.errors import ParseError
-from backend.services.objects import ObjectService
+from backend.services.data.objects import ObjectService
 
 
 def include_plan(include: str) -> dict[str, str | None]:

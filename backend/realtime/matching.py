@@ -16,7 +16,7 @@ import orjson
 
 from backend import querytree as q
 from backend.errors import InvalidQuery, ParseError
-from backend.services.query import SchemaLookup, matches, parse_where
+from backend.services.data.query import SchemaLookup, matches, parse_where
 from backend.storage.protocols import ClassSchema, FieldSpec, Row
 
 log = logging.getLogger("ballast.realtime")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from backend.context import Principal
 from backend.errors import ObjectNotFound, OperationForbidden
-from backend.services import access
+from backend.services.shared import access
 from backend.storage.protocols import ClassSchema, Row
 
 ReadOp = Literal["get", "find"]

@@ -5,21 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.config import Settings
-from backend.services.cloud import CloudService
-from backend.services.config import ConfigService
-from backend.services.events import EventBus
-from backend.services.files import FileService
-from backend.services.files_config import build_file_service, user_lookup
-from backend.services.hooks import HookService
-from backend.services.idempotency import IdempotencyService
-from backend.services.identity import Identity, build_identity
-from backend.services.objects import ObjectService
-from backend.services.rate_limits import RateCounter, RequestLimits
-from backend.services.schemas import SchemaService
-from backend.services.script_log import ScriptLog
-from backend.services.sessions import SessionResolver
-from backend.services.units import Database
-from backend.services.webhooks import WebhookCaller
+from backend.services.cloud.hooks import HookService
+from backend.services.cloud.script_log import ScriptLog
+from backend.services.cloud.service import CloudService
+from backend.services.cloud.webhooks import WebhookCaller
+from backend.services.data.config import ConfigService
+from backend.services.data.idempotency import IdempotencyService
+from backend.services.data.objects import ObjectService
+from backend.services.data.schemas import SchemaService
+from backend.services.files.config import build_file_service, user_lookup
+from backend.services.files.service import FileService
+from backend.services.identity.service import Identity, build_identity
+from backend.services.identity.sessions import SessionResolver
+from backend.services.shared.events import EventBus
+from backend.services.shared.rate_limits import RateCounter, RequestLimits
+from backend.services.shared.units import Database
 from backend.storage import create_store
 from backend.storage.protocols import Store
 

@@ -7,65 +7,19 @@ value, plus ``objectId``, ``createdAt``, ``updatedAt``, ``_rperm``, ``_wperm``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeAlias
 
 from backend.querytree import FindSpec, Node
+from backend.storage.class_schema import DEFAULT_FIELDS as DEFAULT_FIELDS
+from backend.storage.class_schema import FIELD_TYPES as FIELD_TYPES
+from backend.storage.class_schema import ID_INDEX as ID_INDEX
+from backend.storage.class_schema import ClassSchema as ClassSchema
+from backend.storage.class_schema import FieldSpec as FieldSpec
 
 Row: TypeAlias = dict[str, Any]
-
-FIELD_TYPES = frozenset(
-    {"String", "Number", "Boolean", "Date", "Object", "Array", "Pointer", "Relation",
-     "File", "GeoPoint", "Polygon", "Bytes", "ACL"}
-)
-DEFAULT_FIELDS: Mapping[str, str] = {
-    "objectId": "String", "createdAt": "Date", "updatedAt": "Date", "ACL": "ACL",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    type: str
-    target_class: str | None = None
-    required: bool = False
-    default: Any = None
-
-    def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type}
-        if self.target_class:
-            out["targetClass"] = self.target_class
-        if self.required:
-            out["required"] = True
-        if self.default is not None:
-            out["defaultValue"] = self.default
-        return out
-
-
-ID_INDEX: Mapping[str, Mapping[str, int]] = {"_id_": {"_id": 1}}
-"""Parse's name for the objectId key among a class's indexes: the primary key, so storage builds nothing for it."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClassSchema:
-    """A Parse class: its fields (defaults included), permissions and indexes."""
-
-    class_name: str
-    fields: Mapping[str, FieldSpec]
-    class_level_permissions: Mapping[str, Any] = field(default_factory=dict)
-    indexes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-
-    def with_fields(self, added: Mapping[str, FieldSpec]) -> ClassSchema:
-        return replace(self, fields={**self.fields, **added})
-
-    def without_fields(self, names: set[str]) -> ClassSchema:
-        return replace(self, fields={k: v for k, v in self.fields.items() if k not in names})
-
-    def column_fields(self) -> dict[str, FieldSpec]:
-        """Fields stored as columns: everything but relations and the ACL pseudo-field."""
-        return {name: spec for name, spec in self.fields.items() if spec.type not in ("Relation", "ACL")}
 
 
 @dataclass(frozen=True, slots=True)

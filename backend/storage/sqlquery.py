@@ -1,6 +1,6 @@
 """Query tree -> SQLAlchemy expression, shared by the SQLite and PostgreSQL adapters.
 
-The semantics mirror ``backend.services.query.matches`` exactly (a hypothesis
+The semantics mirror ``backend.services.data.query.matches`` exactly (a hypothesis
 test holds the two together); what differs between engines is behind
 ``SqlDialect``: JSON paths, JSON array membership, regex and text search.
 """

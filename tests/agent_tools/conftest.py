@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from agent_tools.service import AgentTools
+from agent_tools.wiring import AgentTools
 from tests.agent_tools.test_mcp import Site
 from tests.support.live import LiveServer
 

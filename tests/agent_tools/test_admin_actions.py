@@ -6,11 +6,11 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from agent_tools.service import AgentTools
+from agent_tools.wiring import AgentTools
 from backend.cli import app
 from backend.config import Settings
 from backend.context import RequestContext
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 from tests.agent_tools.conftest import Gateway
 from tests.agent_tools.test_cli import _env, _in_process
 

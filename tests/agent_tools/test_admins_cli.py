@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from agent_tools.admins import AdminLoginFailed
-from agent_tools.service import AgentTools
+from agent_tools.stores.admins import AdminLoginFailed
+from agent_tools.wiring import AgentTools
 from backend.cli import app
 from backend.config import Settings
 from tests.agent_tools.test_cli import _env, _in_process

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent_tools.calls import ToolContext
-from agent_tools.records import AGENT
-from agent_tools.registry import Tool
+from agent_tools.model.registry import Tool
+from agent_tools.model.tool_context import ToolContext
+from agent_tools.stores.classes import AGENT
 from backend import wire
 from tests.agent_tools.conftest import Gateway, Seed
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from agent_tools.records import APPROVAL
+from agent_tools.stores.classes import APPROVAL
 from backend import wire
 from backend.cloud import JobSpec
 from backend.context import RequestContext
-from backend.services.events import ObjectEvent
+from backend.services.shared.events import ObjectEvent
 from tests.agent_tools.conftest import Gateway, Seed
 
 

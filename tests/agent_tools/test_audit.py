@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from agent_tools.records import SYSTEM, TOOL_CALL
+from agent_tools.stores.classes import SYSTEM, TOOL_CALL
 from tests.agent_tools.conftest import Gateway, Seed
 
 

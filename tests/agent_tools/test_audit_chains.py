@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from agent_tools.audit import SPAN
-from agent_tools.records import TOOL_CALL
+from agent_tools.stores.audit import SPAN
+from agent_tools.stores.classes import TOOL_CALL
 from tests.agent_tools.conftest import Gateway, Seed
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from agent_tools.gateway import CallRequest
-from agent_tools.records import TOOL_CALL
-from agent_tools.service import AgentTools
+from agent_tools.pipeline.gateway import CallRequest
+from agent_tools.stores.classes import TOOL_CALL
+from agent_tools.wiring import AgentTools
 from backend.cli import app
 from backend.config import Settings
 from backend.services.wiring import build_services

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from pydantic import BaseModel
 
-from agent_tools.calls import ToolContext
-from agent_tools.registry import app_tools, tool
+from agent_tools.model.registry import app_tools, tool
+from agent_tools.model.tool_context import ToolContext
 from backend.app import create_app
 from backend.config import Settings
 from tests.agent_tools.conftest import Gateway, Seed

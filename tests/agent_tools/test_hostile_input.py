@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 
-from agent_tools.bounds import MAX_DEPTH
+from agent_tools.model.bounds import MAX_DEPTH
 from backend.cloud import FunctionSpec
 from tests.agent_tools.conftest import Gateway, Seed
 from tests.agent_tools.test_mcp import Site

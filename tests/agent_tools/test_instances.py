@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from agent_tools.agents import EAGER_CONFIRMATIONS, Confirmations
+from agent_tools.stores.agents import EAGER_CONFIRMATIONS, Confirmations
 from backend.app import create_app
 from backend.config import Settings
 from tests.agent_tools.conftest import Gateway, Seed

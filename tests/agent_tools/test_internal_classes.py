@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.services.internal import INTERNAL_CLASSES, SECRET_CLASSES
+from backend.services.shared.internal import INTERNAL_CLASSES, SECRET_CLASSES
 from tests.agent_tools.conftest import Gateway, Seed
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from agent_tools.calls import ToolContext
-from agent_tools.registry import Tool
+from agent_tools.model.registry import Tool
+from agent_tools.model.tool_context import ToolContext
 from backend.context import RequestContext
 from tests.agent_tools.conftest import Gateway, Seed
 

@@ -15,8 +15,8 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from agent_tools.blocked import Blocked
-from agent_tools.run_budget import Caps, RedisRunBudget
+from agent_tools.model.blocked import Blocked
+from agent_tools.stores.run_budget import Caps, RedisRunBudget
 from backend.app import create_app
 from backend.config import Settings
 from tests.agent_tools.conftest import Gateway

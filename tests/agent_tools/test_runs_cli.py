@@ -7,9 +7,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from agent_tools.gateway import CallRequest
-from agent_tools.runs import with_access_token
-from agent_tools.service import AgentTools
+from agent_tools.pipeline.gateway import CallRequest
+from agent_tools.pipeline.runs import with_access_token
+from agent_tools.wiring import AgentTools
 from backend.cli import app
 from backend.config import Settings
 from backend.context import RequestContext

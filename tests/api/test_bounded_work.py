@@ -17,8 +17,8 @@ import pytest
 
 from backend import operators
 from backend.context import RequestContext
-from backend.services.query import matches, parse_where
-from backend.services.query_limits import MAX_CLAUSES, MAX_LIST_VALUES
+from backend.services.data.query import matches, parse_where
+from backend.services.data.query_limits import MAX_CLAUSES, MAX_LIST_VALUES
 from backend.storage.protocols import ClassSchema, FieldSpec
 
 HEALTH_WAIT = 1.0

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from backend.cloud import cloud
-from backend.services.cloud import CloudService
-from backend.services.cloud_loader import cloud_modules, load_cloud_code
+from backend.services.cloud.loader import cloud_modules, load_cloud_code
+from backend.services.cloud.service import CloudService
 from tests.conftest import SAMPLE_CLOUD_CODE
 
 

@@ -205,7 +205,7 @@ async def test_objects_carry_file_urls_from_the_files_service(make_client: Clien
 
 
 def test_files_live_under_the_data_dir_by_default(settings: Settings) -> None:
-    from backend.services.files_config import build_files_adapter
+    from backend.services.files.config import build_files_adapter
     from backend.storage.files_local import LocalFiles
 
     adapter = build_files_adapter(settings)

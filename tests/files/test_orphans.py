@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from backend.app import create_app
 from backend.config import Settings
-from backend.services.file_orphans import delete_orphans, find_orphans
+from backend.services.files.orphans import delete_orphans, find_orphans
 from backend.services.wiring import Services
 
 

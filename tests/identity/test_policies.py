@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from backend import wire
 from backend.app import create_app
 from backend.config import Settings
-from backend.services.mail import LogMailer, Mail, SmtpMailer
+from backend.services.identity.mail import LogMailer, Mail, SmtpMailer
 from tests.conftest import APP_ID, MASTER_KEY
 from tests.support.postgres import free_port
 
@@ -190,7 +190,7 @@ async def test_reset_mail_goes_out_over_smtp_when_configured(settings: Settings,
 
 
 def _eq(name: str, value: str) -> Any:
-    from backend.services.users import field_eq
+    from backend.services.identity.users import field_eq
 
     return field_eq(name, value)
 

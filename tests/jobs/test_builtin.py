@@ -12,7 +12,7 @@ from backend import wire
 from backend.cloud import Registry, cloud
 from backend.config import Settings
 from backend.context import RequestContext
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 from jobs import builtin
 from jobs.records import date
 from tests.jobs.conftest import Instance, open_instance

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from agent_tools.calls import ToolContext
-from agent_tools.registry import tool
+from agent_tools.model.registry import tool
+from agent_tools.model.tool_context import ToolContext
 
 
 class Greeting(BaseModel):

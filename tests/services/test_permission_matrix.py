@@ -16,8 +16,8 @@ from fastapi import FastAPI
 
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
 from backend.errors import ParseError
-from backend.services import access
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
+from backend.services.shared import access
 from backend.services.wiring import Services
 
 PRINCIPALS = ("anonymous", "owner", "other", "member", "child", "master", "readonly")

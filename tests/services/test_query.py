@@ -10,7 +10,7 @@ import pytest
 from backend import querytree as q
 from backend import wire
 from backend.errors import InvalidKeyName, InvalidQuery, ParseCode, ParseError
-from backend.services.query import matches, parse_keys, parse_order, parse_where
+from backend.services.data.query import matches, parse_keys, parse_order, parse_where
 from backend.storage.protocols import ClassSchema, FieldSpec
 
 FIELDS = {

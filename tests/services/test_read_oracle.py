@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from backend.context import ANONYMOUS, Principal, PrincipalKind, ReadLimits, RequestContext
 from backend.errors import ParseError
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 from backend.services.wiring import Services
 
 EXAMPLES = settings(max_examples=int(os.environ.get("READ_ORACLE_EXAMPLES", "30")), deadline=None,

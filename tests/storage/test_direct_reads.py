@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from backend.context import Principal, PrincipalKind, RequestContext
 from backend.errors import ObjectNotFound
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 from backend.services.wiring import Services
 from backend.storage import pg_direct
 from backend.storage.postgres import PostgresStore

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from backend.context import RequestContext
 from backend.errors import DuplicateValue
-from backend.services.appends import Appender
-from backend.services.objects import FindOptions
+from backend.services.data.appends import Appender
+from backend.services.data.objects import FindOptions
 from backend.services.wiring import Services
 from backend.storage.sqlstore import SqlSession, SqlStore
 

@@ -2,7 +2,7 @@
 
 Hypothesis draws random objects and random ``where`` clauses; the objects are
 saved through ObjectService, the query runs through SQL, and the ids it finds
-must be exactly those ``backend.services.query.matches`` selects. A second
+must be exactly those ``backend.services.data.query.matches`` selects. A second
 property fuzzes the translator with arbitrary JSON: only ParseError may come out.
 """
 
@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from backend import wire
 from backend.context import RequestContext
 from backend.errors import ParseError
-from backend.services.objects import FindOptions
-from backend.services.query import matches, parse_order, parse_where, sort_rows
+from backend.services.data.objects import FindOptions
+from backend.services.data.query import matches, parse_order, parse_where, sort_rows
 from backend.services.wiring import Services
 from tests.storage import querygen
 

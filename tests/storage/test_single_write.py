@@ -11,7 +11,7 @@ import pytest
 
 from backend.context import RequestContext
 from backend.errors import DuplicateValue
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 from backend.services.wiring import Services
 from backend.storage.protocols import TransactionRequired
 

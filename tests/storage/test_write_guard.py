@@ -12,7 +12,7 @@ import pytest
 
 from backend.context import RequestContext
 from backend.errors import DuplicateValue
-from backend.services.objects import FindOptions
+from backend.services.data.objects import FindOptions
 from backend.services.wiring import Services
 
 

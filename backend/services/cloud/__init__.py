@@ -1,0 +1,1 @@
+"""Cloud code: CloudService (service.py) runs what the app registered; loader, reload and validator rules."""

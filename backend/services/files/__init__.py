@@ -1,0 +1,1 @@
+"""Files: FileService (service.py) around a FilesAdapter, the files config, orphaned-file cleanup."""
