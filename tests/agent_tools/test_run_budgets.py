@@ -4,6 +4,9 @@ together (writes, calls, objects shown, an intent's exposure), over REST and MCP
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack
@@ -19,6 +22,7 @@ from agent_tools.blocked import Blocked
 from agent_tools.run_budget import Caps, RedisRunBudget
 from backend.app import create_app
 from backend.config import Settings
+from backend.services.rate_limits import REDIS_TIMEOUT
 from tests.agent_tools.conftest import Gateway
 from tests.agent_tools.test_intents import SUPPORT
 from tests.realtime.conftest import RedisServer
@@ -226,6 +230,28 @@ async def test_with_redis_down_calls_are_refused_and_nothing_changes(
             outcomes = [(r["outcome"], r["rule"]) for r in await a.records()]
             assert outcomes[-2:] == [("blocked", "rate.unavailable")] * 2
             assert (await b.verify())["ok"] is True
+    finally:
+        redis.stop()
+
+
+async def test_with_redis_hung_calls_are_refused_within_seconds(
+        settings: Settings, master_headers: dict[str, str]) -> None:
+    redis = RedisServer()
+    try:
+        shared = settings.model_copy(update={"redis_url": redis.url, "jobs_enabled": False})
+        async with AsyncExitStack() as stack:
+            a, _ = await _instances(shared, master_headers, stack)
+            _, token = await a.agent("waiting", grants=["*"])
+            assert (await a.call(token, "read", "list_classes")).status_code == 200
+            os.kill(redis.process.pid, signal.SIGSTOP)  # up, but answering nothing
+            try:
+                started = time.monotonic()
+                refused = await a.call(token, "read", "list_classes")
+                waited = time.monotonic() - started
+            finally:
+                os.kill(redis.process.pid, signal.SIGCONT)
+            assert refused.status_code == 503 and refused.json()["rule"] == "rate.unavailable", refused.text
+            assert waited < 4 * REDIS_TIMEOUT
     finally:
         redis.stop()
 
