@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import redis.asyncio as redis
 
 from agent_tools.model.blocked import Blocked
+from backend.services.shared.rate_limits import REDIS_TIMEOUT
 
 log = logging.getLogger("ballast.agent_tools")
 RUN_TTL = 48 * 3600  # seconds a run's counters outlive its last call (run tokens live at most 24 h)
@@ -179,7 +180,8 @@ class RedisRunBudget:
     """Every instance's runs in one Redis: each check-and-count is one Lua script (one round trip)."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._client: redis.Redis = redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._client: redis.Redis = redis.from_url(url, socket_timeout=REDIS_TIMEOUT,
+                                                         socket_connect_timeout=REDIS_TIMEOUT)
         self._prefix = prefix
         self._admit = self._client.register_script(ADMIT)
         self._release = self._client.register_script(RELEASE)

@@ -4,6 +4,9 @@ together (writes, calls, objects shown, an intent's exposure), over REST and MCP
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack
@@ -19,6 +22,7 @@ from agent_tools.model.blocked import Blocked
 from agent_tools.stores.run_budget import Caps, RedisRunBudget
 from backend.app import create_app
 from backend.config import Settings
+from backend.services.shared.rate_limits import REDIS_TIMEOUT
 from tests.agent_tools.conftest import Gateway
 from tests.agent_tools.test_intents import SUPPORT
 from tests.realtime.conftest import RedisServer
@@ -203,31 +207,55 @@ async def test_rest_and_mcp_calls_on_two_servers_share_one_run_budget(
         assert stored.json()["count"] == 1 + 3
 
 
-async def test_with_redis_down_calls_are_refused_and_nothing_changes(
-        settings: Settings, master_headers: dict[str, str]) -> None:
+@pytest.fixture
+async def own_redis(settings: Settings, master_headers: dict[str, str]
+                    ) -> AsyncIterator[tuple[RedisServer, Gateway, Gateway]]:
+    """A Redis of this test alone (it will be stopped or frozen) and two instances on it."""
     redis = RedisServer()
     try:
         shared = settings.model_copy(update={"redis_url": redis.url, "jobs_enabled": False})
         async with AsyncExitStack() as stack:
             a, b = await _instances(shared, master_headers, stack)
-            order = await _seed(a, "Order", n=1)
-            _, token = await a.agent("stranded", grants=["*"])
-            ref = {"className": "Order", "objectId": order}
-            assert (await a.call(token, "write", "update_object", ref | {"fields": {"n": 2}})).status_code == 200
-            redis.stop()
-            for instance, kind, tool, body in ((a, "write", "update_object", ref | {"fields": {"n": 3}}),
-                                               (b, "read", "get_object", ref)):
-                refused = await instance.call(token, kind, tool, body)
-                assert refused.status_code == 503, refused.text
-                assert refused.json()["code"] == 1 and refused.json()["rule"].endswith(".unavailable")
-                assert "unreachable" in refused.json()["error"]
-            stored = await a.http.get(f"/classes/Order/{order}", headers=master_headers)
-            assert stored.json()["n"] == 2
-            outcomes = [(r["outcome"], r["rule"]) for r in await a.records()]
-            assert outcomes[-2:] == [("blocked", "rate.unavailable")] * 2
-            assert (await b.verify())["ok"] is True
+            yield redis, a, b
     finally:
         redis.stop()
+
+
+async def test_with_redis_down_calls_are_refused_and_nothing_changes(
+        own_redis: tuple[RedisServer, Gateway, Gateway], master_headers: dict[str, str]) -> None:
+    redis, a, b = own_redis
+    order = await _seed(a, "Order", n=1)
+    _, token = await a.agent("stranded", grants=["*"])
+    ref = {"className": "Order", "objectId": order}
+    assert (await a.call(token, "write", "update_object", ref | {"fields": {"n": 2}})).status_code == 200
+    redis.stop()
+    for instance, kind, tool, body in ((a, "write", "update_object", ref | {"fields": {"n": 3}}),
+                                       (b, "read", "get_object", ref)):
+        refused = await instance.call(token, kind, tool, body)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == 1 and refused.json()["rule"].endswith(".unavailable")
+        assert "unreachable" in refused.json()["error"]
+    stored = await a.http.get(f"/classes/Order/{order}", headers=master_headers)
+    assert stored.json()["n"] == 2
+    outcomes = [(r["outcome"], r["rule"]) for r in await a.records()]
+    assert outcomes[-2:] == [("blocked", "rate.unavailable")] * 2
+    assert (await b.verify())["ok"] is True
+
+
+async def test_with_redis_hung_calls_are_refused_within_seconds(
+        own_redis: tuple[RedisServer, Gateway, Gateway]) -> None:
+    redis, a, _ = own_redis
+    _, token = await a.agent("waiting", grants=["*"])
+    assert (await a.call(token, "read", "list_classes")).status_code == 200
+    os.kill(redis.process.pid, signal.SIGSTOP)  # up, but answering nothing
+    try:
+        started = time.monotonic()
+        refused = await a.call(token, "read", "list_classes")
+        waited = time.monotonic() - started
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
+    assert refused.status_code == 503 and refused.json()["rule"] == "rate.unavailable", refused.text
+    assert waited < 4 * REDIS_TIMEOUT
 
 
 async def test_the_redis_budget_store_fails_closed() -> None:

@@ -25,6 +25,7 @@ from backend.context import RequestContext
 from backend.errors import TooManyRequests
 
 Zone = Literal["ip", "username", "user", "session", "global"]
+REDIS_TIMEOUT = 5.0  # seconds
 Username = Callable[[], Awaitable[str | None]]  # the username or email a request names, read only when needed
 
 
@@ -40,7 +41,9 @@ class RateCounter:
         # redis-py's asyncio client (a dependency already): coredis needs its pool entered before use
         storage: Storage = MemoryStorage()
         if redis_url:
-            storage = RedisStorage("async+" + redis_url, implementation="redispy")
+            # a hung Redis answers within seconds (callers refuse the request), never holds it forever
+            storage = RedisStorage("async+" + redis_url, implementation="redispy", socket_timeout=REDIS_TIMEOUT,
+                                   socket_connect_timeout=REDIS_TIMEOUT)
         self.storage = storage
         self.namespace = namespace
         self.limiter: RateLimiter = (MovingWindowRateLimiter if exact else SlidingWindowCounterRateLimiter)(storage)
