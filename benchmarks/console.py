@@ -10,6 +10,8 @@ each page (median of --repeats loads), first page and a deep one.
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import statistics
 import tempfile
 import time
@@ -45,11 +47,22 @@ async def _seed_records(app: object, count: int) -> None:
     batch = 5000
     for start in range(0, count, batch):
         entries = [{"agentId": f"agent{n % 50}", "runId": f"run_{n // 20}", "tool": "query_objects",
-                    "kind": "read", "decision": "allow", "rule": "grant", "outcome": "ok",
+                    "kind": "read", "decision": "deny" if n % 10 == 0 else "allow",
+                    "rule": f"rate.agent{n % 3}" if n % 10 == 0 else "allow", "outcome": "ok",
                     "input": {"className": "Order", "where": {"n": n}}}
                    for n in range(start, min(count, start + batch))]
         async with tools.services.db.unit() as unit:
             await tools.audit.append_many(unit, entries)
+
+
+async def _deep(http: httpx.AsyncClient, path: str, hops: int) -> str:
+    """The URL of the page ``hops`` pages in, following each page's keyset "next" link."""
+    for _ in range(max(0, hops)):
+        found = re.search(r'href="(\?after=[^"]+)" rel="next"', (await http.get(path)).text)
+        if found is None:
+            break
+        path = path.split("?")[0] + html.unescape(found.group(1))
+    return path
 
 
 async def _time(http: httpx.AsyncClient, path: str, repeats: int) -> float:
@@ -75,11 +88,12 @@ async def run(approvals: int, records: int, repeats: int, database_uri: str | No
             await http.post("/agent/v1/admin/admins", headers=MASTER,
                             json={"username": "bench", "password": "bench-password-1"})
             await http.post("/console/signin", data={"name": "bench", "secret": "bench-password-1"})
-            pages = ["/console/approvals", f"/console/approvals?page={approvals // 25 - 1}",
-                     "/console/approvals/history", "/console/audit", "/console/audit?page=100",
-                     "/console/audit?agentId=agent7", "/console/audit?runId=run_12345", "/console/agents"]
+            pages = ["/console/approvals", await _deep(http, "/console/approvals", approvals // 25 - 1),
+                     "/console/approvals/history", "/console/audit", await _deep(http, "/console/audit", 100),
+                     "/console/audit?agentId=agent7", "/console/audit?runId=run_12345", "/console/agents",
+                     "/console/insights?window=1h", "/console/insights?window=30d"]
             for path in pages:
-                print(f"{path:45} {await _time(http, path, repeats):8.1f} ms")
+                print(f"{path[:60]:60} {await _time(http, path, repeats):8.1f} ms")
 
 
 @cli.command()

@@ -86,6 +86,8 @@ async def gather(tools: AgentTools, window: str = "24h", now: datetime | None = 
         counted = await _counted(tools, name, span | {"tool": name}, ok=True)
         counted.kind = tool.kind if tool else ""
         found.tools.append(counted)
+    found.agents.sort(key=lambda row: -row.calls)  # busiest first
+    found.tools.sort(key=lambda row: -row.calls)
     denied = span | DENIED
     for rule in await _distinct(tools, "rule", denied):
         refused = await tools.records.count(TOOL_CALL, denied | {"rule": rule})

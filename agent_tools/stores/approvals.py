@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from agent_tools.model import keyset
 from agent_tools.model.tool_context import Change
 from agent_tools.stores.classes import APPROVAL, Records
 from backend import wire
@@ -107,13 +108,16 @@ class ApprovalStore:
         return await self.get(approval_id, unit)
 
     async def matching(self, status: str | None = None, agent_id: str | None = None, limit: int = 500,
-                       skip: int = 0) -> list[dict[str, Any]]:
+                       skip: int = 0, after: str | None = None) -> list[dict[str, Any]]:
+        """Newest first; ``after``: a keyset cursor (agent_tools/model/keyset.py) where the page starts."""
         where: dict[str, Any] = {}
         if status:
             where["status"] = status
         if agent_id:
             where["agentId"] = agent_id
-        found = await self.records.find(APPROVAL, where, order="-createdAt", limit=limit, skip=skip)
+        if after:
+            where = {"$and": [where, keyset.after(after, "createdAt", "objectId", descending=True)]}
+        found = await self.records.find(APPROVAL, where, order="-createdAt,-objectId", limit=limit, skip=skip)
         return [_shown(obj) for obj in found]
 
     async def pending_count(self) -> int:

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from agent_tools.model import keyset
 from agent_tools.model.bounds import audit_form
 from agent_tools.stores.classes import AUDIT_HEAD, TOOL_CALL, Records
 from backend import wire
@@ -256,15 +257,24 @@ class AuditLog:
     async def query(self, filters: dict[str, Any], limit: int = 100, skip: int = 0,
                     newest_first: bool = False) -> list[dict[str, Any]]:
         """Records matching agentId/runId/tool/decision/outcome and a time range (since/until ISO)."""
+        return (await self.page(filters, limit, None, newest_first, skip))[0]
+
+    async def page(self, filters: dict[str, Any], limit: int, cursor: str | None, newest_first: bool = False,
+                   skip: int = 0) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of matching records after ``cursor`` (keyset: agent_tools/model/keyset.py), and the next page's."""
         where: dict[str, Any] = {key: value for key, value in filters.items() if key in INDEXED and value}
         span = {op: {"__type": "Date", "iso": filters[key]} for key, op in (("since", "$gte"), ("until", "$lt"))
                 if filters.get(key)}
         if span:
             where["createdAt"] = span
+        if cursor:
+            where = {"$and": [where, keyset.after(cursor, "createdAt", "seq", descending=newest_first, numeric=True)]}
         # chains interleave in time: time order (seq breaks ties, and orders a chain's records)
         order = "-createdAt,-seq" if newest_first else "createdAt,seq"
-        rows = await self.records.find(TOOL_CALL, where, order=order, limit=limit, skip=skip)
-        return [orjson.loads(row["body"]) | {"hash": row["hash"]} for row in rows]
+        rows = await self.records.find(TOOL_CALL, where, order=order, limit=limit + 1, skip=skip)
+        last = rows[limit - 1] if len(rows) > limit else None
+        following = keyset.cursor_of(last["createdAt"], last["seq"]) if last else None
+        return [orjson.loads(row["body"]) | {"hash": row["hash"]} for row in rows[:limit]], following
 
     async def export(self, filters: dict[str, Any]) -> AsyncIterator[str]:
         """JSON Lines, oldest first."""

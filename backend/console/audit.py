@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from agent_tools.pipeline.runs import replay as replay_run
 from backend.console.cards import shown
 from backend.console.web import HEADERS, PREFIX, Changer, Site, Viewer, record, render
+from backend.errors import ParseError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE = 50
@@ -31,14 +32,20 @@ def _row(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/audit")
-async def audit_page(request: Request, site: Site, session: Viewer, page: int = 0) -> HTMLResponse:
+async def audit_page(request: Request, site: Site, session: Viewer, after: str = "") -> HTMLResponse:
+    """A page of records after the cursor ``after`` (keyset paging: deep pages cost what the first does)."""
     await site.tools.ready()
     filters = _filters(request)
     timeline = "runId" in filters  # a run reads in order; everything else newest first
-    found = await site.tools.audit.query(filters, PAGE + 1, max(0, page) * PAGE, newest_first=not timeline)
     export = urlencode(filters)
-    return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters=filters,
-                  page=page, more=len(found) > PAGE, export=export)
+    try:
+        found, following = await site.tools.audit.page(filters, PAGE, after[:200] or None, newest_first=not timeline)
+    except ParseError as refused:
+        return render(request, "audit.html", session, http_status=400, rows=[], filters=filters, export=export,
+                      error=refused.message)
+    return render(request, "audit.html", session, rows=[_row(entry) for entry in found], filters=filters,
+                  export=export, first=bool(after), following=urlencode(filters | {"after": following}) if following
+                  else None)
 
 
 @router.get("/audit/export")
@@ -55,9 +62,9 @@ async def verify(request: Request, site: Site, session: Changer) -> HTMLResponse
     await site.tools.ready()
     report = (await site.tools.audit.verify()).to_wire()
     await record(site, session, "audit.verify", ok=bool(report.get("ok")))
-    found = await site.tools.audit.query({}, PAGE + 1, 0, newest_first=True)
-    return render(request, "audit.html", session, rows=[_row(entry) for entry in found[:PAGE]], filters={},
-                  page=0, more=len(found) > PAGE, export="", chain=report)
+    found, following = await site.tools.audit.page({}, PAGE, None, newest_first=True)
+    return render(request, "audit.html", session, rows=[_row(entry) for entry in found], filters={}, export="",
+                  chain=report, following=urlencode({"after": following}) if following else None)
 
 
 @router.post("/audit/runs/{run_id}/replay")

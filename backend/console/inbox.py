@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from agent_tools.faces import admin_actions as actions
+from agent_tools.model import keyset
 from backend.console.cards import Card, card
 from backend.console.sessions import ConsoleSession
 from backend.console.web import PREFIX, Changer, Console, Site, Viewer, render
@@ -27,41 +28,50 @@ async def _names(site: Console) -> dict[str, str]:
     return {agent.id: agent.name for agent in await site.tools.agents.all()}
 
 
-async def _cards(site: Console, status: str | None, page: int, check: bool) -> tuple[list[Card], bool]:
-    """One page of cards (newest first) and whether there is a next page."""
+async def _cards(site: Console, status: str | None, after: str, check: bool) -> tuple[list[Card], str | None]:
+    """One page of cards (newest first) from the keyset cursor ``after``, and the next page's cursor."""
     await site.tools.ready()
-    found = await site.tools.approvals.matching(status, limit=PAGE + 1, skip=max(0, page) * PAGE)
+    found = await site.tools.approvals.matching(status, limit=PAGE + 1, after=after[:200] or None)
     names = await _names(site)
     cards = []
     for approval in found[:PAGE]:
         pending = approval.get("status") == "pending"
         stale = await site.tools.approver.staleness(approval) if check and pending else None
         cards.append(card(approval, names, stale))
-    return cards, len(found) > PAGE
+    last = found[PAGE - 1] if len(found) > PAGE else None
+    return cards, keyset.cursor_of(last["createdAt"], last["objectId"]) if last else None
 
 
-async def _inbox(request: Request, site: Console, session: ConsoleSession, page: int = 0,
+async def _inbox(request: Request, site: Console, session: ConsoleSession, after: str = "",
                  template: str = "approvals.html", **notes: Any) -> HTMLResponse:
-    cards, more = await _cards(site, "pending", page, check=True)
-    return render(request, template, session, cards=cards, page=page, more=more, **notes)
+    try:
+        cards, following = await _cards(site, "pending", after, check=True)
+    except ParseError as refused:
+        return render(request, template, session, http_status=400, cards=[], after="", error=refused.message)
+    return render(request, template, session, cards=cards, after=after, following=following, **notes)
 
 
 @router.get("/approvals")
-async def inbox_page(request: Request, site: Site, session: Viewer, page: int = 0) -> HTMLResponse:
-    return await _inbox(request, site, session, page)
+async def inbox_page(request: Request, site: Site, session: Viewer, after: str = "") -> HTMLResponse:
+    return await _inbox(request, site, session, after)
 
 
 @router.get("/approvals/cards")
-async def inbox_cards(request: Request, site: Site, session: Viewer, page: int = 0) -> HTMLResponse:
+async def inbox_cards(request: Request, site: Site, session: Viewer, after: str = "") -> HTMLResponse:
     """The card list alone: what the page fetches again when the event stream says something changed."""
-    return await _inbox(request, site, session, page, template="_cards.html")
+    return await _inbox(request, site, session, after, template="_cards.html")
 
 
 @router.get("/approvals/history")
-async def history_page(request: Request, site: Site, session: Viewer, page: int = 0,
+async def history_page(request: Request, site: Site, session: Viewer, after: str = "",
                        status: str | None = None) -> HTMLResponse:
-    cards, more = await _cards(site, status or None, page, check=False)
-    return render(request, "history.html", session, cards=cards, page=page, more=more, status=status or "")
+    try:
+        cards, following = await _cards(site, status or None, after, check=False)
+    except ParseError as refused:
+        return render(request, "history.html", session, http_status=400, cards=[], status=status or "",
+                      error=refused.message)
+    return render(request, "history.html", session, cards=cards, after=after, following=following,
+                  status=status or "")
 
 
 async def _decide(site: Console, session: ConsoleSession, approval_id: str, approve: bool, reason: str) -> str:
