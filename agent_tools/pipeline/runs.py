@@ -20,7 +20,7 @@ from agent_tools.stores.agents import TOKEN_PREFIX
 from agent_tools.stores.intents import RunIntent
 from agent_tools.stores.oauth_tokens import scope_for
 from agent_tools.stores.run_budget import LocalRunBudget
-from backend.errors import InvalidValue, ParseError
+from backend.errors import InvalidValue, ObjectNotFound, ParseError
 
 if TYPE_CHECKING:
     from agent_tools.stores.oauth_tokens import TokenParts
@@ -49,6 +49,8 @@ async def replay(tools: TokenParts, run_id: str) -> dict[str, Any]:
     """Every recorded call of the run, re-executed dry; where the results differ from what the agent saw."""
     await tools.ready()
     records = await tools.audit.query({"runId": run_id}, limit=1000)
+    if not records:  # an unknown or mistyped id must not read as "no differences"
+        raise ObjectNotFound(f"No recorded calls for run {run_id}: check the id in the audit (ballast audit query).")
     calls = [await _replay_one(tools, record) for record in records]
     differing = [call for call in calls if call["status"] == "different"]
     return {"runId": run_id, "calls": calls, "replayed": sum(call["status"] != "skipped" for call in calls),

@@ -71,6 +71,10 @@ async def verify(request: Request, site: Site, session: Changer) -> HTMLResponse
 async def replay(request: Request, run_id: str, site: Site, session: Changer) -> HTMLResponse:
     """Re-execute the run's calls dry (as ``ballast runs replay``: reads read-only, writes rolled back) and show
     what differs from what the agent saw then."""
-    report = await replay_run(site.tools, run_id[:200])
+    try:
+        report = await replay_run(site.tools, run_id[:200])
+    except ParseError as refused:
+        return render(request, "replay.html", session, http_status=404, error=refused.message,
+                      report={"runId": run_id[:200], "calls": [], "same": False, "replayed": 0, "different": 0})
     await record(site, session, "run.replay", run_id, different=report["different"])
     return render(request, "replay.html", session, report=report)

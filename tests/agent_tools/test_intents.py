@@ -162,3 +162,9 @@ async def test_replay_reports_what_changed_since_the_run(gateway: Gateway, seed:
     assert first["tool"] == "get_object" and first["status"] == "different" and first["resultChanged"] is True
     assert first["objects"][0]["objectId"] == s["t1"] and first["objects"][0]["change"] == "changed"
     assert second["status"] == "same"
+
+
+async def test_replaying_a_run_with_no_recorded_calls_is_not_found_not_same(gateway: Gateway) -> None:
+    answer = await gateway.admin("GET", "/runs/run_0000000000000000/replay")
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["code"] == 101 and "run_0000000000000000" in answer.json()["error"]

@@ -52,3 +52,5 @@ def test_cli_defines_intents_mints_run_tokens_and_replays_runs(settings: Setting
     differs = runner.invoke(app, ["runs", "replay", run["runId"]], env=env)
     assert differs.exit_code == 2, differs.output
     assert "get_object: different" in differs.output and f"Ticket {ticket} changed" in differs.output
+    unknown = runner.invoke(app, ["runs", "replay", "run_nosuchrun"], env=env)
+    assert unknown.exit_code == 1 and "No recorded calls for run run_nosuchrun" in unknown.output, unknown.output

@@ -88,3 +88,32 @@ async def test_rewriting_a_param_without_its_flag_makes_it_public_again(client: 
     assert (await client.get("/config", headers=headers)).json()["params"] == {}
     await client.put("/config", json={"params": {"k": 2}}, headers=master_headers)
     assert (await client.get("/config", headers=headers)).json()["params"] == {"k": 2}
+
+
+async def test_clients_cannot_list_count_or_delete_installations_on_any_path(client: httpx.AsyncClient,
+                                                                            headers: dict[str, str],
+                                                                            master_headers: dict[str, str]) -> None:
+    """Parse 9 refuses find and delete on _Installation without the master key (119): a client that could list
+    them would read every device's push token."""
+    made = await client.post("/installations", json={"installationId": "dev-1", "deviceType": "ios",
+                                                     "deviceToken": "secret-push-token"}, headers=headers)
+    object_id = made.json()["objectId"]
+    refused = [
+        await client.get("/installations", headers=headers),
+        await client.get("/classes/_Installation", headers=headers),
+        await client.get("/classes/_Installation", params={"count": 1, "limit": 0}, headers=headers),
+        await client.post("/classes/_Installation", json={"_method": "GET"}, headers=headers),
+        await client.delete(f"/installations/{object_id}", headers=headers),
+        await client.delete(f"/classes/_Installation/{object_id}", headers=headers),
+    ]
+    for answer in refused:
+        assert answer.status_code == 400 and answer.json()["code"] == 119, answer.text
+        assert "secret-push-token" not in answer.text
+    batch = {"requests": [{"method": "GET", "path": "/parse/installations"},
+                          {"method": "DELETE", "path": f"/parse/classes/_Installation/{object_id}"}]}
+    results = (await client.post("/batch", json=batch, headers=headers)).json()
+    assert [result["error"]["code"] for result in results] == [119, 119]
+    # the device itself still reads and updates its own row by id, and the master key lists them
+    assert (await client.get(f"/installations/{object_id}", headers=headers)).status_code == 200
+    listed = (await client.get("/installations", headers=master_headers)).json()["results"]
+    assert [row["objectId"] for row in listed] == [object_id]

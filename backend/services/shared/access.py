@@ -17,6 +17,7 @@ from backend.storage.protocols import ClassSchema, Row
 
 Operation = Literal["get", "find", "count", "create", "update", "delete", "addField"]
 ACL_NAME_MAX = 256
+_MASTER_ONLY_ON_INSTALLATIONS = frozenset({"find", "count", "delete"})
 
 
 def acl_to_perms(acl: object) -> tuple[list[str], list[str]]:
@@ -98,6 +99,11 @@ def require_class(principal: Principal, schema: ClassSchema, operation: Operatio
         if principal.is_read_only and operation in ("create", "update", "delete", "addField"):
             raise OperationForbidden("read-only masterKey isn't allowed to perform the " + operation + " operation.")
         return
+    if schema.class_name == "_Installation" and operation in _MASTER_ONLY_ON_INSTALLATIONS:
+        # every device's token and channels: listing or deleting them is for the server alone, as in Parse 9
+        verb = "delete" if operation == "delete" else "find"
+        raise OperationForbidden(f"Clients aren't allowed to perform the {verb} operation on the installation "
+                                 "collection.")
     clp = schema.class_level_permissions
     rule = clp.get(operation)
     if not isinstance(rule, Mapping) or _names_allow(rule, principal):
