@@ -86,3 +86,22 @@ async def test_malformed_calls_of_a_valid_token_each_leave_one_record(gateway: G
     assert (await gateway.last_record())["tool"] == "list_classes"
     listed = await gateway.http.post(MCP, json={"jsonrpc": "2.0", "id": 6, "method": "tools/list"}, headers=headers)
     assert listed.status_code == 200 and await _records(gateway) == before + 1
+
+
+async def test_an_integer_past_64_bits_over_mcp_still_leaves_its_one_record(gateway: Gateway) -> None:
+    # REST's parser reads 1e30 as a double; the MCP SDK's keeps a Python int, which the audit could not
+    # serialise: the call answered {"code": 0, "message": "Integer exceeds 64-bit range"} and left no record
+    agent_id, token = await gateway.agent("numbers", grants=["read:*"])
+    headers = await _session(gateway, token)
+    huge = b"1000000000000000000000000000000"
+    for arguments in (b'{"className": "X", "limit": ' + huge + b"}", b'{"className": "X", "where": {"k": ' + huge
+                                                                      + b"}}"):
+        before = await _records(gateway)
+        body = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "query_objects", ' \
+               b'"arguments": ' + arguments + b"}}"
+        answer = await gateway.http.post(MCP, content=body, headers=headers)
+        assert answer.status_code == 200 and "result" in answer.json(), answer.text
+        assert await _records(gateway) == before + 1
+        record = await gateway.last_record()
+        assert record["agentId"] == agent_id and record["tool"] == "query_objects"
+        assert huge.decode() in orjson.dumps(record["input"]).decode()  # kept as its decimal text
