@@ -29,7 +29,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from agent_tools.faces.mcp_results import as_mcp_result, as_mcp_tool
-from agent_tools.pipeline.gateway import CallRequest, CallResult
+from agent_tools.pipeline.gateway import FAILED_AUTH_RATE, CallRequest, CallResult
 from agent_tools.stores.oauth_tokens import SCOPES, AgentTokenVerifier, Claims, scope_for
 from backend.api.access_log import note_principal
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 CLAIMS_KEY = "ballast.claims"
 RUN_KEY = "ballast.session_run"
+REACHED_KEY = "ballast.reached"  # a list the tool handler appends to: the call got to the gateway (which records it)
 SESSION_PURPOSE = "/mcp#session"
 SESSION_SECONDS = 24 * 3600
 MAX_BODY = 1024 * 1024
@@ -99,6 +100,8 @@ class McpFace:
         claims = _claims(ctx)
         tool = self.tools.registry.get(params.name)
         request = ctx.request
+        if request is not None and isinstance(reached := request.scope.get(REACHED_KEY), list):
+            reached.append(params.name)
         headers = request.headers if request is not None else {}
         try:
             intent = await self._intent(claims)
@@ -151,10 +154,7 @@ class ResourceGuard:
         credentials, user = authenticated or (None, None)
         claims = await self.verifier.claims(user.access_token.token) if isinstance(user, AuthenticatedUser) else None
         if claims is None:
-            message = "A valid access token for this resource is required."
-            if scope["method"] == "POST":
-                await self._refused(await _read_body(receive), None, "token.unknown", message)
-            await self._challenge(send, 401, "invalid_token", message)
+            await self._unauthenticated(scope, receive, send)
             return
         note_principal(scope, "agent")
         scope = dict(scope) | {"user": user, "auth": credentials, CLAIMS_KEY: claims,
@@ -176,7 +176,12 @@ class ResourceGuard:
             session = self.tools.oauth.sign({"agent": claims.agent_id, "run": "run_" + secrets.token_hex(8)},
                                             SESSION_PURPOSE, SESSION_SECONDS)
             send = _with_header(send, b"mcp-session-id", session.encode())
-        await self.app(scope, _replay(body, receive), send)
+        reached: list[str] = []
+        status: list[int] = []
+        await self.app(scope | {REACHED_KEY: reached}, _replay(body, receive), _noting_status(send, status))
+        if not reached and (_tool_calls(body) or (status and status[0] >= 400)):
+            # refused by the protocol layer (malformed JSON-RPC, bad params) before any tool handler ran
+            await self._refused(body, claims, "mcp.invalid_request", "The MCP request was malformed or invalid.")
 
     def _session_run(self, connection: HTTPConnection, claims: Claims) -> str | None:
         """The run of the MCP session this request belongs to (a session id of another agent's: none)."""
@@ -194,14 +199,37 @@ class ResourceGuard:
                 return scope_for(tool.kind)
         return None
 
+    async def _unauthenticated(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """401 (429 once an address keeps failing, shared with REST), each POST recorded once, bounded."""
+        message = "A valid access token for this resource is required."
+        address = scope["client"][0] if scope.get("client") else None
+        limits = self.tools.limits
+        if address and not await limits.within(FAILED_AUTH_RATE, "auth-failed", address):
+            message = "Too many failed authentications from this address; wait a minute."
+            if scope["method"] == "POST":
+                await self._refused(await _read_body(receive), None, "rate.address", message)
+            await self._challenge(send, 429, "invalid_token", message)
+            return
+        if address:
+            await limits.hit(FAILED_AUTH_RATE, "auth-failed", address)
+        if scope["method"] == "POST":
+            await self._refused(await _read_body(receive), None, "token.unknown", message)
+        await self._challenge(send, 401, "invalid_token", message)
+
     async def _refused(self, body: bytes, claims: Claims | None, rule: str, message: str) -> None:
-        """One audit record per tool call refused before the gateway (no token, a scope short), as REST has."""
-        for name, arguments in _tool_calls(body):
-            tool = self.tools.registry.get(name)
-            await self.tools.audit.record({
-                "agentId": claims.agent_id if claims else None, "runId": claims.run_id if claims else None,
-                "tool": name[:128], "kind": tool.kind if tool else "read", "input": bounded(arguments),
-                "decision": "deny", "rule": rule, "outcome": "blocked", "error": message, "face": "mcp"})
+        """One audit record per request refused before the gateway (no token, a scope short, malformed), as
+        REST has: a JSON-RPC batch of many calls is one record (its input bounded), never one per call."""
+        calls = _tool_calls(body)
+        name, arguments = calls[0] if len(calls) == 1 else ("(batch)" if calls else "(request)", None)
+        if len(calls) != 1:
+            arguments = {"calls": len(calls), "tools": sorted({called[:128] for called, _ in calls})[:20],
+                         "body": bounded(_parsed(body)) if body else None}
+        tool = self.tools.registry.get(name)
+        await self.tools.ready()  # the first request a fresh process gets may be this one (its head: not yet read)
+        await self.tools.audit.record({
+            "agentId": claims.agent_id if claims else None, "runId": claims.run_id if claims else None,
+            "tool": name[:128], "kind": tool.kind if tool else "read", "input": bounded(arguments),
+            "decision": "deny", "rule": rule, "outcome": "blocked", "error": message, "face": "mcp"})
 
     async def _challenge(self, send: Send, status: int, error: str, description: str, scope: str | None = None
                          ) -> None:
@@ -247,6 +275,23 @@ async def _no_stream(send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
+def _parsed(body: bytes) -> Any:
+    """The JSON of a body, or what the audit keeps of one that is not JSON (its size and hash)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {"unparsable": True, "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def _noting_status(send: Send, status: list[int]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
+        await send(message)
+
+    return sending
+
+
 def _tool_calls(body: bytes) -> list[tuple[str, Any]]:
     """(tool name, arguments) of each ``tools/call`` in a JSON-RPC body (one message or a batch)."""
     try:
@@ -260,6 +305,8 @@ def _tool_calls(body: bytes) -> list[tuple[str, Any]]:
         params = message.get("params")
         if isinstance(params, dict) and isinstance(params.get("name"), str):
             calls.append((params["name"], params.get("arguments")))
+        else:  # malformed: the transport refuses it, and the refusal is still this call's record
+            calls.append(("(invalid)", params))
     return calls
 
 

@@ -8,6 +8,7 @@ small; otherwise as its sha256 plus a truncated copy of its canonical text.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -80,12 +81,16 @@ def label_problem(run_id: str | None, idempotency_key: str | None) -> str | None
 def audit_form(value: Any, keep: int = STORED) -> Any:
     """What the record stores for ``value`` (secret-named fields redacted): itself if small, else
     {sha256, head, bytes} of its canonical text. Never fails, whatever the value's depth or size."""
+    text = None
     if measure(value).problem() is None:
         value = scrub(value)
-        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
-        if len(text) <= keep:
+        # not JSON as orjson knows it (an integer past 64 bits from the MCP face's parser): kept as its
+        # canonical text below, where such a number is its decimal string
+        with contextlib.suppress(TypeError):
+            text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+        if text is not None and len(text) <= keep:
             return value
-    else:
+    if text is None:
         text = canonical_text(value)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return {"$bounded": True, "sha256": digest, "bytes": len(text.encode()), "head": text[:min(keep, HEAD)]}

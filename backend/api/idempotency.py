@@ -6,7 +6,9 @@ first answer of a POST, PUT or DELETE (status below 500: a server error is
 worth retrying) is kept for ``idempotency_ttl`` seconds by IdempotencyService.
 The stored key is a hash of the request id with the method, path and the
 caller's keys, so another caller reusing an id can never read someone else's
-answer; requests with the same key in flight at once in this process wait for
+answer; the answer is kept with the digest of the request body and given back
+only to a repeat with that same body (another body under that id: 159), so an id
+alone never buys a login's session token; requests with the same key in flight at once in this process wait for
 each other, so only one of them runs.
 """
 
@@ -26,6 +28,7 @@ IDENTITY_HEADERS = (b"x-parse-application-id", b"x-parse-master-key", b"x-parse-
                     b"x-parse-javascript-key", b"x-parse-rest-api-key", b"x-parse-client-key")
 MAX_STORED_BODY = 4 * 1024 * 1024
 REPLAY_HEADER = (b"x-parse-idempotent-replay", b"true")
+SEAL = b"ballast-request-sha256:"  # a kept answer starts with the digest of the body it answered
 DUPLICATE = b'{"code":159,"error":"Duplicate request"}'  # parse-server's answer to a repeat
 log = logging.getLogger("ballast.idempotency")
 
@@ -50,11 +53,14 @@ class IdempotencyMiddleware:
         try:
             async with lock:
                 stored = await service.recall(key)
-                if stored is not None and service.refuses:
-                    await _replay(send, 400, DUPLICATE, replayed=False)
-                    return
                 if stored is not None:
-                    await _replay(send, stored.status, stored.body)
+                    # given back only to the very request that earned it: another body (a login with another
+                    # password, a write of other fields) under the same id gets Parse's 159, never that answer
+                    answer = _opened(stored.body, await _digest(receive))
+                    if service.refuses or answer is None:
+                        await _replay(send, 400, DUPLICATE, replayed=False)
+                    else:
+                        await _replay(send, stored.status, answer)
                     return
                 await self._run_and_keep(scope, receive, send, service, key)
         finally:
@@ -65,20 +71,59 @@ class IdempotencyMiddleware:
                             key: str) -> None:
         """Run the request, holding its answer back until it is stored (a retry must find it)."""
         messages: list[Message] = []
+        request = _Hashing(receive)
 
         async def keep(message: Message) -> None:
             messages.append(message)
 
-        await self.app(scope, receive, keep)
+        await self.app(scope, request.receive, keep)
+        await request.drain()  # the digest is of the whole body, even if the handler stopped reading early
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         if start is not None and start["status"] < 500 and len(body) <= MAX_STORED_BODY:
             try:
-                await service.remember(key, start["status"], body)
+                await service.remember(key, start["status"], _sealed(request.digest.hexdigest(), body))
             except Exception:  # the write is done: its answer must reach the client even if keeping it failed
                 log.exception("could not keep the answer of an idempotent request")
         for message in messages:
             await send(message)
+
+
+class _Hashing:
+    """The request's receive, hashing the body as the handler reads it (nothing is buffered here)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive, self.digest, self.done = receive, hashlib.sha256(), False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.digest.update(message.get("body", b""))
+            self.done = not message.get("more_body", False)
+        else:  # a disconnect: there is no more body
+            self.done = True
+        return message
+
+    async def drain(self) -> None:
+        while not self.done:
+            await self.receive()
+
+
+async def _digest(receive: Receive) -> str:
+    request = _Hashing(receive)
+    await request.drain()
+    return request.digest.hexdigest()
+
+
+def _sealed(digest: str, answer: bytes) -> bytes:
+    """What is stored: the digest of the request body that earned the answer, then the answer."""
+    return SEAL + digest.encode() + b"\n" + answer
+
+
+def _opened(stored: bytes, digest: str) -> bytes | None:
+    """The stored answer if it was earned by a body with this digest; None otherwise (or if unsealed)."""
+    prefix = SEAL + digest.encode() + b"\n"
+    return stored[len(prefix):] if stored.startswith(prefix) else None
 
 
 def _request_id(scope: Scope) -> str | None:

@@ -157,8 +157,9 @@ class PostgresStore(SqlStore):
         # pool_size covers the requests one process has in flight under load: connections past it are
         # closed on return and reopened on demand, and that churn cost ~15% of a GET (benchmarks/crud.py)
         # jsontext.loads: a number PostgreSQL prints with more than 64 bits of digits comes back a double
+        # hide_parameters: an error's text (which the log keeps) never holds a token, hash or stored answer
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
-                                     json_deserializer=jsontext.loads)
+                                     json_deserializer=jsontext.loads, hide_parameters=True)
         super().__init__(engine, PostgresDialect())
         # Reads skip BEGIN / SET TRANSACTION READ ONLY / COMMIT (three of a GET's four round trips): in
         # READ COMMITTED each statement takes its own snapshot anyway, and default_transaction_read_only
@@ -166,7 +167,7 @@ class PostgresStore(SqlStore):
         self._reader = create_async_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, isolation_level="AUTOCOMMIT",
             skip_autocommit_rollback=True, connect_args={"server_settings": {"default_transaction_read_only": "on"}},
-            json_deserializer=jsontext.loads,
+            json_deserializer=jsontext.loads, hide_parameters=True,
         )
         # both kinds of autocommit unit keep their connections between uses (see sqlshelf); single writes keep
         # fewer, so transactions still find pooled connections

@@ -161,8 +161,9 @@ class SqliteStore(SqlStore):
         database = sa.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # hide_parameters: an error's text (which the log keeps) never holds a token, hash or stored answer
         engine = create_async_engine(url, pool_size=8, max_overflow=8, module=ONE_TRIP,
-                                     json_deserializer=jsontext.loads)
+                                     json_deserializer=jsontext.loads, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _register_functions)
         event.listen(engine.sync_engine, "begin", _begin)
         super().__init__(engine, SqliteDialect())
@@ -171,7 +172,8 @@ class SqliteStore(SqlStore):
         # in its own implicit transaction (no BEGIN/COMMIT, no rollback on return: autocommit), as reads
         # on PostgreSQL do; toggling the pragma around each read cost six aiosqlite thread hops a request.
         self._reader = create_async_engine(url, pool_size=8, max_overflow=8, skip_autocommit_rollback=True,
-                                           module=ONE_TRIP, json_deserializer=jsontext.loads)
+                                           module=ONE_TRIP, json_deserializer=jsontext.loads,
+                                           hide_parameters=True)
         event.listen(self._reader.sync_engine, "connect", _register_reader)
         self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
         # processes sharing the file learn of schema changes from a small file beside it, replaced after each
