@@ -21,7 +21,7 @@ from backend.services.data.query import matches, parse_where
 from backend.services.data.query_limits import MAX_CLAUSES, MAX_LIST_VALUES
 from backend.storage.protocols import ClassSchema, FieldSpec
 
-HEALTH_WAIT = 1.0
+HEALTH_WAIT = 5.0  # generous for a loaded 2-core CI box: a stalled loop waits for the whole hostile request
 EVIL = "^(a+)+$"
 
 
@@ -71,7 +71,7 @@ async def test_oversized_query_is_refused_at_once(
     response, waited = await _with_health(client, _find(client, headers, where))
     assert response.status_code == 400, response.text
     assert response.json()["code"] == 102
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # unrefused, the expansion runs for minutes
     assert waited < HEALTH_WAIT
     assert await _all_rows(client) == before
 
@@ -109,7 +109,7 @@ async def test_catastrophic_regex_answers_at_once(client: httpx.AsyncClient, hea
     started = time.monotonic()
     response, waited = await _with_health(client, _find(client, headers, {"name": {"$regex": EVIL}}))
     assert response.status_code == 200 and response.json()["results"] == []
-    assert time.monotonic() - started < 1.0 and waited < HEALTH_WAIT
+    assert time.monotonic() - started < 10.0 and waited < HEALTH_WAIT  # backtracking: longer than the universe
     assert await _all_rows(client) == before
 
 
@@ -130,7 +130,7 @@ def test_the_in_memory_matcher_runs_a_catastrophic_regex_in_linear_time() -> Non
     started = time.monotonic()
     assert not matches({"name": "a" * 100_000 + "b"}, tree)
     assert matches({"name": "a" * 100_000}, tree)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5.0  # a backtracking engine would never finish
     assert operators.regex("Ünï_1", r"^\w+$", False, False)  # Unicode \w, as PostgreSQL reads it
     assert RequestContext.system().principal.is_master
 

@@ -20,7 +20,7 @@ MASTER = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": MASTER_KEY}
 
 @pytest.fixture
 def quick_server(settings: Settings) -> Iterator[LiveServer]:
-    with LiveServer(create_app(settings.model_copy(update={"request_body_timeout": 1.0}))) as server:
+    with LiveServer(create_app(settings.model_copy(update={"request_body_timeout": 6.0}))) as server:
         yield server
 
 
@@ -31,15 +31,15 @@ def test_an_unfinished_body_is_answered_408_and_others_are_served(quick_server: 
                      b"X-Parse-Application-Id: " + APP_ID.encode() + b"\r\nContent-Length: 1000\r\n\r\n{\"a\":")
         started = time.monotonic()
         health = httpx.get(f"{quick_server.url}/health", timeout=5)
-        assert health.status_code == 200 and time.monotonic() - started < 0.9  # answered while the body hangs
-        sock.settimeout(5)
+        assert health.status_code == 200 and time.monotonic() - started < 5  # answered while the body hangs
+        sock.settimeout(15)
         answer = sock.recv(4096)
         while not answer.endswith(b"}"):  # the head and the body may come in separate segments
             more = sock.recv(4096)
             if not more:
                 break
             answer += more
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 12
     finally:
         sock.close()
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
