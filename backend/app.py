@@ -17,6 +17,7 @@ from backend.api import metrics as metrics_api
 from backend.api.access_log import AccessLogMiddleware, RouteNoteMiddleware
 from backend.api.classes import routes as object_routes
 from backend.api.idempotency import IdempotencyMiddleware
+from backend.api.read_retry import ReadRetryMiddleware
 from backend.api.routes import parse_router
 from backend.api.tunnel import TunnelMiddleware
 from backend.api.uploads import UploadMiddleware
@@ -76,6 +77,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     mount_console(app, agent_tools, jobs, live_query.hub)  # /console: the admin console (same services as the CLI)
     handlers.install(app)
     app.add_middleware(RouteNoteMiddleware)  # innermost: the route the router matched, for the access line
+    app.add_middleware(ReadRetryMiddleware)  # a read whose pooled connection died runs once more (inside the tunnel)
     # inside the tunnel, so it sees the real method of the JS SDK's tunnelled requests
     app.add_middleware(IdempotencyMiddleware, service=lambda: services.idempotency, mount_path=settings.mount_path)
     app.add_middleware(TunnelMiddleware, max_body=settings.max_upload_size, body_timeout=settings.request_body_timeout)

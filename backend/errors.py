@@ -6,6 +6,7 @@ Every failure that reaches a client is a ``ParseError`` rendered as
 
     ParseError (1, internal)
     * TooManyRequests (100)           -> 429, as parse-server's rateLimit
+    * DatabaseUnavailable (100)       -> 503 with Retry-After: the database is unreachable or busy, try again
     * ObjectNotFound (101)            -> 404
     * InvalidQuery (102)
     * InvalidClassName (103)
@@ -210,6 +211,16 @@ class TooManyRequests(ParseError):
     default_message = "Too many requests."
 
 
+class DatabaseUnavailable(ParseError):
+    """The database could not be reached, lost the connection or stayed busy: the request may be sent again.
+
+    Parse's ConnectionFailed; a write that failed this way did not commit, or (the connection lost during its
+    commit) may have: the idempotency options make a retry of such a write safe."""
+
+    code = ParseCode.CONNECTION_FAILED
+    default_message = "The database is unavailable right now; try again."
+
+
 class Unauthorized(ParseError):
     """No valid application id or key: parse-server answers 403 without a code."""
 
@@ -240,7 +251,14 @@ _STATUS_BY_TYPE: dict[type[ParseError], int] = {
     Unauthorized: 403,
     ObjectTooLarge: 413,
     TooManyRequests: 429,
+    DatabaseUnavailable: 503,
 }
+RETRY_AFTER_SECONDS = 1  # what a DatabaseUnavailable answer tells a client to wait (a restart, a busy writer)
+
+
+def headers_for(error: ParseError) -> dict[str, str]:
+    """HTTP headers an error's answer carries besides its body (Retry-After on a retryable 503)."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if isinstance(error, DatabaseUnavailable) else {}
 
 
 def status_for(error: ParseError) -> int:

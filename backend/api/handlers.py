@@ -10,13 +10,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.responses import ParseJSON
-from backend.errors import InvalidJSON, ObjectNotFound, ParseError, status_for
+from backend.errors import InvalidJSON, ObjectNotFound, ParseError, headers_for, status_for
 
 log = logging.getLogger("ballast.api")
 
 
 def render_error(error: ParseError) -> ParseJSON:
-    return ParseJSON(error.to_wire(), status_code=status_for(error))
+    return ParseJSON(error.to_wire(), status_code=status_for(error), headers=headers_for(error) or None)
 
 
 async def _parse_error(_: Request, error: Exception) -> ParseJSON:

@@ -99,6 +99,6 @@ async def fetch(conn: AsyncConnection, compiled: Plan, values: dict[str, Any]) -
     assert raw is not None  # a checked-out connection has its driver connection
     try:
         records = await raw.fetch(compiled.sql, *compiled.arguments(values))
-    except asyncpg.PostgresError:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError):  # a lost connection too: SQLAlchemy maps it (sqlfaults)
         return None
     return Rows(compiled.keys, records)

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from backend import jsontext, operators, wire
-from backend.storage import pg_direct
+from backend.storage import pg_direct, sqlfaults
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
@@ -169,6 +169,7 @@ class PostgresStore(SqlStore):
             skip_autocommit_rollback=True, connect_args={"server_settings": {"default_transaction_read_only": "on"}},
             json_deserializer=jsontext.loads, hide_parameters=True,
         )
+        sqlfaults.install(self._reader)
         # both kinds of autocommit unit keep their connections between uses (see sqlshelf); single writes keep
         # fewer, so transactions still find pooled connections
         self._reads = ConnectionShelf(self._reader, pool_size)

@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import jsontext, operators, wire
+from backend.storage import sqlfaults
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlite_trips import OneTripDBAPI, held_writes
 from backend.storage.sqlquery import Expr
@@ -175,6 +176,7 @@ class SqliteStore(SqlStore):
                                            module=ONE_TRIP, json_deserializer=jsontext.loads,
                                            hide_parameters=True)
         event.listen(self._reader.sync_engine, "connect", _register_reader)
+        sqlfaults.install(self._reader)
         self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
         # processes sharing the file learn of schema changes from a small file beside it, replaced after each
         # commit that changed a schema: one local file read per unit of work, no trip to the database thread

@@ -5,7 +5,8 @@ checkin, each run through a greenlet) cost about 50 us of CPU: a tenth of a
 get by id. An autocommit connection carries no transaction from one use to
 the next, so one that comes back healthy is handed to the next caller as it
 is. A connection that saw its caller cancelled (it may be mid-query), or that
-SQLAlchemy invalidated (the database went away), is closed instead. The
+SQLAlchemy invalidated (the database went away), or that the driver knows is
+closed (the server ended it while it sat here), is closed instead. The
 shelf holds at most ``size`` connections, idle or in use; a caller beyond that
 waits its turn, first come first served, and a returning connection goes to
 the longest waiter. (Handing it to whoever asked last starved the callers
@@ -22,6 +23,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from backend.storage import sqlfaults
 
 # what a waiter is handed: a connection, or None for a free place to open one in
 _Turn = AsyncConnection | None
@@ -57,8 +60,11 @@ class ConnectionShelf:
             await conn.close()
 
     async def _take(self) -> AsyncConnection:
-        if self._idle and not self._waiters:
-            return self._idle.pop()
+        while self._idle and not self._waiters:
+            conn = self._idle.pop()
+            if not sqlfaults.is_closed(conn):
+                return conn
+            await self._discard(conn, invalidate=True)  # the server said goodbye while it sat here
         if self._count < self.size:
             self._count += 1
             return await self._open_counted()
@@ -113,7 +119,9 @@ class ConnectionShelf:
             await conn.rollback()
         self._pass_on(conn)
 
-    async def _discard(self, conn: AsyncConnection) -> None:
+    async def _discard(self, conn: AsyncConnection, invalidate: bool = False) -> None:
         self._count -= 1
         self._pass_on(None)
+        if invalidate:
+            await conn.invalidate()
         await conn.close()

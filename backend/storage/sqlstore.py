@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backend.errors import DuplicateValue
 from backend.querytree import FindSpec, Node
+from backend.storage import sqlfaults
 from backend.storage.protocols import ID_INDEX, ClassSchema, FieldSpec, Row, StoredResponse, TransactionRequired
 from backend.storage.sqlcache import (
     OBJECT_ID,
@@ -90,6 +91,7 @@ class SqlStore:
     writes_in_ctes = False
 
     def __init__(self, engine: AsyncEngine, dialect: SqlDialect) -> None:
+        sqlfaults.install(engine)  # lost connections and a busy file: a retryable 503, never code 1
         self.engine = engine
         self.dialect = dialect
         self._tables: dict[tuple[str, tuple[tuple[str, str], ...]], sa.Table] = {}
