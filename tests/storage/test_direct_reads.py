@@ -56,11 +56,8 @@ async def test_a_plain_find_returns_the_same_objects_to_each_reader(services: Se
     assert [obj["name"] for obj in public.results] == ["public"]
 
 
-async def test_postgres_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(
-    services: Services, engine: str,
-) -> None:
-    if engine != "postgres":
-        pytest.skip("the direct path is PostgreSQL's")
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # the direct path is PostgreSQL's
+async def test_postgres_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(services: Services) -> None:
     saved = await _saved(services)
     store = services.store
     assert isinstance(store, PostgresStore)
