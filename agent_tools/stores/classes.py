@@ -117,6 +117,11 @@ class Records:
         options = FindOptions(where=where, limit=0, count=True)
         return (await self.objects.find(SYSTEM, class_name, options)).count or 0
 
+    async def count_by(self, class_name: str, where: dict[str, Any], fields: tuple[str, ...],
+                       bucket: str | None = None, edges: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], int]]:
+        """Counts per group in one indexed ``GROUP BY`` (``ObjectService.count_by``)."""
+        return await self.objects.count_by(SYSTEM, class_name, where, fields, bucket, edges)
+
     async def row(self, class_name: str, object_id: str, unit: Unit | None = None) -> dict[str, Any] | None:
         """The stored row by id (dates as datetimes), read in ``unit`` or a read-only unit of its own.
 
