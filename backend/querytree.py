@@ -209,3 +209,19 @@ class FindSpec:
     skip: int = 0
     columns: tuple[str, ...] | None = None  # None: every column
     read_names: frozenset[str] | None = None  # ACL filter: None for master
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    """A grouped count: rows matching ``where`` counted per distinct value of ``fields`` (top-level columns).
+
+    ``edges``: cut points of ``bucket`` (a column, usually a date) in ascending order; a row's bucket is how
+    many edges are at or below its value (0 .. len(edges)), computed in SQL with the same comparisons a range
+    filter makes, so each bucket counts exactly what a ``$gte``/``$lt`` count of it would.
+    """
+
+    where: Node = MATCH_ALL
+    fields: tuple[str, ...] = ()
+    bucket: str | None = None
+    edges: tuple[Any, ...] = ()
+    read_names: frozenset[str] | None = None  # ACL filter: None for master

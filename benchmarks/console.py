@@ -2,9 +2,10 @@
 
 In-process (ASGI), SQLite in a temporary folder (or PostgreSQL with --database-uri). Seeds N pending
 approvals through the gateway (real over-cap bulk deletes) and M audit records through AuditLog, then times
-each page (median of --repeats loads), first page and a deep one.
+each page (median of --repeats loads), first page and a deep one. ``--data-dir`` keeps the SQLite
+database in that folder and seeds it only once, so later runs (another code version) reuse a million records.
 
-    .venv/bin/python -m benchmarks.console --approvals 1000 --records 1000000
+    .venv/bin/python -m benchmarks.console --approvals 1000 --records 1000000 --data-dir /tmp/console-1m
 """
 
 from __future__ import annotations
@@ -75,18 +76,29 @@ async def _time(http: httpx.AsyncClient, path: str, repeats: int) -> float:
     return statistics.median(took) * 1000
 
 
-async def run(approvals: int, records: int, repeats: int, database_uri: str | None) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="ballast-console-bench-"))
+async def _seed(app: object, http: httpx.AsyncClient, approvals: int, records: int, folder: Path) -> None:
+    """Seed the approvals, records and the console admin, unless this folder was seeded before."""
+    marker = folder / "seeded"
+    if marker.exists():
+        print(f"reusing {folder}: {marker.read_text()}")
+        return
+    started = time.perf_counter()
+    await _seed_approvals(http, approvals)
+    await _seed_records(app, records)
+    print(f"seeded {approvals} approvals, {records} records in {time.perf_counter() - started:.0f} s")
+    admin = {"username": "bench", "password": "bench-password-1"}
+    await http.post("/agent/v1/admin/admins", headers=MASTER, json=admin)
+    marker.write_text(f"{approvals} approvals, {records} records")
+
+
+async def run(approvals: int, records: int, repeats: int, database_uri: str | None, data_dir: Path | None) -> None:
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="ballast-console-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
     app = create_app(Settings(master_key=KEY, data_dir=folder, database_uri=database_uri))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=600) as http:
-            started = time.perf_counter()
-            await _seed_approvals(http, approvals)
-            await _seed_records(app, records)
-            print(f"seeded {approvals} approvals, {records} records in {time.perf_counter() - started:.0f} s")
-            await http.post("/agent/v1/admin/admins", headers=MASTER,
-                            json={"username": "bench", "password": "bench-password-1"})
+            await _seed(app, http, approvals, records, folder)
             await http.post("/console/signin", data={"name": "bench", "secret": "bench-password-1"})
             pages = ["/console/approvals", await _deep(http, "/console/approvals", approvals // 25 - 1),
                      "/console/approvals/history", "/console/audit", await _deep(http, "/console/audit", 100),
@@ -97,8 +109,9 @@ async def run(approvals: int, records: int, repeats: int, database_uri: str | No
 
 
 @cli.command()
-def main(approvals: int = 1000, records: int = 100_000, repeats: int = 5, database_uri: str | None = None) -> None:
-    asyncio.run(run(approvals, records, repeats, database_uri))
+def main(approvals: int = 1000, records: int = 100_000, repeats: int = 5, database_uri: str | None = None,
+         data_dir: Path | None = None) -> None:
+    asyncio.run(run(approvals, records, repeats, database_uri, data_dir))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
 """How agents behave over a time window: calls over time, per agent and per tool, denials by rule, approvals.
 
-Every number is an indexed SQL ``COUNT`` through ``Records`` (the audit's indexed copies: agentId, tool,
-decision, rule, createdAt); no audit record is loaded into Python. The distinct agents, tools and rules of
-a window are found by skipping through the index (the next value above the last, one row at a time), so a
-million records cost a few dozen indexed look-ups, not a scan.
+The window's tool calls are counted in ONE grouped SQL query (``Records.count_by``: per agent, tool,
+decision, outcome, rule and time bucket, over the audit's indexed copies of those fields and createdAt);
+every number of the page is a sum of those groups, so no audit record is loaded into Python and a million
+records cost one indexed range scan, not a query per bucket, agent and tool.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,51 +74,71 @@ async def gather(tools: AgentTools, window: str = "24h", now: datetime | None = 
     since = until - WINDOWS.get(window, WINDOWS["24h"])
     found = Insights(window if window in WINDOWS else "24h", since, until)
     step = (until - since) / BUCKETS
-    span = _span(since, until)
+    edges = tuple(since + step * n for n in range(1, BUCKETS))  # bucket n: [since + n step, since + (n+1) step)
+    groups = await tools.records.count_by(TOOL_CALL, _span(since, until), GROUPED, "createdAt", edges)
+    calls = [Call(agent, tool, decision, outcome, rule, bucket, count)
+             for (agent, tool, decision, outcome, rule, bucket), count in groups]
     for n in range(BUCKETS):
-        start = since + step * n
-        where = _span(start, start + step)
-        label = start.strftime("%H:%M" if step < timedelta(hours=12) else "%m-%d %H:%M")
-        found.buckets.append(await _counted(tools, label, where))
+        label = (since + step * n).strftime("%H:%M" if step < timedelta(hours=12) else "%m-%d %H:%M")
+        found.buckets.append(_tally(label, (call for call in calls if call.bucket == n)))
     names = {agent.id: agent.name for agent in await tools.agents.all()}
-    for agent_id in await _distinct(tools, "agentId", span):
-        found.agents.append(await _counted(tools, names.get(agent_id, agent_id), span | {"agentId": agent_id}))
-    for name in await _distinct(tools, "tool", span):
+    found.agents = [_tally(names.get(agent_id, agent_id), rows) for agent_id, rows in _busiest(calls, "agent_id")]
+    for name, rows in _busiest(calls, "tool"):
         tool = tools.registry.get(name)
-        counted = await _counted(tools, name, span | {"tool": name}, ok=True)
-        counted.kind = tool.kind if tool else ""
-        found.tools.append(counted)
-    found.agents.sort(key=lambda row: -row.calls)  # busiest first
-    found.tools.sort(key=lambda row: -row.calls)
-    denied = span | DENIED
-    for rule in await _distinct(tools, "rule", denied):
-        refused = await tools.records.count(TOOL_CALL, denied | {"rule": rule})
-        found.rules.append(Count(rule, refused, refused))
+        found.tools.append(_tally(name, rows, tool.kind if tool else ""))
+    found.rules = _rules(calls)
     found.pending = await tools.records.count(APPROVAL, {"status": "pending"})
     await _decisions(tools, found)
     return found
 
 
-async def _counted(tools: AgentTools, name: str, where: dict[str, Any], ok: bool = False) -> Count:
-    count = Count(name, await tools.records.count(TOOL_CALL, where))
-    if count.calls:
-        count.denied = await tools.records.count(TOOL_CALL, where | DENIED)
-        if ok:
-            count.ok = await tools.records.count(TOOL_CALL, where | {"decision": "allow", "outcome": "ok"})
+@dataclass(frozen=True)
+class Call:
+    """One group of the window's records: the same agent, tool, decision, outcome, rule and time bucket."""
+
+    agent_id: str | None
+    tool: str | None
+    decision: str | None
+    outcome: str | None
+    rule: str | None
+    bucket: int
+    count: int
+
+    @property
+    def denied(self) -> bool:
+        return self.decision in DENIED["decision"]["$in"]
+
+
+GROUPED = ("agentId", "tool", "decision", "outcome", "rule")  # Call's fields, in order, then the bucket
+
+
+def _tally(name: str, calls: Iterable[Call], kind: str = "") -> Count:
+    count = Count(name, kind=kind)
+    for call in calls:
+        count.calls += call.count
+        count.denied += call.count if call.denied else 0
+        count.ok += call.count if call.decision == "allow" and call.outcome == "ok" else 0
     return count
 
 
-async def _distinct(tools: AgentTools, key: str, where: dict[str, Any]) -> list[str]:
-    """The distinct values of ``key`` among the matching records: one indexed look-up per value."""
-    values: list[str] = []
-    while len(values) < DISTINCT:
-        above = {key: {"$gt": values[-1]}} if values else {key: {"$exists": True}}
-        options = FindOptions(where=where | above, order=key, limit=1, keys=key)
-        rows = (await tools.records.objects.find(SYSTEM, TOOL_CALL, options)).results
-        if not rows or not isinstance(rows[0].get(key), str):
-            return values
-        values.append(rows[0][key])
-    return values
+def _rules(calls: list[Call]) -> list[Count]:
+    """Denials by the rule that refused them, by rule name."""
+    refused: Counter[str] = Counter()
+    for call in calls:
+        if call.denied and isinstance(call.rule, str):
+            refused[call.rule] += call.count
+    return [Count(rule, refused[rule], refused[rule]) for rule in sorted(refused)[:DISTINCT]]
+
+
+def _busiest(calls: list[Call], key: str) -> list[tuple[str, list[Call]]]:
+    """The DISTINCT busiest values of ``key`` (by calls, then name) with their groups."""
+    by_value: dict[str, list[Call]] = defaultdict(list)
+    for call in calls:
+        value = getattr(call, key)
+        if isinstance(value, str):
+            by_value[value].append(call)
+    ranked = sorted(by_value.items(), key=lambda item: (-sum(call.count for call in item[1]), item[0]))
+    return ranked[:DISTINCT]
 
 
 async def _decisions(tools: AgentTools, found: Insights) -> None:

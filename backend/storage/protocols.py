@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeAlias
 
-from backend.querytree import FindSpec, Node
+from backend.querytree import FindSpec, GroupSpec, Node
 from backend.storage.class_schema import DEFAULT_FIELDS as DEFAULT_FIELDS
 from backend.storage.class_schema import FIELD_TYPES as FIELD_TYPES
 from backend.storage.class_schema import ID_INDEX as ID_INDEX
@@ -74,6 +74,9 @@ class Session(Protocol):
     async def find(self, schema: ClassSchema, spec: FindSpec) -> list[Row]: ...
 
     async def count(self, schema: ClassSchema, where: Node, read_names: frozenset[str] | None) -> int: ...
+
+    async def count_by(self, schema: ClassSchema, spec: GroupSpec) -> list[tuple[tuple[Any, ...], int]]:
+        """Matching rows counted per group (``GroupSpec``): each group's values, then its count; no order."""
 
     async def add_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None: ...
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backend.errors import DuplicateValue
-from backend.querytree import FindSpec, Node
+from backend.querytree import FindSpec, GroupSpec, Node
 from backend.storage import sqlfaults
 from backend.storage.protocols import ID_INDEX, ClassSchema, FieldSpec, Row, StoredResponse, TransactionRequired
 from backend.storage.sqlcache import (
@@ -31,6 +31,7 @@ from backend.storage.sqlcache import (
     update_param,
 )
 from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
+from backend.storage.sqlgroup import Group, group_statement, groups_from
 from backend.storage.sqlquery import Compiler, SqlDialect, order_by, query_error
 from backend.storage.sqltables import (
     JSON_TYPE,
@@ -422,6 +423,12 @@ class SqlSession:
             .where(compiler.compile(where), self.store.statements.acl(compiler, read_names))
         )
         return int((await self._query(statement)).scalar_one())
+
+    async def count_by(self, schema: ClassSchema, spec: GroupSpec) -> list[Group]:
+        compiler = self._compiler(schema, spec.read_names)
+        statement = group_statement(compiler, spec, self.store.statements.acl(compiler, spec.read_names))
+        width = len(spec.fields) + (spec.bucket is not None)
+        return groups_from((await self._query(statement)).all(), width)
 
     async def add_relations(self, schema: ClassSchema, key: str, owning_id: str, related: list[str]) -> None:
         self._count_write()
