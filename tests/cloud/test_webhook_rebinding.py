@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from backend.errors import ParseError
 from backend.services.cloud.webhooks import WebhookCaller, check_target
-from tests.cloud.test_webhooks import Target
+from tests.cloud.conftest import Target
 
 PUBLIC = "93.184.216.34"  # a global address: passes the check, and is not reachable from the test machine
-
-
-@pytest.fixture
-def server() -> Iterator[Target]:
-    found = Target()
-    thread = threading.Thread(target=found.server.serve_forever, daemon=True)
-    thread.start()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
 
 
 def _dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> list[str]:
@@ -53,32 +41,32 @@ def _dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> list
 
 
 async def test_a_name_rebinding_to_loopback_between_check_and_call_is_not_reached(
-        monkeypatch: pytest.MonkeyPatch, server: Target) -> None:
-    port = server.server.server_address[1]
+        monkeypatch: pytest.MonkeyPatch, target: Target) -> None:
+    port = target.server.server_address[1]
     looked = _dns(monkeypatch, {"rebind.test": [PUBLIC, "127.0.0.1"]})
     caller = WebhookCaller(None, timeout=1.0, allow_private=False)
     with pytest.raises(ParseError) as refused:
         await caller.call(f"http://rebind.test:{port}/f", {"params": {}})
     assert refused.value.code == 141 and "webhook failed" in refused.value.message  # tried PUBLIC, not loopback
-    assert server.calls == [] and looked == ["rebind.test"]  # one lookup per call, never a second one
+    assert target.calls == [] and looked == ["rebind.test"]  # one lookup per call, never a second one
     # the name now answers loopback from the start: refused before any connection
     with pytest.raises(ParseError) as private:
         await caller.call(f"http://rebind.test:{port}/f", {"params": {}})
-    assert (private.value.code, server.calls) == (143, [])
+    assert (private.value.code, target.calls) == (143, [])
 
 
 async def test_a_name_of_a_loopback_address_is_refused_by_default_and_allowed_when_set(
-        monkeypatch: pytest.MonkeyPatch, server: Target) -> None:
-    port = server.server.server_address[1]
+        monkeypatch: pytest.MonkeyPatch, target: Target) -> None:
+    port = target.server.server_address[1]
     looked = _dns(monkeypatch, {"hooks.test": ["127.0.0.1"]})
     url = f"http://hooks.test:{port}/f"
     for check in (check_target(url, False), WebhookCaller(None, 2.0, False).call(url, {"params": {}})):
         with pytest.raises(ParseError) as refused:
             await check
         assert refused.value.code == 143 and "private address" in refused.value.message
-    assert server.calls == []
+    assert target.calls == []
     answer = await WebhookCaller("k", 2.0, allow_private=True).call(url, {"params": {"a": 1}})
-    assert answer == "default" and len(server.calls) == 1
-    path, headers, body = server.calls[0]
+    assert answer == "default" and len(target.calls) == 1
+    path, headers, body = target.calls[0]
     assert (path, headers["Host"], body) == ("/f", f"hooks.test:{port}", {"params": {"a": 1}})  # Host kept
     assert looked.count("hooks.test") == 3  # check, refused call, allowed call: one lookup each
