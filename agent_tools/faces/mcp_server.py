@@ -44,6 +44,7 @@ REACHED_KEY = "ballast.reached"  # a list the tool handler appends to: the call 
 SESSION_PURPOSE = "/mcp#session"
 SESSION_SECONDS = 24 * 3600
 MAX_BODY = 1024 * 1024
+BATCH_REFUSED = "JSON-RPC batches are not accepted (MCP 2025-06-18): send one message per request."
 MAX_AUDITED_INPUT = 2048  # bytes of a refused call's input kept in the audit (more: size and hash)
 
 
@@ -166,6 +167,10 @@ class ResourceGuard:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
+        if _is_batch(body):  # MCP 2025-06-18 removed JSON-RPC batching: refused whole, whatever the SDK does
+            await self._refused(body, claims, "mcp.batch", BATCH_REFUSED)
+            await _json_rpc_error(send, -32600, BATCH_REFUSED)
+            return
         needed = self._needed(body, claims)
         if needed:
             message = f"This call needs the {needed} scope."
@@ -220,8 +225,10 @@ class ResourceGuard:
         """One audit record per request refused before the gateway (no token, a scope short, malformed), as
         REST has: a JSON-RPC batch of many calls is one record (its input bounded), never one per call."""
         calls = _tool_calls(body)
-        name, arguments = calls[0] if len(calls) == 1 else ("(batch)" if calls else "(request)", None)
-        if len(calls) != 1:
+        batch = _is_batch(body)
+        name, arguments = calls[0] if len(calls) == 1 and not batch else (
+            "(batch)" if calls or batch else "(request)", None)
+        if len(calls) != 1 or batch:
             arguments = {"calls": len(calls), "tools": sorted({called[:128] for called, _ in calls})[:20],
                          "body": bounded(_parsed(body)) if body else None}
         tool = self.tools.registry.get(name)
@@ -319,6 +326,17 @@ def bounded(value: Any) -> Any:
     if len(raw) <= MAX_AUDITED_INPUT:
         return value
     return {"truncated": True, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def _is_batch(body: bytes) -> bool:
+    return body.lstrip()[:1] == b"["  # a JSON array at the top: a JSON-RPC batch (or not JSON at all)
+
+
+async def _json_rpc_error(send: Send, code: int, message: str) -> None:
+    payload = orjson.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _is_initialize(body: bytes) -> bool:

@@ -42,16 +42,22 @@ def row_allowed(principal: Principal, schema: ClassSchema, op: ReadOp, row: Row)
     return fields is None or access.row_points_to(row, fields, principal.user_id)
 
 
+# Fields no client but the master key gets in a LiveQuery event. Parse Server 9 sends a user their own new
+# sessions' tokens; a token read off a socket is a login, so Ballast never sends one (REST /sessions still
+# shows the caller's own, as Parse does).
+NEVER_LIVE: dict[str, frozenset[str]] = {"_Session": frozenset({"sessionToken"})}
+
+
 def protected_fields(principal: Principal, schema: ClassSchema, row: Row) -> frozenset[str]:
     """Fields of this object hidden from this principal (``access.protected_fields``; none for master)."""
     if principal.is_master:
         return frozenset()
-    return access.protected_fields(principal, schema, row)
+    return access.protected_fields(principal, schema, row) | NEVER_LIVE.get(schema.class_name, frozenset())
 
 
 def watches_protected(principal: Principal, schema: ClassSchema, watch: list[str] | None) -> bool:
     """Watching a protected field would reveal when it changes (parse-server refuses with 119)."""
-    hidden = access.protected_fields(principal, schema, {}) if not principal.is_master else frozenset()
+    hidden = protected_fields(principal, schema, {})
     return any(name.split(".")[0] in hidden for name in watch or ())
 
 

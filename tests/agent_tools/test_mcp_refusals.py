@@ -105,3 +105,25 @@ async def test_an_integer_past_64_bits_over_mcp_still_leaves_its_one_record(gate
         record = await gateway.last_record()
         assert record["agentId"] == agent_id and record["tool"] == "query_objects"
         assert huge.decode() in orjson.dumps(record["input"]).decode()  # kept as its decimal text
+
+
+async def test_an_authenticated_batch_is_refused_whole_with_one_record(gateway: Gateway,
+                                                                      client: httpx.AsyncClient) -> None:
+    # MCP 2025-06-18 removed JSON-RPC batching; before, a batch mixing calls the protocol layer ran and refused
+    # left records only for the calls that ran. Now the whole batch is refused before any call: one record.
+    agent_id, token = await gateway.agent("batcher", grants=["read:*", "write:*"])
+    headers = await _session(gateway, token)
+    create = {"name": "create_object", "arguments": {"className": "Batched", "fields": {"n": 1}}}
+    batch = [_call(1, create), _call(2, {"name": 5}), _call(3, {"name": "list_classes", "arguments": {}}),
+             {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    for body in (batch, batch[:1], []):
+        before = await _records(gateway)
+        answer = await gateway.http.post(MCP, content=orjson.dumps(body), headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == -32600, answer.text
+        assert await _records(gateway) == before + 1
+        record = await gateway.last_record()
+        assert (record["agentId"], record["tool"], record["rule"]) == (agent_id, "(batch)", "mcp.batch")
+        assert record["input"]["calls"] == sum(1 for m in body if m.get("method") == "tools/call")
+    found = await client.get("/classes/Batched", headers=gateway.admin_headers)
+    assert found.json().get("results", []) == [], found.text  # the batched create never ran

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 
 from tests.conftest import APP_ID
+from tests.support.live import LiveServer
 from tests.support.postgres import free_port
 
 
@@ -112,3 +114,9 @@ async def open_socket() -> AsyncIterator[Any]:
     yield opener
     for connection in opened:
         await connection.close()
+
+
+@pytest.fixture
+async def rest(live_server: LiveServer, master_headers: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server.url, headers=master_headers) as http:
+        yield http

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import APP_ID
-from tests.support.live import LiveServer
-
-
-@pytest.fixture
-async def rest(live_server: LiveServer, master_headers: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server.url, headers=master_headers) as http:
-        yield http
 
 
 async def sign_up(rest: httpx.AsyncClient, username: str) -> tuple[str, str]:

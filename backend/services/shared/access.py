@@ -18,6 +18,9 @@ from backend.storage.protocols import ClassSchema, Row
 Operation = Literal["get", "find", "count", "create", "update", "delete", "addField"]
 ACL_NAME_MAX = 256
 _MASTER_ONLY_ON_INSTALLATIONS = frozenset({"find", "count", "delete"})
+# classes only the master key reaches through the Parse API, as in Parse Server 9 (_Hooks is internal here)
+MASTER_ONLY_CLASSES = frozenset({"_Audience", "_JobStatus", "_JobSchedule", "_PushStatus", "_GlobalConfig",
+                                 "_GraphQLConfig", "_Idempotency"})
 
 
 def acl_to_perms(acl: object) -> tuple[list[str], list[str]]:
@@ -99,6 +102,11 @@ def require_class(principal: Principal, schema: ClassSchema, operation: Operatio
         if principal.is_read_only and operation in ("create", "update", "delete", "addField"):
             raise OperationForbidden("read-only masterKey isn't allowed to perform the " + operation + " operation.")
         return
+    if schema.class_name in MASTER_ONLY_CLASSES:
+        # Parse 9's classesWithMasterOnlyAccess: push audiences, job runs and schedules, server state
+        verb = "find" if operation == "count" else operation
+        raise OperationForbidden(f"Clients aren't allowed to perform the {verb} operation on the "
+                                 f"{schema.class_name} collection.")
     if schema.class_name == "_Installation" and operation in _MASTER_ONLY_ON_INSTALLATIONS:
         # every device's token and channels: listing or deleting them is for the server alone, as in Parse 9
         verb = "delete" if operation == "delete" else "find"
