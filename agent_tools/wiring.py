@@ -10,6 +10,7 @@ from agent_tools.stores.admins import AdminStore
 from agent_tools.stores.agents import Agent, AgentStore, Confirmations
 from agent_tools.stores.approvals import ApprovalStore
 from agent_tools.stores.audit import AuditLog
+from agent_tools.stores.audit_copies import fill_copies
 from agent_tools.stores.classes import Records
 from agent_tools.stores.policy import PolicyStore, RateLimits
 from agent_tools.stores.run_budget import run_budget
@@ -78,6 +79,7 @@ class AgentTools:
             if not self._ready:
                 await self.records.ensure_classes()
                 await self.audit.ensure_head()
+                await fill_copies(self.audit)  # records of an earlier release get the copies added since
                 await self.intents.ensure()
                 self._ready = True
 

@@ -5,6 +5,8 @@ Every failure that reaches a client is a ``ParseError`` rendered as
 ``status_for`` (used by the one HTTP handler in ``backend.api``) knows statuses.
 
     ParseError (1, internal)
+    * WriteConflict (1)               -> 500; the database ended the transaction (deadlock,
+                                         serialization): nothing was written, running it again may succeed
     * TooManyRequests (100)           -> 429, as parse-server's rateLimit
     * DatabaseUnavailable (100)       -> 503 with Retry-After: the database is unreachable or busy, try again
     * ObjectNotFound (101)            -> 404
@@ -204,6 +206,15 @@ class InvalidSessionToken(ParseError):
 class InvalidSchemaOperation(ParseError):
     code = ParseCode.INVALID_SCHEMA_OPERATION
     default_message = "Invalid schema operation."
+
+
+class WriteConflict(ParseError):
+    """The database rolled the transaction back to break a deadlock or a serialization conflict.
+
+    Nothing of it was written; the same work run again in a new transaction may well succeed.
+    """
+
+    default_message = "The request collided with another write and was rolled back; nothing was changed. Try again."
 
 
 class TooManyRequests(ParseError):

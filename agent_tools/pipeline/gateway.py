@@ -28,13 +28,13 @@ from agent_tools.pipeline.shaping import Shaper, result_hash, shaper_for
 from agent_tools.pipeline.telemetry import describe, tool_span
 from agent_tools.stores.agents import Agent
 from agent_tools.stores.approvals import binding_for, preview_of
-from agent_tools.stores.audit import AgentChanged, RunAgain, recordable
+from agent_tools.stores.audit import ATTEMPTS, AgentChanged, RunAgain, recordable
 from agent_tools.stores.oauth_tokens import scope_for
 from agent_tools.stores.parts import Parts
 from agent_tools.stores.policy import Decision, Policy, decide, granted, over_cap
 from agent_tools.stores.run_budget import Caps, refusal
 from backend.context import Principal
-from backend.errors import DuplicateValue, ParseError, status_for
+from backend.errors import DuplicateValue, ParseError, WriteConflict, status_for
 from backend.metrics import count_agent_call
 from backend.services.shared.units import Unit
 
@@ -89,7 +89,8 @@ class Call:
     input: BaseModel | None = None
     user: Principal | None = None
     shaper: Shaper | None = None
-    fresh: bool = False  # read the agent from the database even for a read (the second attempt)
+    fresh: bool = False  # read the agent from the database even for a read (a later attempt)
+    attempt: int = 1
     unconfirmed: tuple[str, bytes] | None = None  # the agent copy the call was admitted on, to confirm
     confirmation: asyncio.Future[bool] | None = None  # a write's group confirmation of that copy
     reserved: str | None = None  # the run whose write budget this call holds a place in (until it commits)
@@ -146,10 +147,18 @@ class Gateway:
         return result
 
     async def _call(self, call: Call) -> CallResult:
-        try:
-            return await self._attempt(call)
-        except RunAgain:  # admitted on a copy of the agent that changed since, or a chain moved: once more
-            return await self._attempt(Call(call.request, call.run_id, call.started, fresh=True))
+        """Attempts of the call: again (on the fresh agent row) after a unit rolled back for a reason another
+        run resolves: admitted on a copy of the agent that changed since, a chain moved, or the database
+        broke a deadlock. A write's last attempt records its conflict as a failure (``_write``)."""
+        while True:
+            try:
+                return await self._attempt(call)
+            except (RunAgain, WriteConflict) as again:
+                if call.attempt >= ATTEMPTS:
+                    if isinstance(again, WriteConflict):  # a read's record could not commit: nothing was shown
+                        return _error(call, 500, int(again.code), again.message, "audit.conflict", {})
+                    raise
+            call = Call(call.request, call.run_id, call.started, fresh=True, attempt=call.attempt + 1)
 
     async def _attempt(self, call: Call) -> CallResult:
         try:
@@ -347,8 +356,8 @@ class Gateway:
                 return await self._failed(call, decision, error)
             return await self._replay(call, first)
         except Exception as error:
-            if isinstance(error, Blocked):
-                raise
+            if isinstance(error, Blocked) or (isinstance(error, WriteConflict) and call.attempt < ATTEMPTS):
+                raise  # a conflict rolled the write and its record back together: run it again
             return await self._failed(call, decision, error)
         call.committed = True
         return _ok(call, result, record)

@@ -33,7 +33,7 @@ from agent_tools.model import keyset
 from agent_tools.model.bounds import audit_form
 from agent_tools.stores.classes import AUDIT_HEAD, TOOL_CALL, Records
 from backend import wire
-from backend.errors import DuplicateValue
+from backend.errors import DuplicateValue, WriteConflict
 from backend.services.data.appends import Appender
 from backend.services.shared.units import Database, Unit
 
@@ -43,6 +43,7 @@ SPAN = 10**12  # seqs per chain: chain c holds c*SPAN+1...; exact in a double (P
 INDEXED = ("agentId", "runId", "tool", "decision", "outcome", "idempotencyKey", "approvalId", "rule")
 PAGE = 500
 DISTRUST_SECONDS = 30.0  # after a chain moved under this process, heads are read under their lock this long
+ATTEMPTS = 3  # runs of a unit the database rolled back (deadlock, serialization) before the failure is told
 DRAINERS = 2  # batches of records of reads (group commit) committing at once
 _Queued = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]", tuple[str, bytes] | None]
 
@@ -210,9 +211,7 @@ class AuditLog:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                async with self.db.unit() as unit:
-                    kept = await self._confirmed(unit, batch)
-                    bodies = await self.append_many(unit, [entry for entry, _, _ in kept]) if kept else []
+                kept, bodies = await self._commit(batch)
             except Exception as error:  # noqa: BLE001 - isolate the failing record: the others still get theirs
                 if len(batch) == 1 and not isinstance(error, ChainMoved):
                     _settle(batch, error=sys.exc_info()[1])
@@ -220,6 +219,22 @@ class AuditLog:
                 await self._one_by_one(batch)
                 continue
             _settle(kept, bodies)
+
+    async def _commit(self, batch: list[_Queued]) -> tuple[list[_Queued], list[dict[str, Any]]]:
+        """Append the batch's records (of agents still as their calls saw them) in a unit of their own.
+
+        A unit the database rolled back to break a deadlock or a serialization conflict wrote nothing (its
+        records and its head's move went together, so the chain is as before): run it again, a few times.
+        """
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.db.unit() as unit:
+                    kept = await self._confirmed(unit, batch)
+                    return kept, await self.append_many(unit, [entry for entry, _, _ in kept]) if kept else []
+            except WriteConflict:
+                if attempt == ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _confirmed(self, unit: Unit, batch: list[_Queued]) -> list[_Queued]:
         """The batch's records whose agents are still as their calls saw them; the others get AgentChanged."""
@@ -239,9 +254,7 @@ class AuditLog:
     async def _one_by_one(self, batch: list[_Queued]) -> None:
         for queued in batch:
             try:
-                async with self.db.unit() as unit:
-                    kept = await self._confirmed(unit, [queued])
-                    bodies = [await self.append(unit, queued[0])] if kept else []
+                kept, bodies = await self._commit([queued])
             except Exception as error:  # noqa: BLE001
                 _settle([queued], error=error)
             else:

@@ -45,7 +45,7 @@ FIELDS: dict[str, dict[str, str]] = {
     TOOL_CALL: {"seq": "Number", "body": "String", "hash": "String", "agentId": "String", "runId": "String",
                 "tool": "String", "decision": "String", "outcome": "String", "idempotencyKey": "String",
                 "approvalId": "String", "rule": "String"},
-    AUDIT_HEAD: {"chain": "Number", "seq": "Number", "hash": "String"},
+    AUDIT_HEAD: {"chain": "Number", "seq": "Number", "hash": "String", "copies": "String"},
     POLICY: {"version": "Number", "config": "Object", "author": "String"},
     ADMIN: {"username": "String", "passwordHash": "String", "role": "String", "disabled": "Boolean"},
     ADMIN_SESSION: {"tokenHash": "String", "adminId": "String", "expiresAt": "Date", "ended": "Boolean"},
@@ -94,7 +94,9 @@ class Records:
                 if absent := {key: spec for key, spec in wanted_indexes.items() if key not in schema.indexes}:
                     await self.schemas.update_class(unit, name, {"indexes": absent})
         async with self.db.unit() as unit:
-            for name, fields in UNIQUE:
+            # each class's schema lock is held to the commit: take them in the order the unit above took
+            # them, or two instances starting together each hold one the other waits for (a deadlock)
+            for name, fields in sorted(UNIQUE, key=lambda unique: CLASSES.index(unique[0])):
                 await self.schemas.ensure_unique(unit, name, fields)
 
     async def create(self, class_name: str, data: dict[str, Any], unit: Unit | None = None) -> dict[str, Any]:

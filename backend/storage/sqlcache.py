@@ -141,18 +141,30 @@ class StatementCache:
     def insert_with(self, table: sa.Table, names: tuple[str, ...],
                     updates: tuple[tuple[sa.Table, tuple[str, ...]], ...]) -> sa.Insert:
         """INSERT of one row of ``names`` whose WITH clause first updates rows by objectId (PostgreSQL);
-        parameters named by ``insert_param`` and ``update_param``."""
+        parameters named by ``insert_param`` and ``update_param``.
+
+        The row is SELECTed FROM the updates' RETURNING, so PostgreSQL runs every update (taking its row
+        lock) before the insert: an unreferenced data-modifying CTE runs AFTER the main statement, which
+        took the insert's unique-index entries first and, against a writer that locked the same row (an
+        audit chain's head) before inserting, deadlocked. A row to update that is gone inserts nothing.
+        """
 
         def build() -> sa.Insert:
-            statement = sa.insert(table).values({name: sa.bindparam(insert_param(column), type_=table.c[name].type)
-                                                 for column, name in enumerate(names)})
+            changes: list[sa.CTE] = []
             for index, (target, columns) in enumerate(updates):
                 key = sa.bindparam(update_param(index, None), type_=target.c.objectId.type)
                 change = sa.update(target).where(target.c.objectId == key).values(
                     {name: sa.bindparam(update_param(index, column), type_=target.c[name].type)
                      for column, name in enumerate(columns)})
-                statement = statement.add_cte(change.cte(f"u{index}"))
-            return statement
+                changes.append(change.returning(target.c.objectId).cte(f"u{index}"))
+            assert changes, "insert_with needs at least one update"
+            joined: sa.FromClause = changes[0]
+            for later in changes[1:]:  # each update returns its one row: a join ON true is that one row
+                joined = joined.join(later, sa.true())
+            row = sa.select(*(sa.bindparam(insert_param(column), type_=table.c[name].type)
+                              for column, name in enumerate(names))).select_from(joined)
+            statement = sa.insert(table).from_select(list(names), row)
+            return statement.add_cte(*changes)
 
         return self._get(("insert_with", table, names, updates), build)
 

@@ -420,10 +420,16 @@ def acl_filter(compiler: Compiler, read_names: frozenset[str] | None) -> Expr:
     return sa.or_(rperm.is_(None), compiler.dialect.array_contains_any(rperm, sorted(read_names)))
 
 
-def query_error(error: DBAPIError) -> Exception:
-    """A database's refusal of a query it was handed (e.g. a regex PostgreSQL cannot read) -> 102."""
+def sqlstate(error: DBAPIError) -> str | None:
+    """The SQLSTATE the driver reported (asyncpg: on the error or on its cause), if any."""
     orig = error.orig
     state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
-    if isinstance(state, str) and state.startswith(("22", "2201B")):
+    return state if isinstance(state, str) else None
+
+
+def query_error(error: DBAPIError) -> Exception:
+    """A database's refusal of a query it was handed (e.g. a regex PostgreSQL cannot read) -> 102."""
+    state = sqlstate(error)
+    if state is not None and state.startswith(("22", "2201B")):
         return InvalidQuery("The database refused the query: check $regex and other operator values.")
     return error

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from backend.errors import DuplicateValue
+from backend.errors import DuplicateValue, ObjectNotFound, WriteConflict
 from backend.querytree import FindSpec, GroupSpec, Node
 from backend.storage import sqlfaults
 from backend.storage.protocols import ID_INDEX, ClassSchema, FieldSpec, Row, StoredResponse, TransactionRequired
@@ -32,7 +32,7 @@ from backend.storage.sqlcache import (
 )
 from backend.storage.sqlconstraints import create_unique_index, duplicate_field, reachable_statement
 from backend.storage.sqlgroup import Group, group_statement, groups_from
-from backend.storage.sqlquery import Compiler, SqlDialect, order_by, query_error
+from backend.storage.sqlquery import Compiler, SqlDialect, order_by, query_error, sqlstate
 from backend.storage.sqltables import (
     JSON_TYPE,
     UTCDateTime,
@@ -160,11 +160,16 @@ class SqlStore:
 
     @asynccontextmanager
     async def transaction(self, *, read_only: bool = False, single_write: bool = False) -> AsyncIterator[SqlSession]:
-        async with self.connect(read_only=read_only, single_write=single_write) as conn:
-            session = SqlSession(self, conn, single_write=single_write)
-            yield session
-            if session.schema_changed:
-                await self.announce_schema_change(conn)
+        try:
+            async with self.connect(read_only=read_only, single_write=single_write) as conn:
+                session = SqlSession(self, conn, single_write=single_write)
+                yield session
+                if session.schema_changed:
+                    await self.announce_schema_change(conn)
+        except DBAPIError as error:  # in a statement or at COMMIT: the whole transaction is gone
+            if sqlstate(error) in RETRYABLE:
+                raise WriteConflict() from error
+            raise
         if session.schema_changed:
             self.schema_committed()
 
@@ -355,7 +360,8 @@ class SqlSession:
         for index, ((_, object_id, columns), (_, ordered)) in enumerate(zip(changes, shapes, strict=True)):
             params[update_param(index, None)] = object_id
             params |= {update_param(index, column): columns[name] for column, name in enumerate(ordered)}
-        await self.conn.execute(statement, params)
+        if (await self.conn.execute(statement, params)).rowcount != 1:  # a row to update was gone: no insert
+            raise ObjectNotFound("A row this write updates is gone; nothing was written.")
 
     def _guarded(self, savepoint: bool) -> AbstractAsyncContextManager[object]:
         """A savepoint around a write whose unique violation a caller may catch and carry on after."""
@@ -522,3 +528,9 @@ def _create(sync: sa.Connection, table: sa.Table) -> None:
 
 def _drop(sync: sa.Connection, table: sa.Table) -> None:
     table.drop(sync, checkfirst=True)
+
+
+# SQLSTATEs of a transaction the database rolled back to let another one finish: serialization_failure,
+# deadlock_detected. The work itself was fine; running it again in a new transaction may succeed.
+RETRYABLE = frozenset({"40001", "40P01"})
+

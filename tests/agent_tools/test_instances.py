@@ -179,3 +179,26 @@ async def test_provenance_a_reader_remembers_follows_a_write_through_another_ins
     assert writer_shown(await _read(gateway, reader, order)) == first_id  # A remembers it: the object is unchanged
     assert (await other.call(second, "write", "update_object", ref | {"fields": {"n": 3}})).status_code == 200
     assert writer_shown(await _read(gateway, reader, order)) == second_id
+
+
+async def test_racing_reads_and_writes_on_two_instances_each_leave_exactly_one_record(
+        gateway: Gateway, other: Gateway, seed: Seed) -> None:
+    order = await seed("Order", n=0)
+    ref = {"className": "Order", "objectId": order["objectId"]}
+    _, token = await gateway.agent("racer", grants=["count_objects", "update_object"])
+    # a fresh database: both instances start on the lowest free chains, so their appends meet on the same
+    # heads from the first call on (group-committed reads with writes; heads trusted, then moved by the other)
+
+    async def one(instance: Gateway, n: int) -> httpx.Response:
+        if n % 4 == 3:
+            return await instance.call(token, "write", "update_object", ref | {"fields": {"n": n}})
+        return await instance.call(token, "read", "count_objects", {"className": "Order"})
+
+    calls = 0
+    for _ in range(4):  # rounds: each starts with both instances trusting heads the other has moved
+        answers = await asyncio.gather(*(one((gateway, other)[n % 2], n) for n in range(24)))
+        assert [answer.status_code for answer in answers] == [200] * len(answers), [a.text for a in answers]
+        calls += len(answers)
+    records = await gateway.records()
+    assert len(records) == calls and len({record["seq"] for record in records}) == calls
+    assert await other.verify() == {"ok": True, "records": calls, "problems": []}

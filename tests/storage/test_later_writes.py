@@ -7,11 +7,13 @@ reads that class again in the unit, or when the unit commits: never lost, never 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import sqlalchemy as sa
 
 from backend.context import RequestContext
-from backend.errors import DuplicateValue
+from backend.errors import DuplicateValue, WriteConflict
 from backend.services.data.appends import Appender
 from backend.services.data.objects import FindOptions
 from backend.services.wiring import Services
@@ -94,3 +96,29 @@ async def test_writes_held_by_the_engine_are_sent_at_commit_and_dropped_at_rollb
                     sa.update(table).where(table.c.objectId == head_id).values(label="dropped"))
             raise RuntimeError("the unit fails before another statement")
     assert await _state(services, head_id) == ([0], {"seq": 0, "label": "kept"})
+
+
+async def test_a_deadlock_rolls_one_unit_back_as_a_write_conflict_and_the_other_commits(
+        services: Services, engine: str) -> None:
+    if engine != "postgres":
+        pytest.skip("SQLite has one writer at a time: two units never hold row locks at once")
+    ctx = RequestContext.system()
+    ids = [str((await services.objects.create(ctx, HEAD, {"seq": n, "label": "start"}))["objectId"]) for n in (0, 1)]
+    rows, both_hold = Appender(services.schemas), asyncio.Barrier(2)
+
+    async def crosswise(first: str, second: str, label: str) -> str:
+        async with services.db.unit() as unit:
+            await rows.lock(unit, HEAD, first)
+            await both_hold.wait()  # each holds one row; each now asks for the other's
+            await rows.lock(unit, HEAD, second)
+            await rows.set_later(unit, HEAD, first, {"label": label})
+        return label
+
+    outcomes = await asyncio.gather(crosswise(ids[0], ids[1], "a"), crosswise(ids[1], ids[0], "b"),
+                                    return_exceptions=True)
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["WriteConflict", "str"]
+    conflict = next(outcome for outcome in outcomes if isinstance(outcome, WriteConflict))
+    assert conflict.to_wire()["code"] == 1 and "nothing was changed" in conflict.message
+    winner = next(outcome for outcome in outcomes if isinstance(outcome, str))
+    labels = [(await services.objects.get(ctx, HEAD, object_id))["label"] for object_id in ids]
+    assert labels.count(winner) == 1 and labels.count("start") == 1  # the loser's change is gone
