@@ -42,8 +42,16 @@ SHARED_DIR = "PROMETHEUS_MULTIPROC_DIR"
 POOL_REFRESH_SECONDS = 5.0
 
 
+# each (method, route, status) series looked up once: labels() validates and locks on every call (about a sixth
+# of a request's access-line cost); the labels are bounded, and a series lives as long as its metric
+_request_series: dict[tuple[str, str, int], Histogram] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    http_requests.labels(method, route, str(status)).observe(seconds)
+    series = _request_series.get((method, route, status))
+    if series is None:
+        series = _request_series[(method, route, status)] = http_requests.labels(method, route, str(status))
+    series.observe(seconds)
 
 
 def count_agent_call(tool: str, decision: object, rule: object) -> None:

@@ -97,7 +97,16 @@ def _is_text_or_json(scope: Scope) -> bool:
     return kind in ("", "text/plain", "application/json")
 
 
+def _may_tunnel(body: bytes) -> bool:
+    """Whether the body can hold a tunnel key, without parsing it (a plain create's body then is parsed once, by
+    its route): a key that decodes to ``_method`` or ``_ApplicationId`` is written out or uses a ``\\u`` escape
+    (JSON's other escapes never make a letter or an underscore)."""
+    return b"_method" in body or b"_ApplicationId" in body or b"\\u" in body
+
+
 def _untunnel(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
+    if not _may_tunnel(body):
+        return scope, body
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:

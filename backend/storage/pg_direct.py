@@ -8,19 +8,21 @@ processors are looked up once, and the rows come from the same driver connection
 on (JSONB decoded by the same deserializer), so they are the rows SQLAlchemy would hand back: this only runs for
 statements whose column types SQLAlchemy passes through unchanged on asyncpg (checked once per statement).
 
-Only the autocommit read connections use it: a transaction SQLAlchemy has not begun yet would not see a
-statement sent behind its back. A statement the database refuses is run again through SQLAlchemy, so errors
-surface exactly as before (a read has no effect to repeat).
+Only autocommit connections use it: a transaction SQLAlchemy has not begun yet would not see a statement sent
+behind its back. Reads run here on the read connections; single-row INSERTs (a plain create) on the single-write
+ones, compiled once per (statement, column set). A statement the database refuses is run again through
+SQLAlchemy, so errors surface exactly as before: a read has no effect to repeat, and a refused autocommit
+INSERT wrote nothing (it was its own transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Compiled, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.storage.sqltables import UTCDateTime
@@ -29,11 +31,11 @@ Processor = Callable[[Any], Any] | None
 
 
 class Plan:
-    """One SELECT compiled for asyncpg: its SQL, its parameters in ``$n`` order, its column names."""
+    """One statement compiled for asyncpg: its SQL, its parameters in ``$n`` order, its column names (a SELECT)."""
 
     __slots__ = ("binds", "keys", "sql", "statement")
 
-    def __init__(self, statement: sa.Select[Any], sql: str, binds: list[tuple[str, Any, Processor]],
+    def __init__(self, statement: sa.Select[Any] | sa.Insert, sql: str, binds: list[tuple[str, Any, Processor]],
                  keys: list[str]) -> None:
         self.statement = statement  # held, so the statement's id cannot be reused while the plan is cached
         self.sql = sql
@@ -66,19 +68,38 @@ class Rows:
 def plan(statement: sa.Select[Any], dialect: Dialect) -> Plan | None:
     """The statement compiled for asyncpg, or None when it needs SQLAlchemy at run time (expanding
     parameters, computed parameters, columns whose values SQLAlchemy converts after the driver)."""
-    compiled = statement.compile(dialect=dialect)
-    names = compiled.positiontup or []
-    if compiled.literal_execute_params or compiled.post_compile_params or len(set(names)) != len(names):
-        return None
     if not all(_passes_through(column.type) for column in statement.selected_columns):
+        return None
+    compiled = statement.compile(dialect=dialect)
+    binds = _binds(compiled, dialect)
+    if binds is None:
+        return None
+    return Plan(statement, compiled.string, binds, [str(column.name) for column in statement.selected_columns])
+
+
+def insert_plan(statement: sa.Insert, columns: Iterable[str], dialect: Dialect) -> Plan | None:
+    """An INSERT of exactly ``columns`` (the keys it is executed with, as SQLAlchemy compiles it per call), or None
+    when SQLAlchemy would add anything at run time (Python-side defaults, escaped parameter names)."""
+    names = list(columns)
+    compiled = statement.compile(dialect=dialect, column_keys=names)
+    binds = _binds(compiled, dialect)
+    if binds is None or compiled.escaped_bind_names or sorted(name for name, _, _ in binds) != sorted(names):
+        return None
+    return Plan(statement, compiled.string, binds, [])
+
+
+def _binds(compiled: Compiled, dialect: Dialect) -> list[tuple[str, Any, Processor]] | None:
+    """Each ``$n`` parameter's name, compiled-in value and bind processor; None if any is computed per call."""
+    names = compiled.positiontup or []  # type: ignore[attr-defined]
+    if compiled.literal_execute_params or compiled.post_compile_params or len(set(names)) != len(names):  # type: ignore[attr-defined]
         return None
     binds: list[tuple[str, Any, Processor]] = []
     for name in names:
-        bind = compiled.binds[name]
+        bind = compiled.binds[name]  # type: ignore[attr-defined]
         if bind.callable is not None:
             return None
         binds.append((name, bind.value, _bind_processor(bind.type, dialect)))
-    return Plan(statement, compiled.string, binds, [str(column.name) for column in statement.selected_columns])
+    return binds
 
 
 def _passes_through(type_: Any) -> bool:
@@ -95,10 +116,25 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
 
 async def fetch(conn: AsyncConnection, compiled: Plan, values: dict[str, Any]) -> Rows | None:
     """The rows of ``compiled``, or None when the database refused it (the caller runs it through SQLAlchemy)."""
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None  # a checked-out connection has its driver connection
+    raw = await _driver(conn)
     try:
         records = await raw.fetch(compiled.sql, *compiled.arguments(values))
     except (asyncpg.PostgresError, asyncpg.InterfaceError):  # a lost connection too: SQLAlchemy maps it (sqlfaults)
         return None
     return Rows(compiled.keys, records)
+
+
+async def execute(conn: AsyncConnection, compiled: Plan, values: dict[str, Any]) -> bool:
+    """Run a write on an autocommit connection; False when the database refused it (it wrote nothing)."""
+    raw = await _driver(conn)
+    try:
+        await raw.execute(compiled.sql, *compiled.arguments(values))
+    except asyncpg.PostgresError:
+        return False
+    return True
+
+
+async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None  # a checked-out connection has its driver connection
+    return raw

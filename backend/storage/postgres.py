@@ -175,7 +175,8 @@ class PostgresStore(SqlStore):
         self._reads = ConnectionShelf(self._reader, pool_size)
         self._single_writes = ConnectionShelf(engine, max(1, pool_size // 2), isolation_level="AUTOCOMMIT")
         self._listener: asyncpg.Connection | None = None
-        self._plans: dict[int, pg_direct.Plan | None] = {}  # by id() of a prebuilt statement (each plan holds it)
+        # by id() of a prebuilt statement (each plan holds it) and, for an INSERT, its columns
+        self._plans: dict[tuple[int, tuple[str, ...]], pg_direct.Plan | None] = {}
 
     async def open(self) -> None:
         await super().open()
@@ -204,15 +205,26 @@ class PostgresStore(SqlStore):
                 return rows
         return await super().run_read(conn, statement, values)
 
-    def _plan(self, statement: sa.Select[Any]) -> pg_direct.Plan | None:
-        key = id(statement)
+    async def run_insert(self, conn: AsyncConnection, statement: sa.Insert, values: dict[str, Any], *,
+                         autocommit: bool) -> None:
+        if autocommit:  # its own transaction: nothing SQLAlchemy began can miss it (see pg_direct)
+            compiled = self._plan(statement, tuple(values))
+            if compiled is not None and await pg_direct.execute(conn, compiled, values):
+                return
+        await super().run_insert(conn, statement, values, autocommit=autocommit)
+
+    def _plan(self, statement: sa.Select[Any] | sa.Insert, columns: tuple[str, ...] = ()) -> pg_direct.Plan | None:
+        """The statement's plan, compiled once per (statement, column set: an INSERT's columns are its keys)."""
+        key = (id(statement), columns)
         if key in self._plans:
             found = self._plans[key]
             if found is None or found.statement is statement:
                 return found
         if len(self._plans) >= 4096:
             self._plans.clear()
-        found = self._plans[key] = pg_direct.plan(statement, self._reader.dialect)
+        found = self._plans[key] = (pg_direct.insert_plan(statement, columns, self.engine.dialect)
+                                    if isinstance(statement, sa.Insert) else
+                                    pg_direct.plan(statement, self._reader.dialect))
         return found
 
     def pools(self) -> dict[str, AsyncEngine]:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import jsontext, operators, wire
 from backend.storage import sqlfaults
+from backend.storage.schema_file import SchemaFile
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlite_trips import OneTripDBAPI, held_writes
 from backend.storage.sqlquery import Expr
@@ -179,8 +180,8 @@ class SqliteStore(SqlStore):
         sqlfaults.install(self._reader)
         self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
         # processes sharing the file learn of schema changes from a small file beside it, replaced after each
-        # commit that changed a schema: one local file read per unit of work, no trip to the database thread
-        self._schema_file = Path(database + "-schema") if database and database != ":memory:" else None
+        # commit that changed a schema: one stat per unit of work, no trip to the database thread (see schema_file)
+        self._schema_file = SchemaFile(Path(database + "-schema")) if database and database != ":memory:" else None
 
     async def close(self) -> None:
         await self._reads.close()
@@ -190,17 +191,12 @@ class SqliteStore(SqlStore):
     def schema_stamp(self) -> object:
         if self._schema_file is None:
             return super().schema_stamp()
-        try:  # its content, unique per change (an inode number and a coarse mtime may both repeat)
-            return self._schema_file.read_bytes()
-        except FileNotFoundError:
-            return None
+        return self._schema_file.stamp()
 
     def schema_committed(self) -> None:
         super().schema_committed()
         if self._schema_file is not None:
-            fresh = self._schema_file.with_name(f"{self._schema_file.name}.{os.getpid()}.{id(self)}")
-            fresh.write_text(f"{time.time_ns()} {os.getpid()} {id(self)} {self._schema_stamp}")
-            os.replace(fresh, self._schema_file)
+            self._schema_file.replace(f"{time.time_ns()} {os.getpid()} {id(self)} {self._schema_stamp}")
 
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         return held_writes(conn)

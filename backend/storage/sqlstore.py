@@ -189,6 +189,11 @@ class SqlStore:
         """A SELECT's result (what rows_from reads); PostgreSQL sends prebuilt ones straight to the driver."""
         return await conn.execute(statement, values)
 
+    async def run_insert(self, conn: AsyncConnection, statement: sa.Insert, values: dict[str, Any], *,
+                         autocommit: bool) -> None:
+        """A prebuilt single-row INSERT; PostgreSQL sends one on an autocommit connection straight to the driver."""
+        await conn.execute(statement, values)
+
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         """Statements executed on ``conn`` inside may wait to be sent with the first one after it (SQLite:
         in one trip to the driver's thread); engines that send each at once need not."""
@@ -325,7 +330,8 @@ class SqlSession:
         table = self.store.table(schema)
         try:
             async with self._guarded(savepoint):
-                await self.conn.execute(self.store.statements.insert(table), row_to_columns(schema, row))
+                await self.store.run_insert(self.conn, self.store.statements.insert(table), row_to_columns(schema, row),
+                                            autocommit=self._writes_left is not None)
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
 

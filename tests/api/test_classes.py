@@ -72,3 +72,10 @@ async def test_js_sdk_style_tunnelled_post_is_a_get(client: httpx.AsyncClient) -
     response = await client.post("/classes/Tunnel", content=json.dumps(payload), headers={"content-type": "text/plain"})
     assert response.status_code == 200
     assert [row["k"] for row in response.json()["results"]] == ["v"]
+    # the keys written with JSON escapes are the same keys (the tunnel skips parsing only bodies that lack them)
+    escaped = json.dumps(payload).replace('"_method"', '"\\u005fmethod"').replace('"_ApplicationId"',
+                                                                                '"\\u005fApplication\\u0049d"')
+    assert "_method" not in escaped and "_ApplicationId" not in escaped
+    response = await client.post("/classes/Tunnel", content=escaped, headers={"content-type": "text/plain"})
+    assert response.status_code == 200
+    assert [row["k"] for row in response.json()["results"]] == ["v"]

@@ -71,3 +71,29 @@ async def test_postgres_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_ref
         refused = sa.select(sa.cast(sa.literal_column("1/0"), sa.Float()).label("x"))
         with pytest.raises(sa.exc.DBAPIError, match="division by zero"):  # SQLAlchemy's own error, as before
             await store.run_read(conn, refused, None)
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # the direct path is PostgreSQL's
+async def test_postgres_direct_inserts_write_what_sqlalchemy_writes_and_fall_back_on_refusal(
+    services: Services,
+) -> None:
+    saved = await _saved(services)  # the table and its columns (a new class: in a transaction)
+    again = await services.objects.create(RequestContext.system(), "Direct", FIELDS)  # a plain INSERT
+    assert {key: (await services.objects.get(ALICE, "Direct", again["objectId"]))[key] for key in FIELDS} == FIELDS
+    store = services.store
+    assert isinstance(store, PostgresStore)
+    created = [plan for (_, columns), plan in store._plans.items() if "createdAt" in columns]
+    assert created and created[0] is not None  # the service's create took the direct way
+    table = sa.table("Direct", sa.column("objectId", sa.Text()), sa.column("bucket", sa.Float()),
+                     sa.column("name", sa.Text()))
+    statement = sa.insert(table)
+    async with store.connect(read_only=False, single_write=True) as conn:
+        await store.run_insert(conn, statement, {"objectId": "d1", "bucket": 4.5, "name": "ß"}, autocommit=True)
+        assert store._plan(statement, ("objectId", "bucket", "name")) is not None  # it went the direct way
+        await conn.execute(statement, {"objectId": "s1", "bucket": 4.5, "name": "ß"})
+        rows = await conn.execute(sa.select(table.c.bucket, table.c.name).where(table.c.objectId.in_(["d1", "s1"])))
+        assert [tuple(row) for row in rows] == [(4.5, "ß"), (4.5, "ß")]
+        with pytest.raises(sa.exc.IntegrityError):  # a duplicate key: SQLAlchemy's own error, as before
+            await store.run_insert(conn, statement, {"objectId": saved["objectId"], "bucket": 1.0}, autocommit=True)
+    count = await services.objects.find(ALICE, "Direct", FindOptions(where={"bucket": 1}))
+    assert count.results == []  # the refused insert wrote nothing, on either path
