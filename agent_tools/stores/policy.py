@@ -64,25 +64,38 @@ class Decision:
         return self.kind == "allow"
 
 
+EXACT_SCOPES = frozenset({"auth-failed"})
+"""Limits counted exactly (a moving window): a lockout must never let an attempt past its count at a window's
+edge, as the cheaper sliding-window estimate can; their counts are small, so keeping every hit costs little."""
+
+
 class RateLimits:
-    """Sliding-window limits per agent and per (agent, tool); Redis-backed when Redis is configured."""
+    """Limits per agent, per (agent, tool) and per address; Redis-backed when Redis is configured.
+
+    The first key names the scope: the scopes in ``EXACT_SCOPES`` keep every hit of their window, the others a
+    sliding-window estimate (O(1) per hit, for the busy per-agent and per-address rates)."""
 
     def __init__(self, redis_url: str | None) -> None:
         self.counter = RateCounter(redis_url, "ballast-agent")
+        self.exact = RateCounter(redis_url, "ballast-agent-exact", exact=True)
 
     async def close(self) -> None:
         await self.counter.close()
+        await self.exact.close()
+
+    def _counter(self, keys: tuple[str, ...]) -> RateCounter:
+        return self.exact if keys and keys[0] in EXACT_SCOPES else self.counter
 
     async def hit(self, rate: str, *keys: str) -> bool:
         try:
-            return await self.counter.hit(_item(rate), *keys)
+            return await self._counter(keys).hit(_item(rate), *keys)
         except UNREACHABLE:
             raise _unavailable() from None
 
     async def within(self, rate: str, *keys: str) -> bool:
         """Whether another hit would still be allowed (counts nothing)."""
         try:
-            return await self.counter.test(_item(rate), *keys)
+            return await self._counter(keys).test(_item(rate), *keys)
         except UNREACHABLE:
             raise _unavailable() from None
 

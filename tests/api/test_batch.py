@@ -94,9 +94,13 @@ async def test_batch_routes_the_user_role_session_and_installation_paths(
         {"method": "GET", "path": "/parse/sessions"},
         {"method": "POST", "path": "/parse/installations",
          "body": {"installationId": "b7a3c2e0-5d1f-4e4b-9a7c-0d2e3f4a5b6c", "deviceType": "ios"}},
+        {"method": "GET", "path": "/parse/installations/{id}"},
         {"method": "GET", "path": "/parse/installations"},
     ]
-    results = (await client.post("/batch", json={"requests": requests}, headers=own)).json()
+    results = (await client.post("/batch", json={"requests": requests[:6]}, headers=own)).json()
+    installation = results[5]["success"]["objectId"]
+    reads = [{**request, "path": request["path"].replace("{id}", installation)} for request in requests[6:]]
+    results += (await client.post("/batch", json={"requests": reads}, headers=own)).json()
     assert "updatedAt" in results[0]["success"]
     assert results[1]["success"]["nick"] == "A"
     assert results[1]["success"]["sessionToken"] == user["sessionToken"]  # the caller's own user, as REST
@@ -104,7 +108,9 @@ async def test_batch_routes_the_user_role_session_and_installation_paths(
     assert results[3] == {"error": {"code": 202, "error": "Account already exists for this username."}}
     assert [s["user"]["objectId"] for s in results[4]["success"]["results"]] == [user["objectId"]]
     assert "objectId" in results[5]["success"]
-    assert results[6]["success"] == (await client.get("/installations", headers=own)).json()
+    assert results[6]["success"] == (await client.get(f"/installations/{installation}", headers=own)).json()
+    assert results[7] == {"error": {"code": 119, "error": "Clients aren't allowed to perform the find operation "
+                                                          "on the installation collection."}}  # as REST, as Parse
     login = await client.post("/login", json={"username": "bob", "password": "pw-bob-1"}, headers=headers)
     assert login.status_code == 200
 
