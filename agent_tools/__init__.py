@@ -4,7 +4,8 @@
              admin API (admin_api.py, admins_api.py, delegations_api.py, intents_api.py, admin_auth.py),
              mount.py, connect.py: translate a request into a call and a result into an answer, nothing more
 * wiring.py  AgentTools: the stores and the pipeline built once over the app's Services
-* pipeline/  one call, admit -> run -> record: gateway.py (the call, top to bottom), shaping.py,
+* pipeline/  one call, admit -> run -> record: gateway.py (the call, top to bottom) over its steps admit.py,
+             execute.py, record.py, answer.py (with budgets.py, call.py below them), shaping.py,
              approver.py (runs an approved preview), delegations.py, runs.py (run tokens, replay),
              retries.py, telemetry.py
   tools/     the built-in tools, beside the pipeline: they use only what an app's own @tool could

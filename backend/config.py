@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
+from limits import parse as parse_rate
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -103,6 +104,9 @@ class Settings(BaseSettings):
     # the agent gateway: an agent acting for a user sends a delegation (X-Ballast-Delegation); the user's own
     # session token (X-Parse-Session-Token on a tool call) only if this is on (it also works on /parse)
     agent_session_delegation: bool = Field(False, validation_alias=_ballast("agent_session_delegation"))
+    # tool calls from one client address a minute (or "N/second|minute|hour"), before any token is looked at; raise it
+    # for an agent platform behind one egress address or a benchmark from loopback
+    agent_address_rate: str = Field("1200/minute", validation_alias=_ballast("agent_address_rate"))
     # Parse's idempotencyOptions ({"paths": [...], "ttl": s}): repeats on those paths get 159, unless replay is on
     experimental_idempotency_options: dict[str, Any] | None = Field(
         None, validation_alias=_parse("experimental_idempotency_options", "PARSE_SERVER_IDEMPOTENCY_OPTIONS"))
@@ -220,6 +224,17 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"not an IP address or network: {entry!r} (use e.g. 10.0.0.0/8,::1)") from None
+        return value
+
+    @field_validator("agent_address_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:  # refused at start-up, not on the first tool call; 0 would refuse every call
+            amount = parse_rate(value).amount
+        except ValueError:
+            amount = 0
+        if amount < 1:
+            raise ValueError(f"not a rate of at least one call: {value!r} (use e.g. 1200/minute)")
         return value
 
     @field_validator("max_upload_size", mode="before")

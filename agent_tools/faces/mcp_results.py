@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, create_model
 
 from agent_tools.model.registry import JsonValue, Tool
-from agent_tools.pipeline.gateway import CallResult
+from agent_tools.pipeline.call import CallResult
 from agent_tools.pipeline.shaping import UNTRUSTED_LABEL
 from agent_tools.stores.oauth_tokens import scope_for
 

@@ -29,7 +29,8 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from agent_tools.faces.mcp_results import as_mcp_result, as_mcp_tool
-from agent_tools.pipeline.gateway import FAILED_AUTH_RATE, CallRequest, CallResult
+from agent_tools.pipeline.admit import FAILED_AUTH_RATE
+from agent_tools.pipeline.call import CallRequest, CallResult
 from agent_tools.stores.oauth_tokens import SCOPES, AgentTokenVerifier, Claims, scope_for
 from backend.api.access_log import note_principal
 

@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.routing import Route
 
-from agent_tools.pipeline.gateway import CallRequest, CallResult
+from agent_tools.pipeline.call import CallRequest, CallResult
 from agent_tools.pipeline.runs import with_access_token
 from agent_tools.stores.agents import TOKEN_PREFIX
 from agent_tools.wiring import AgentTools

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from agent_tools.model.blocked import Blocked
-from agent_tools.pipeline.gateway import CallRequest
+from agent_tools.pipeline.call import CallRequest
 from agent_tools.stores.classes import DELEGATION, Records
 from backend import wire
 from backend.context import Principal

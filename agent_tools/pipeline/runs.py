@@ -14,7 +14,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from agent_tools.model.tool_context import Mode, Rollback, ToolContext
-from agent_tools.pipeline.gateway import CallRequest
+from agent_tools.pipeline.call import CallRequest
 from agent_tools.pipeline.shaping import Shaper, result_hash
 from agent_tools.stores.agents import TOKEN_PREFIX
 from agent_tools.stores.intents import RunIntent

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import orjson
+import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from agent_tools.model.bounds import MAX_DEPTH
+from backend.app import create_app
 from backend.cloud import FunctionSpec
+from backend.config import Settings
 from tests.agent_tools.conftest import Gateway, Seed
 from tests.agent_tools.test_mcp import Site
 
@@ -113,3 +118,25 @@ async def test_an_address_failing_authentication_is_cut_off_before_token_checks(
     assert len(records) == 35 and {r["rule"] for r in records[30:]} == {"rate.address"}
     assert sum(len(orjson.dumps(r)) for r in records) < 35 * 1024  # 35 calls of 50 KB each stored ~nothing
     assert (await gateway.verify())["ok"] is True
+
+
+async def test_the_per_address_rate_is_a_setting(settings: Settings, master_headers: dict[str, str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BALLAST_AGENT_ADDRESS_RATE", raising=False)
+    assert Settings().agent_address_rate == "1200/minute"
+    for bad in ("lots", "0/minute"):  # refused at start-up, not on the first call (0 would refuse every call)
+        with pytest.raises(ValidationError, match="agent_address_rate"):
+            Settings(agent_address_rate=bad)
+    monkeypatch.setenv("BALLAST_AGENT_ADDRESS_RATE", "4/minute")
+    app = create_app(settings.model_copy(update={"agent_address_rate": Settings().agent_address_rate,
+                                                 "jobs_enabled": False}))
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport,
+                                                                   base_url="http://127.0.0.1/parse") as http:
+        gateway = Gateway(http, master_headers, app.state.agent_tools)
+        _, token = await gateway.agent("busy")
+        statuses = [(await gateway.call(token, "read", "list_classes", {})).status_code for _ in range(6)]
+        assert statuses == [200] * 4 + [429] * 2
+        records = await gateway.records()
+        assert [r["rule"] for r in records[-2:]] == ["rate.address"] * 2
+        assert (await gateway.verify())["ok"] is True

@@ -7,7 +7,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from agent_tools.pipeline.gateway import CallRequest
+from agent_tools.pipeline.call import CallRequest
 from agent_tools.pipeline.runs import with_access_token
 from agent_tools.wiring import AgentTools
 from backend.cli import app
