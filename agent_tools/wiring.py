@@ -47,7 +47,7 @@ class AgentTools:
         # run budgets and intent exposure: in Redis when configured, so every instance counts together
         self.budgets = run_budget(getattr(services.settings, "redis_url", None), services.settings.application_id)
         self.gateway = Gateway(self)
-        # issue 5: run intents, field policies and provenance; per-run exposure; the OAuth token authority
+        # run intents, field policies and provenance; per-run exposure; the OAuth token authority
         self.intents = IntentStore(self.records)
         settings = services.settings
         self.oauth = TokenAuthority(self, settings.public_url, getattr(settings, "master_key", None))

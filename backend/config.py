@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     idempotency_replay: bool = Field(False, validation_alias=_ballast("idempotency_replay"))
     cors_origins: Annotated[list[str], NoDecode] = Field(["*"], validation_alias=_ballast("cors_origins"))
 
-    # files (issue 7): local disk under data_dir/files unless an S3 bucket is set
+    # files: local disk under data_dir/files unless an S3 bucket is set
     file_upload_enable_for_public: bool = Field(False, validation_alias=_ballast("file_upload_enable_for_public"))
     file_upload_enable_for_anonymous_user: bool = Field(
         False, validation_alias=_ballast("file_upload_enable_for_anonymous_user"))
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     s3_presigned_urls: bool = Field(False, validation_alias=_ballast("s3_presigned_urls"))
     s3_presigned_url_expires: int = Field(900, ge=1, le=604_800, validation_alias=_ballast("s3_presigned_url_expires"))
 
-    # cloud code (issue 7)
+    # cloud code
     cloud_code_dir: Path | None = Field(
         Path("cloud_functions"), validation_alias=_ballast("cloud_code_dir", "PARSE_SERVER_CLOUD"))
     cloud_timeout: float = Field(30.0, gt=0, validation_alias=_ballast("cloud_timeout"))
@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, gt=0, validation_alias=_ballast("job_lease_seconds"))
     job_refresh_seconds: float = Field(5.0, gt=0, validation_alias=_ballast("job_refresh_seconds"))
 
-    # LiveQuery (issue 6): Redis pub/sub between instances when set; live classes (empty: all)
+    # LiveQuery: Redis pub/sub between instances when set; live classes (empty: all)
     redis_url: str | None = Field(None, validation_alias=_ballast("redis_url", "REDIS_URL"), repr=False)
     live_query_classes: Annotated[list[str], NoDecode] = Field([], validation_alias=_ballast("live_query_classes"))
     live_query_max_subscriptions: int = Field(1000, ge=1, validation_alias=_ballast("live_query_max_subscriptions"))
@@ -179,7 +179,7 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias=_ballast("metrics_port"))
     metrics_host: str | None = Field(None, validation_alias=_ballast("metrics_host"))
 
-    # identity: users, sessions, policies, social logins, email (issue 3)
+    # identity: users, sessions, policies, social logins, email
     app_name: str = Field("Ballast", validation_alias=_parse("app_name"))
     session_length: int = Field(31_536_000, ge=1, validation_alias=_parse("session_length"))
     bcrypt_rounds: int = Field(10, ge=4, le=15, validation_alias=_ballast("bcrypt_rounds"))

@@ -3,8 +3,8 @@
 JSON numbers are doubles to every Parse client. orjson already reads an integer
 beyond 64 bits as a double, but keeps 2**63 .. 2**64-1 as ints, which neither
 SQLite nor PostgreSQL can bind; and PostgreSQL's jsonb hands back a stored
-``1e30`` as thirty digits, which orjson then cannot write (the poisoned rows of
-issue 14). ``loads`` turns every integer outside the signed 64-bit range into a
+``1e30`` as thirty digits, which orjson then cannot write (a poisoned row: every
+later read of its class failed). ``loads`` turns every integer outside the signed 64-bit range into a
 double, at every edge: request bodies and parameters, LiveQuery frames, and
 what the database adapters read back.
 

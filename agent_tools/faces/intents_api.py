@@ -1,4 +1,4 @@
-"""Admin API for issue 5 under ``/agent/v1/admin``: intents, field policies, run tokens, run replay."""
+"""Admin API under ``/agent/v1/admin`` for runs: intents, field policies, run tokens, run replay."""
 
 from __future__ import annotations
 

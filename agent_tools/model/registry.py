@@ -26,7 +26,7 @@ JsonValue = Annotated[Any, WithJsonSchema({"type": ["string", "number", "integer
 
 # fields no tool ever returns, whatever its scope says (emails only when the scope grants them)
 ALWAYS_REDACTED = frozenset({"sessionToken", "password", "_hashed_password", "authData", "_auth_data",
-                             # _User's internal reset/verify tokens and lockout state (found by issue 5's sweep)
+                             # _User's internal reset/verify tokens and lockout state
                              "_perishable_token", "_perishable_token_expires_at", "_email_verify_token",
                              "_email_verify_token_expires_at", "_password_history", "_password_changed_at",
                              "_failed_login_count", "_account_lockout_expires_at"})

@@ -169,7 +169,7 @@ async def decide(agent: Agent, tool: Tool, policy: Policy, limits: RateLimits, i
         missing = ", ".join(sorted(tool.roles - agent.roles))
         return deny("roles.missing", f"Tool {tool.name} needs role(s) {missing}.")
     if intent is not None and tool.name not in getattr(intent, "tools", ()):
-        return deny("intent.tool", f"Tool {tool.name} is outside this run's intent.")  # seam for issue 5
+        return deny("intent.tool", f"Tool {tool.name} is outside this run's intent.")
     if not await limits.hit(config.agent_rate, agent.id):
         return deny("rate.agent", f"Agent {agent.name} passed its rate limit ({config.agent_rate}).")
     tool_rate = config.tool_rates.get(tool.name, tool.rate)

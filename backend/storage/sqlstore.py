@@ -41,6 +41,7 @@ from backend.storage.sqltables import (
     column_type,
     row_to_columns,
     rows_from,
+    rows_yielding,
 )
 
 _meta = sa.MetaData()
@@ -418,7 +419,7 @@ class SqlSession:
         filters = plain_filters(compiler, spec.where)
         if filters is not None:  # the common shape: a prebuilt statement, the values bound (see sqlcache)
             statement = self.store.statements.plain_find(compiler, spec, filters)
-            return rows_from(schema, await self._query(statement, filter_values(compiler, filters)))
+            return await rows_yielding(schema, await self._query(statement, filter_values(compiler, filters)))
         statement = (
             sa.select(*selected_columns(compiler.table, spec.columns))
             .where(compiler.compile(spec.where), self.store.statements.acl(compiler, spec.read_names))
@@ -426,7 +427,7 @@ class SqlSession:
             .offset(spec.skip or None)
             .limit(spec.limit)
         )
-        return rows_from(schema, await self._query(statement))
+        return await rows_yielding(schema, await self._query(statement))
 
     async def count(self, schema: ClassSchema, where: Node, read_names: frozenset[str] | None) -> int:
         compiler = self._compiler(schema, read_names)

@@ -7,6 +7,7 @@ relations and change events happen in this module, once.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ from backend.storage.protocols import ClassSchema, Row, TransactionRequired
 ID_ALPHABET = string.ascii_letters + string.digits
 USER_CLASS = "_User"
 RESERVED = frozenset({"objectId", "createdAt", "updatedAt"})
+RENDER_SLICE = 500  # objects rendered between two yields to the event loop (as storage decodes rows)
 
 
 def new_object_id() -> str:
@@ -375,7 +377,11 @@ class ObjectService:
         self, unit: Unit, ctx: RequestContext, schema: ClassSchema, rows: list[Row],
         keys: Any, exclude_keys: Any, include: Any,
     ) -> list[dict[str, Any]]:
-        objects = [render(schema, row, self.file_url) for row in rows]
+        objects: list[dict[str, Any]] = []
+        for start in range(0, len(rows), RENDER_SLICE):  # a large result gives way to other requests between slices
+            if start:
+                await asyncio.sleep(0)
+            objects.extend(render(schema, row, self.file_url) for row in rows[start:start + RENDER_SLICE])
         for reader in reads.readers(ctx):  # delegation: what either reader may not see is hidden
             objects = [access.strip_protected(reader, schema, obj) for obj in objects]
         await Includer(self, unit, ctx).resolve(schema, objects, include, parse_keys(keys))
