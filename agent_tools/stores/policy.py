@@ -15,15 +15,14 @@ from typing import Any, Literal
 
 from limits import RateLimitItem
 from limits import parse as parse_rate
-from limits.errors import StorageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from redis.exceptions import RedisError
 
 from agent_tools.model.blocked import Blocked
 from agent_tools.model.registry import Tool
 from agent_tools.stores.agents import Agent
 from agent_tools.stores.classes import POLICY, Records
 from backend.errors import InvalidValue
+from backend.services.shared.counters import CountersUnreachable
 from backend.services.shared.rate_limits import RateCounter
 from backend.services.shared.units import Unit
 
@@ -100,7 +99,7 @@ class RateLimits:
             raise _unavailable() from None
 
 
-UNREACHABLE = (RedisError, StorageError)  # the shared counter store is down: fail closed, never uncounted
+UNREACHABLE = CountersUnreachable  # the shared counter store is down: fail closed, never uncounted
 
 
 def _unavailable() -> Blocked:

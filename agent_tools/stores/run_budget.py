@@ -20,10 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import redis.asyncio as redis
-
 from agent_tools.model.blocked import Blocked
-from backend.services.shared.rate_limits import REDIS_TIMEOUT
+from backend.services.shared.counters import CountersUnreachable, RedisScripts
 
 log = logging.getLogger("ballast.agent_tools")
 RUN_TTL = 48 * 3600  # seconds a run's counters outlive its last call (run tokens live at most 24 h)
@@ -180,13 +178,8 @@ class RedisRunBudget:
     """Every instance's runs in one Redis: each check-and-count is one Lua script (one round trip)."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._client: redis.Redis = redis.from_url(url, socket_timeout=REDIS_TIMEOUT,
-                                                         socket_connect_timeout=REDIS_TIMEOUT)
+        self._redis = RedisScripts(url, {"admit": ADMIT, "release": RELEASE, "see": SEE, "claim": CLAIM})
         self._prefix = prefix
-        self._admit = self._client.register_script(ADMIT)
-        self._release = self._client.register_script(RELEASE)
-        self._see = self._client.register_script(SEE)
-        self._claim = self._client.register_script(CLAIM)
 
     def _keys(self, run: str, *names: str) -> list[str]:
         # the run id is the caller's: hashed, it makes a bounded key; the braces keep a run's keys in one
@@ -197,41 +190,41 @@ class RedisRunBudget:
     async def admit(self, run: str, caps: Caps) -> str | None:
         args = [caps.calls, -1 if caps.writes is None else caps.writes,
                 -1 if caps.objects is None else caps.objects, RUN_TTL]
-        spent = await self._run(self._admit(self._keys(run, "calls", "writes", "seen"), args))
+        spent = await self._run(self._redis.run("admit", self._keys(run, "calls", "writes", "seen"), args))
         text = spent.decode() if isinstance(spent, bytes) else str(spent or "")
         return text or None
 
     async def release(self, run: str) -> None:
         try:
-            await self._release(self._keys(run, "writes"))
-        except redis.RedisError:  # the place stays taken until the run expires: one write fewer, never more
+            await self._redis.run("release", self._keys(run, "writes"), [])
+        except CountersUnreachable:  # the place stays taken until the run expires: one write fewer, never more
             log.warning("run budget: a write place could not be given back (Redis unreachable)")
 
     async def see(self, run: str, objects: Iterable[Ref], sensitive: Iterable[Ref] = ()) -> tuple[int, int]:
         shown, values = [_member(ref) for ref in objects], [_member(ref) for ref in sensitive]
-        counts = await self._run(self._see(self._keys(run, "seen", "sensitive"),
-                                           [RUN_TTL, len(shown), *shown, *values]))
+        counts = await self._run(self._redis.run("see", self._keys(run, "seen", "sensitive"),
+                                                 [RUN_TTL, len(shown), *shown, *values]))
         return int(counts[0]), int(counts[1])
 
     async def stop(self, run: str, reason: str) -> None:
-        await self._run(self._client.set(self._keys(run, "stopped")[0], reason, ex=RUN_TTL))
+        await self._run(self._redis.set(self._keys(run, "stopped")[0], reason, RUN_TTL))
 
     async def stopped(self, run: str) -> str | None:
-        reason = await self._run(self._client.get(self._keys(run, "stopped")[0]))
-        return reason.decode() if isinstance(reason, bytes) else reason
+        reason: str | None = await self._run(self._redis.get(self._keys(run, "stopped")[0]))
+        return reason
 
     async def claim(self, run: str, owner: str) -> str:
-        first = await self._run(self._claim(self._keys(run, "owner"), [owner, RUN_TTL]))
+        first = await self._run(self._redis.run("claim", self._keys(run, "owner"), [owner, RUN_TTL]))
         return first.decode() if isinstance(first, bytes) else str(first)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._redis.close()
 
     @staticmethod
     async def _run(pending: Any) -> Any:
         try:
             return await pending
-        except redis.RedisError:  # fail closed: no count, no call
+        except CountersUnreachable:  # fail closed: no count, no call
             log.warning("run budget: Redis unreachable; the call is refused")
             raise Blocked("budget.unavailable", "Run budgets cannot be checked right now (their store is "
                           "unreachable); the call was refused and nothing changed. Retry later.",

@@ -22,7 +22,7 @@ from agent_tools.model.blocked import Blocked
 from agent_tools.stores.run_budget import Caps, RedisRunBudget
 from backend.app import create_app
 from backend.config import Settings
-from backend.services.shared.rate_limits import REDIS_TIMEOUT
+from backend.services.shared.counters import REDIS_TIMEOUT
 from tests.agent_tools.conftest import Gateway
 from tests.agent_tools.test_intents import SUPPORT
 from tests.realtime.conftest import RedisServer

@@ -19,13 +19,14 @@ from typing import Any, Literal
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from backend.context import RequestContext
 from backend.errors import TooManyRequests
+from backend.storage.redis_scripts import DRIVER_ERRORS, REDIS_TIMEOUT, CountersUnreachable
 
 Zone = Literal["ip", "username", "user", "session", "global"]
-REDIS_TIMEOUT = 5.0  # seconds
 Username = Callable[[], Awaitable[str | None]]  # the username or email a request names, read only when needed
 
 
@@ -56,12 +57,22 @@ class RateCounter:
                 await client.aclose()
 
     async def hit(self, item: RateLimitItem, *keys: str) -> bool:
-        """Count one hit; False when the window is already full."""
-        return await self.limiter.hit(item, self.namespace, *keys)
+        """Count one hit; False when the window is already full (``CountersUnreachable``: Redis is down)."""
+        return await _reached(self.limiter.hit(item, self.namespace, *keys))
 
     async def test(self, item: RateLimitItem, *keys: str) -> bool:
         """Whether another hit would still be allowed (counts nothing)."""
-        return await self.limiter.test(item, self.namespace, *keys)
+        return await _reached(self.limiter.test(item, self.namespace, *keys))
+
+
+_UNREACHABLE: tuple[type[Exception], ...] = (*DRIVER_ERRORS, StorageError)  # limits raises the driver's, or wraps
+
+
+async def _reached(pending: Awaitable[bool]) -> bool:
+    try:
+        return await pending
+    except _UNREACHABLE as error:
+        raise CountersUnreachable(str(error)) from error
 
 
 class RequestRule(BaseModel):
