@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import asyncpg
 import httpx
@@ -54,6 +55,25 @@ class Target:
         else:
             headers["X-Parse-REST-API-Key"] = self.keys.rest_key
         return headers
+
+
+class _Started(Protocol):
+    url: str
+    process: subprocess.Popen[bytes] | None
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None: ...
+
+
+def healthy_or_stopped(server: _Started, what: str, timeout: float, log: Path) -> None:
+    """Wait until ``server`` answers; else stop it (Ctrl-C too) and raise with the tail of its log."""
+    try:
+        wait_healthy(server.url, timeout, server.process)
+    except KeyboardInterrupt:
+        server.__exit__(None, None, None)
+        raise
+    except Exception as error:
+        server.__exit__(None, None, None)
+        raise RuntimeError(f"{what} did not start: {error}\n{log.read_text(errors='replace')[-2000:]}") from error
 
 
 def wait_healthy(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -150,12 +170,7 @@ class BallastServer:
             cwd=self.source, env=self.environment() | {"PYTHONPATH": str(self.source)}, stdout=log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            wait_healthy(self.url, 60 * self.workers, self.process)  # each worker starts the app
-        except BaseException as error:
-            tail = (self.data_dir / "server.log").read_text(errors="replace")[-2000:]
-            self.__exit__(None, None, None)
-            raise RuntimeError(f"Ballast did not start: {error}\n{tail}") from error
+        healthy_or_stopped(self, "Ballast", 60 * self.workers, self.data_dir / "server.log")  # each worker starts
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
@@ -218,11 +233,7 @@ class BareServer:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.bare", self.database_uri,
                                              str(self.port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(self.url, 30, self.process)
-        except BaseException as error:
-            self.__exit__(None, None, None)
-            raise RuntimeError(f"the bare endpoint did not start: {error}\n{self.log.read_text()[-2000:]}") from error
+        healthy_or_stopped(self, "the bare endpoint", 30, self.log)
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
@@ -256,12 +267,7 @@ class ParseCluster:
         with open(self.home / "server.log", "wb") as log:
             self.process = subprocess.Popen(["node", str(ANCHOR_START.parent / "server.js")], env=env, stdout=log,
                                             stderr=subprocess.STDOUT, cwd=self.home)
-        try:
-            wait_healthy(self.url, 60, self.process)
-        except BaseException as error:
-            tail = (self.home / "server.log").read_text(errors="replace")[-2000:]
-            self.__exit__(None, None, None)
-            raise RuntimeError(f"Parse Server (cluster) did not start: {error}\n{tail}") from error
+        healthy_or_stopped(self, "Parse Server (cluster)", 60, self.home / "server.log")
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
