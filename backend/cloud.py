@@ -37,6 +37,21 @@ TRIGGER_KINDS = (
 )
 
 
+def trigger_refusal(kind: str, class_name: str) -> str | None:
+    """Why a trigger of this kind may not sit on this class (Parse's pairing rules), or None when it may.
+
+    Sessions change only through log-in and log-out, so only ``afterLogout`` watches them; the log-in
+    hooks belong to ``_User`` and ``afterLogout`` to ``_Session``. Cloud code and webhooks both ask here.
+    """
+    if class_name == "_Session" and kind != "afterLogout":
+        return "only the afterLogout trigger may be set on the _Session class"
+    if kind == "afterLogout" and class_name != "_Session":
+        return "the afterLogout trigger may be set only on the _Session class"
+    if kind in ("beforeLogin", "afterLogin") and class_name != "_User":
+        return f"the {kind} trigger may be set only on the _User class"
+    return None
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     name: str
@@ -192,6 +207,8 @@ class Cloud:
     def trigger(self, kind: str, class_name: str, rules: Rules | None = None) -> Callable[[Handler], Handler]:
         if kind not in TRIGGER_KINDS:
             raise ValueError(f"unknown trigger kind {kind!r}; one of {', '.join(TRIGGER_KINDS)}")
+        if (refused := trigger_refusal(kind, class_name)) is not None:
+            raise ValueError(refused)
 
         def register(handler: Handler) -> Handler:
             self.registry.triggers[(kind, class_name)] = handler

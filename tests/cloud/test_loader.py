@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from backend.cloud import cloud
+from backend.cloud import Cloud, cloud
 from backend.services.cloud.loader import cloud_modules, load_cloud_code
 from backend.services.cloud.service import CloudService
 from tests.conftest import SAMPLE_CLOUD_CODE
@@ -76,3 +77,17 @@ async def test_dev_mode_reloads_cloud_code_when_a_module_changes(tmp_path: Path)
     finally:
         await service.stop()
         load_cloud_code(SAMPLE_CLOUD_CODE)
+
+
+@pytest.mark.parametrize(("kind", "class_name"), [
+    ("beforeSave", "_Session"), ("afterDelete", "_Session"), ("beforeFind", "_Session"),
+    ("afterLogout", "_User"), ("beforeLogin", "Post"), ("afterLogin", "_Session"),
+])
+def test_cloud_code_cannot_pair_a_trigger_with_a_class_parse_refuses(kind: str, class_name: str) -> None:
+    sdk = Cloud()
+    with pytest.raises(ValueError, match="trigger may be set"):
+        sdk.trigger(kind, class_name)
+    assert sdk.registry.triggers == {}
+    sdk.trigger("afterLogout", "_Session")(lambda req: None)  # the pairings Parse allows still register
+    sdk.trigger("beforeLogin", "_User")(lambda req: None)
+    assert set(sdk.registry.triggers) == {("afterLogout", "_Session"), ("beforeLogin", "_User")}

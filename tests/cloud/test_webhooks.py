@@ -61,6 +61,19 @@ async def test_trigger_hook_crud_as_parse(client: httpx.AsyncClient, master_head
     assert (await client.get("/hooks/triggers", headers=master_headers)).json() == []
 
 
+async def test_sessions_take_only_an_after_logout_webhook(client: httpx.AsyncClient, master_headers: dict[str, str],
+                                                          target: Target) -> None:
+    """As Parse: a session changes only through log-in and log-out, so no save or delete hook may watch it."""
+    for kind in ("beforeSave", "afterSave", "beforeDelete", "afterDelete"):
+        hook = {"className": "_Session", "triggerName": kind, "url": f"{target.url}/session"}
+        refused = await client.post("/hooks/triggers", json=hook, headers=master_headers)
+        assert (refused.status_code, refused.json()) == (400, {
+            "code": 143, "error": "only the afterLogout trigger may be set on the _Session class"})
+        moved = await client.put(f"/hooks/triggers/_Session/{kind}", json={"url": hook["url"]}, headers=master_headers)
+        assert moved.json()["code"] == 143
+    assert (await client.get("/hooks/triggers", headers=master_headers)).json() == []
+
+
 async def test_hooks_need_the_master_key(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
     for method, path in (("GET", "/hooks/functions"), ("GET", "/hooks/triggers"), ("POST", "/hooks/functions"),
                          ("PUT", "/hooks/functions/x"), ("GET", "/hooks/triggers/A/beforeSave")):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from backend.cloud import Request
+from backend.cloud import Request, trigger_refusal
 from backend.context import RequestContext
 from backend.services.cloud.webhooks import WebhookCaller, check_target, webhook_error
 from backend.services.data.objects import FindOptions, ObjectService
@@ -152,6 +152,8 @@ class HookService:
         elif isinstance(class_name, str) and NAME.match(class_name) and body.get("triggerName") in KINDS:
             if class_name in INTERNAL_CLASSES:  # Ballast's own records (audit, logs, hooks) call out to no one
                 raise webhook_error(f"class {class_name} is Ballast's own: it takes no webhook")
+            if (refused := trigger_refusal(body["triggerName"], class_name)) is not None:
+                raise webhook_error(refused)
             hook = {"className": class_name, "triggerName": body["triggerName"]}
         else:
             raise webhook_error("invalid hook declaration")
