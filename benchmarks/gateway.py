@@ -5,7 +5,10 @@ read:  GET /parse/classes/Item/{id}          vs  POST /agent/v1/read/get_object
 write: PUT /parse/classes/Item/{id} {n: k}   vs  POST /agent/v1/write/update_object (audit record included)
 Each client works on its own object (no row contention). The plain endpoint
 uses a user's session token when the server has users, the master key
-otherwise. Medians over the rounds; the target is tool p50 <= 1.25x plain p50.
+otherwise. Medians over the rounds; the target (issue 19) is tool p50 <= 1.1x plain p50.
+All clients share one loopback address, so the server runs with a per-address
+tool rate far above what the run can reach (the default, 1,200/minute, would
+answer most calls 429); a run with any error prints no ratio.
 
     .venv/bin/python -m benchmarks.gateway --duration 5 --repeats 3
     .venv/bin/python -m benchmarks.gateway --engine pg   # Ballast's database in the anchor's PostgreSQL cluster
@@ -113,10 +116,12 @@ def table(runs: dict[str, list[Stats]]) -> Table:
         p50 = statistics.median(s.p50 for s in stats)
         kind = name.split()[0]
         base = statistics.median(s.p50 for s in runs[f"{kind} plain"])
+        errors = sum(s.errors for s in stats) + sum(s.errors for s in runs[f"{kind} plain"])
+        ratio = ("" if not name.endswith("tool") else f"{p50 / base:.2f}x" if not errors else "none: errors")
         out.add_row(name, f"{p50:.2f}", f"{statistics.median(s.p99 for s in stats):.2f}",
                     f"{statistics.median(s.rps for s in stats):.0f}",
                     f"{statistics.median(s.cpu_per_request for s in stats):.2f}", str(sum(s.errors for s in stats)),
-                    f"{p50 / base:.2f}x" if name.endswith("tool") else "")
+                    ratio)
     return out
 
 
@@ -135,7 +140,8 @@ def main(
         raise typer.BadParameter("ports 1337 and 5433 belong to the anchor")
     keys = Keys()
     database = asyncio.run(fresh_database(pg_admin, "ballast_gateway_bench")) if engine == "pg" else None
-    with BallastServer(port, keys, database_uri=database) as server:
+    unlimited = {"BALLAST_AGENT_ADDRESS_RATE": "100000000/minute"}
+    with BallastServer(port, keys, database_uri=database, settings=unlimited) as server:
         pid = server.process.pid if server.process else None
         runs = asyncio.run(run(server.url, keys, clients, duration, warmup, repeats, pid))
     console.print(table(runs))

@@ -143,6 +143,7 @@ class BallastServer:
     workers: int = 1  # above 1 needs redis_url, as ``ballast serve --workers`` does
     redis_url: str | None = None
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ballast-bench-")))
+    settings: dict[str, str] = field(default_factory=dict)  # more BALLAST_* settings for this run
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -160,7 +161,7 @@ class BallastServer:
             env["PARSE_SERVER_DATABASE_URI"] = self.database_uri
         if self.redis_url:
             env["BALLAST_REDIS_URL"] = self.redis_url
-        return env
+        return env | self.settings
 
     def __enter__(self) -> BallastServer:
         log = open(self.data_dir / "server.log", "wb")  # noqa: SIM115 - the child process keeps it
