@@ -58,7 +58,9 @@ class Target:
 
 
 class _Started(Protocol):
-    url: str
+    @property
+    def url(self) -> str: ...
+
     process: subprocess.Popen[bytes] | None
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None: ...
