@@ -38,3 +38,20 @@ async def test_clients_cannot_touch_push_audiences(client: httpx.AsyncClient, he
         assert [item["error"]["code"] for item in batch.json()] == [119, 119], batch.text
     listed = await client.get(path, headers=master_headers)  # the master key still manages them, unchanged
     assert [row["name"] for row in listed.json()["results"]] == ["all"]
+
+
+async def test_a_master_only_class_refuses_clients_before_it_exists(client: httpx.AsyncClient,
+                                                                   headers: dict[str, str]) -> None:
+    """As Parse: the refusal is by name, so a client learns nothing (not even that the class is empty)."""
+    path = "/classes/_JobStatus"
+    attempts = [client.get(path, headers=headers), client.get(path, params={"count": 1, "limit": 0}, headers=headers),
+                client.post(path, json={"_method": "GET", "where": {"status": "failed"}}, headers=headers),
+                client.get(f"{path}/abc", headers=headers), client.put(f"{path}/abc", json={"a": 1}, headers=headers),
+                client.delete(f"{path}/abc", headers=headers)]
+    for attempt in attempts:
+        answer = await attempt
+        assert answer.status_code in (400, 403) and answer.json() == {
+            "code": 119, "error": answer.json()["error"]}, answer.text
+        assert "_JobStatus" in answer.json()["error"]
+    unknown = await client.get("/classes/NoSuchClass/abc", headers=headers)  # an ordinary class: 101 as before
+    assert unknown.json()["code"] == 101

@@ -205,9 +205,9 @@ class ObjectService:
         """The object, locked, once every rule lets ``ctx`` change it; Parse's 101 when any says no."""
         try:
             schema = await self.schemas.get(unit, class_name)
+            access.require_class(ctx.principal, schema or new_schema(class_name), operation)
             if schema is None:
                 raise ObjectNotFound("Object not found.")
-            access.require_class(ctx.principal, schema, operation)
             before = await unit.session.fetch_for_update(schema, object_id)
             if before is None:  # as in Parse, the write ACL alone decides: public write, no read, may write
                 raise ObjectNotFound("Object not found.")
@@ -290,7 +290,8 @@ class ObjectService:
             exclude_keys = request.options.get("exclude_keys", exclude_keys)
         async with self.db.unit(unit, read_only=unit is None) as work:
             schema = await self.schemas.get(work, class_name)
-            if schema is None:
+            if schema is None:  # the rules by name still come first: a master-only class is 119, not 101
+                access.require_class(ctx.principal, new_schema(class_name), "get")
                 raise ObjectNotFound("Object not found.")
             by_id: q.Node = q.Compare(q.Field(("objectId",), "String"), "eq", object_id)
             if narrowed is not None:  # the trigger may narrow the get, never widen it to another object
@@ -322,7 +323,8 @@ class ObjectService:
             if options.redirect_class_name_for_key is not None and schema is not None:
                 redirected = _relation_target(schema, options.redirect_class_name_for_key)
                 schema = await self.schemas.get(work, redirected)
-            if schema is None:  # nothing to find, but a bad query is still an error first (as Parse)
+            if schema is None:  # nothing to find, but the rules by name and a bad query still come first (as Parse)
+                access.require_class(ctx.principal, new_schema(redirected or class_name), "find")
                 parse_where(options.where, new_schema(class_name), self.schemas.cached)
                 return FindResult([], 0 if options.count else None, redirected)
             operation: access.Operation = "count" if options.count and options.limit == 0 else "find"
@@ -364,6 +366,7 @@ class ObjectService:
         async with self.db.unit(read_only=True) as work:
             schema = await self.schemas.get(work, class_name)
             if schema is None:
+                access.require_class(ctx.principal, new_schema(class_name), "count")
                 parse_where(where, new_schema(class_name), self.schemas.cached)
                 return []
             grouped = (*fields, bucket) if bucket is not None else fields
