@@ -11,19 +11,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from backend import jsontext, operators, wire
-from backend.storage import pg_direct, sqlfaults
+from backend.storage import pg_direct, pg_rules, sqlfaults
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
 
-SCHEMA_CHANNEL = "ballast_schema"
 _FUNCTIONS = (
     """
     CREATE OR REPLACE FUNCTION ballast_geo_distance(lat1 float8, lon1 float8, lat2 float8, lon2 float8)
@@ -174,29 +172,30 @@ class PostgresStore(SqlStore):
         # fewer, so transactions still find pooled connections
         self._reads = ConnectionShelf(self._reader, pool_size)
         self._single_writes = ConnectionShelf(engine, max(1, pool_size // 2), isolation_level="AUTOCOMMIT")
-        self._listener: asyncpg.Connection | None = None
+        self._rules: pg_rules.RuleWatch | None = None
         # by id() of a prebuilt statement (each plan holds it) and, for an INSERT, its columns
         self._plans: dict[tuple[int, tuple[str, ...]], pg_direct.Plan | None] = {}
 
     async def open(self) -> None:
         await super().open()
-        # every instance LISTENs; a schema change NOTIFYs in its transaction, delivered as it commits
-        self._listener = await asyncpg.connect(self.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False))
-        await self._listener.add_listener(SCHEMA_CHANNEL, self._on_schema_change)
-        self._listener.add_termination_listener(self._on_listener_lost)
+        # every instance LISTENs and holds a lease; a schema change waits for every lease holder (see pg_rules)
+        self._rules = pg_rules.RuleWatch(self.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False), self._heard_change)
+        await self._rules.start()
 
-    def _on_schema_change(self, *_: object) -> None:
+    def _heard_change(self) -> None:
         self._schema_stamp += 1
 
-    def _on_listener_lost(self, *_: object) -> None:
-        self._listener = None  # no news of changes any more: every unit reloads the schemas (see schema_stamp)
-
     def schema_stamp(self) -> object:
-        return self._schema_stamp if self._listener is not None else object()
+        # outside a lease (or without a listener) nothing says the cache is current: every unit reloads
+        return self._schema_stamp if self._rules is not None and self._rules.current() else object()
 
-    async def announce_schema_change(self, conn: AsyncConnection) -> None:
-        await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": SCHEMA_CHANNEL})
+    async def announce_schema_change(self, conn: AsyncConnection) -> pg_rules.Pending | None:
+        return await pg_rules.announce(conn, self._rules.instance) if self._rules is not None else None
+
+    async def schema_acknowledged(self, pending: object) -> None:
+        if self._rules is not None and isinstance(pending, pg_rules.Pending):
+            await self._rules.acknowledged(pending)
 
     async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None) -> Any:
         if conn.engine is self._reader:  # autocommit reads only (see pg_direct)
@@ -231,9 +230,9 @@ class PostgresStore(SqlStore):
         return {"writes": self.engine, "reads": self._reader}
 
     async def close(self) -> None:
-        if self._listener is not None:
-            listener, self._listener = self._listener, None
-            await listener.close()
+        if self._rules is not None:
+            rules, self._rules = self._rules, None
+            await rules.stop()
         await self._reads.close()
         await self._single_writes.close()
         await self._reader.dispose()
@@ -242,6 +241,7 @@ class PostgresStore(SqlStore):
     async def install_functions(self, conn: AsyncConnection) -> None:
         for statement in _FUNCTIONS:
             await conn.exec_driver_sql(statement)
+        await pg_rules.create_tables(conn)  # IF NOT EXISTS: an existing database gains them on its next start
 
     async def lock_class(self, conn: AsyncConnection, class_name: str) -> None:
         await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": "schema:" + class_name})

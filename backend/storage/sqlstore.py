@@ -161,26 +161,34 @@ class SqlStore:
 
     @asynccontextmanager
     async def transaction(self, *, read_only: bool = False, single_write: bool = False) -> AsyncIterator[SqlSession]:
+        announced: object = None
         try:
             async with self.connect(read_only=read_only, single_write=single_write) as conn:
                 session = SqlSession(self, conn, single_write=single_write)
                 yield session
                 if session.schema_changed:
-                    await self.announce_schema_change(conn)
+                    announced = await self.announce_schema_change(conn)
         except DBAPIError as error:  # in a statement or at COMMIT: the whole transaction is gone
             if sqlstate(error) in RETRYABLE:
                 raise WriteConflict() from error
             raise
         if session.schema_changed:
             self.schema_committed()
+            await self.schema_acknowledged(announced)
 
     # --- telling every instance about schema changes (see Store.schema_stamp) ----------------
 
     def schema_stamp(self) -> object:
         return self._schema_stamp
 
-    async def announce_schema_change(self, conn: AsyncConnection) -> None:
-        """In the changing transaction, just before its commit (PostgreSQL: a NOTIFY, sent as it commits)."""
+    async def announce_schema_change(self, conn: AsyncConnection) -> object:
+        """In the changing transaction, just before its commit (PostgreSQL: a NOTIFY, sent as it commits); what it
+        returns is passed to ``schema_acknowledged`` after the commit."""
+        return None
+
+    async def schema_acknowledged(self, announced: object) -> None:
+        """After the commit, before the change's request answers: PostgreSQL waits until every other instance has
+        heard of it (or can no longer use its cached rules; see pg_rules)."""
 
     def schema_committed(self) -> None:
         """After the commit of a schema change (this instance; SQLite: other processes on the file too)."""

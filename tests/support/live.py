@@ -48,8 +48,10 @@ class LiveServer:
 
 
 @contextmanager
-def ballast_serve(args: list[str], env: dict[str, str], url: str, cwd: Path | None = None) -> Iterator[None]:
-    """``ballast serve ARGS`` as its own process, until ``url``/health answers; stopped on exit."""
+def ballast_serve(args: list[str], env: dict[str, str], url: str,
+                  cwd: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """``ballast serve ARGS`` as its own process (yielded: a test may signal it), until ``url``/health answers;
+    stopped on exit."""
     command = [str(Path(sys.executable).parent / "ballast"), "serve", *args]
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -61,7 +63,7 @@ def ballast_serve(args: list[str], env: dict[str, str], url: str, cwd: Path | No
             except httpx.HTTPError:
                 time.sleep(0.1)
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else "exited"
-        yield
+        yield process
     finally:
         process.terminate()
         try:
