@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
-from starlette.middleware.cors import CORSMiddleware
 
 from agent_tools.faces.mcp_server import mount as mount_mcp
 from agent_tools.faces.mount import mount as mount_agent_tools
@@ -16,6 +15,7 @@ from backend.api import handlers
 from backend.api import metrics as metrics_api
 from backend.api.access_log import AccessLogMiddleware, RouteNoteMiddleware
 from backend.api.classes import routes as object_routes
+from backend.api.cors import CORS
 from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.read_retry import ReadRetryMiddleware
 from backend.api.routes import parse_router
@@ -84,7 +84,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(UploadMiddleware, files_prefix=f"{settings.mount_path}/files/",
                        max_body=settings.max_upload_size)  # outside the tunnel: file bodies stream
     app.add_middleware(
-        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
+        CORS, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
         expose_headers=["X-Parse-Job-Status-Id", "X-Parse-Push-Status-Id"],
     )
     app.add_middleware(handlers.CatchAllMiddleware)

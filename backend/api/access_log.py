@@ -11,17 +11,18 @@ hands the matched route's template back through a note both share.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.logs import request_id
+from backend.logs import DirectLines, request_id
 
 log = logging.getLogger("ballast.access")
+_lines = DirectLines(log)  # the same line without a LogRecord, when the logging set-up allows (backend/logs.py)
 NOTE = "ballast.access"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:@+=/-]{1,128}")
 Observer = Callable[[str, str, int, float], None]  # method, route template, status, seconds
@@ -48,7 +49,7 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"x-request-id" and _SANE_ID.fullmatch(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, at a fifth of its cost
 
 
 class AccessLogMiddleware:
@@ -89,9 +90,10 @@ class AccessLogMiddleware:
             self.observe(method, note.route, status, elapsed)
         if log.isEnabledFor(logging.INFO):
             path, ms, principal = scope["path"], elapsed * 1000, note.principal
-            log.info("%s %s %d %.1fms %s", method, path, status, ms, principal, extra={
-                "request_id": request_id.get(), "method": method, "path": path, "status": status,
-                "route": note.route, "duration_ms": round(ms, 2), "principal": principal})
+            fields = {"request_id": request_id.get(), "method": method, "path": path, "status": status,
+                      "route": note.route, "duration_ms": round(ms, 2), "principal": principal}
+            if not _lines.write(f"{method} {path} {status:d} {ms:.1f}ms {principal}", fields):
+                log.info("%s %s %d %.1fms %s", method, path, status, ms, principal, extra=fields)
 
 
 def route_template(scope: Scope) -> str | None:

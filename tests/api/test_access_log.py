@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import re
+import time
+from collections.abc import Iterator
 
 import httpx
 import orjson
@@ -63,3 +67,90 @@ def test_json_lines_carry_level_logger_message_and_request_id() -> None:
         "level": "INFO", "logger": "ballast.mail", "message": "mail to a@example.com", "request_id": "rid-9"}
     assert "time" in line
     assert logs.formatter(False).format(record).endswith("INFO    ballast.mail: mail to a@example.com")
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """logs.configure changes the process's root logger: put it back as the test found it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _configured(json_lines: bool = True) -> io.StringIO:
+    """Ballast's handler alone on the root logger, as under ``ballast serve`` (pytest's are taken off)."""
+    stream = io.StringIO()
+    logging.getLogger().handlers.clear()
+    logs.configure(logging.INFO, json_lines=json_lines, stream=stream)
+    return stream
+
+
+def _by_record(logger: logging.Logger, message: str, fields: dict[str, object]) -> dict[str, object]:
+    """The line logging's own path writes for this access line (record, filter, formatter)."""
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "%s", (message,), None, extra=fields)
+    logs._RequestIdFilter().filter(record)
+    line: dict[str, object] = orjson.loads(logs.formatter(True).format(record))
+    return line
+
+
+@pytest.mark.usefixtures("root_logging")
+@pytest.mark.parametrize("fields", [
+    {"request_id": "rid-1", "method": "GET", "path": "/parse/classes/A", "status": 200, "route": "/r",
+     "duration_ms": 1.25, "principal": "user"},
+    {"method": "PUT", "path": "/parse/é\"\\\n", "status": 404},  # no request id given: the filter's goes last
+])
+def test_a_direct_access_line_is_the_line_logging_writes(fields: dict[str, object]) -> None:
+    stream = _configured()
+    logger = logging.getLogger(ACCESS)
+    token = logs.request_id.set("rid-1")
+    try:
+        assert logs.DirectLines(logger).write("GET /x 200 1.2ms user", fields)
+        expected = _by_record(logger, "GET /x 200 1.2ms user", fields)
+    finally:
+        logs.request_id.reset(token)
+    written = stream.getvalue()
+    assert written.endswith("\n") and written.count("\n") == 1
+    line = orjson.loads(written)
+    assert list(line) == list(expected)  # the same keys in the same order
+    assert {**line, "time": None} == {**expected, "time": None}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", str(line["time"]))
+    assert abs(time.mktime(time.strptime(str(line["time"])[:19], "%Y-%m-%d %H:%M:%S")) - time.time()) < 5
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_any_other_logging_set_up_gets_the_line_through_logging() -> None:
+    logger = logging.getLogger(ACCESS)
+    direct = logs.DirectLines(logger)
+    readable = _configured(json_lines=False)
+    assert not direct.write("m", {}) and readable.getvalue() == ""
+    _configured()
+    for extra_handler_on in (logging.getLogger(), logging.getLogger("ballast"), logger):
+        extra = logging.NullHandler()
+        extra_handler_on.addHandler(extra)
+        try:
+            assert not direct.write("m", {})
+        finally:
+            extra_handler_on.removeHandler(extra)
+    logging.getLogger("ballast").propagate = False
+    try:
+        assert not direct.write("m", {})
+    finally:
+        logging.getLogger("ballast").propagate = True
+    logging.getLogger().handlers[0].addFilter(logging.Filter("nothing"))
+    assert not direct.write("m", {})
+
+
+@pytest.mark.usefixtures("root_logging")
+async def test_served_requests_write_one_json_access_line_each(
+        client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    stream = _configured()
+    await client.post("/classes/Note", json={"text": "hi"}, headers={**headers, "X-Request-Id": "w-1"})
+    await client.get("/classes/Note", headers={**headers, "X-Request-Id": "w-2"})
+    lines = [orjson.loads(text) for text in stream.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == ACCESS]
+    assert [(line["request_id"], line["method"], line["status"], line["route"], line["principal"])
+            for line in access] == [("w-1", "POST", 201, "/parse/classes/{class_name}", "anonymous"),
+                                    ("w-2", "GET", 200, "/parse/classes/{class_name}", "anonymous")]
+    assert access[0]["message"].startswith("POST /parse/classes/Note 201 ")
