@@ -63,6 +63,7 @@ class GroupCommit:
         self._lock = lock
         self._pending: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
+        self.groups = 0  # transactions sent so far (each holds one or more writes)
 
     async def insert(self, sql: str, arguments: tuple[Any, ...]) -> bool:
         """True once the INSERT is committed; False when it was refused and nothing of it stays."""
@@ -93,6 +94,7 @@ class GroupCommit:
         adapted = (await conn.get_raw_connection()).dbapi_connection
         aio = adapted._connection  # type: ignore[union-attr]  # the aiosqlite.Connection (see sqlite_trips)
         outcome: list[bool] | None = None
+        self.groups += 1
         try:
             outcome = await aio._execute(_commit_group, aio._conn, [(sql, args) for sql, args, _ in group])
         except Exception:  # a closed connection ran nothing: every write runs again on its own
