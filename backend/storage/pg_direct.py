@@ -17,17 +17,16 @@ INSERT wrote nothing (it was its own transaction).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.engine import Compiled, Dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from backend.storage.sqlbinds import Processor, positional_binds
 from backend.storage.sqltables import UTCDateTime
-
-Processor = Callable[[Any], Any] | None
 
 
 class Plan:
@@ -71,7 +70,7 @@ def plan(statement: sa.Select[Any], dialect: Dialect) -> Plan | None:
     if not all(_passes_through(column.type) for column in statement.selected_columns):
         return None
     compiled = statement.compile(dialect=dialect)
-    binds = _binds(compiled, dialect)
+    binds = positional_binds(compiled, dialect)
     if binds is None:
         return None
     return Plan(statement, compiled.string, binds, [str(column.name) for column in statement.selected_columns])
@@ -82,24 +81,10 @@ def insert_plan(statement: sa.Insert, columns: Iterable[str], dialect: Dialect) 
     when SQLAlchemy would add anything at run time (Python-side defaults, escaped parameter names)."""
     names = list(columns)
     compiled = statement.compile(dialect=dialect, column_keys=names)
-    binds = _binds(compiled, dialect)
+    binds = positional_binds(compiled, dialect)
     if binds is None or compiled.escaped_bind_names or sorted(name for name, _, _ in binds) != sorted(names):
         return None
     return Plan(statement, compiled.string, binds, [])
-
-
-def _binds(compiled: Compiled, dialect: Dialect) -> list[tuple[str, Any, Processor]] | None:
-    """Each ``$n`` parameter's name, compiled-in value and bind processor; None if any is computed per call."""
-    names = compiled.positiontup or []  # type: ignore[attr-defined]
-    if compiled.literal_execute_params or compiled.post_compile_params or len(set(names)) != len(names):  # type: ignore[attr-defined]
-        return None
-    binds: list[tuple[str, Any, Processor]] = []
-    for name in names:
-        bind = compiled.binds[name]  # type: ignore[attr-defined]
-        if bind.callable is not None:
-            return None
-        binds.append((name, bind.value, _bind_processor(bind.type, dialect)))
-    return binds
 
 
 def _passes_through(type_: Any) -> bool:
@@ -108,10 +93,6 @@ def _passes_through(type_: Any) -> bool:
     if isinstance(type_, sa.Float):
         return not type_.asdecimal
     return isinstance(type_, sa.String | sa.Boolean | sa.JSON | UTCDateTime)
-
-
-def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
-    return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
 async def fetch(conn: AsyncConnection, compiled: Plan, values: dict[str, Any]) -> Rows | None:

@@ -21,9 +21,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import jsontext, operators, wire
-from backend.storage import sqlfaults
+from backend.storage import sqlfaults, sqlite_direct
 from backend.storage.schema_file import SchemaFile
 from backend.storage.sqlbool import any_of
+from backend.storage.sqlite_group import GroupCommit
 from backend.storage.sqlite_trips import OneTripDBAPI, held_writes
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
@@ -158,6 +159,7 @@ class SqliteStore(SqlStore):
 
     name = "sqlite"
     statement_rollback = True  # a failed statement is undone alone; its transaction stays usable
+    single_write_inserts_only = True  # a single-write unit's one write is an INSERT, group-committed (see below)
 
     def __init__(self, url: str) -> None:
         database = sa.make_url(url).database
@@ -182,8 +184,11 @@ class SqliteStore(SqlStore):
         # processes sharing the file learn of schema changes from a small file beside it, replaced after each
         # commit that changed a schema: one stat per unit of work, no trip to the database thread (see schema_file)
         self._schema_file = SchemaFile(Path(database + "-schema")) if database and database != ":memory:" else None
+        self._plans = sqlite_direct.Plans(self.engine.dialect)  # prebuilt statements for sqlite3 (sqlite_direct)
+        self._group = GroupCommit(self.engine.connect, self._write_lock)
 
     async def close(self) -> None:
+        await self._group.close()
         await self._reads.close()
         await self._reader.dispose()
         await super().close()
@@ -201,19 +206,41 @@ class SqliteStore(SqlStore):
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         return held_writes(conn)
 
+    async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None) -> Any:
+        if conn.engine is self._reader:  # the autocommit reads: no transaction SQLAlchemy began can miss it
+            plan = self._plans.get(statement)
+            if plan is not None and (rows := await sqlite_direct.fetch(conn, plan, values or {})) is not None:
+                return rows
+        return await super().run_read(conn, statement, values)
+
+    async def run_insert(self, conn: AsyncConnection, statement: sa.Insert, values: dict[str, Any], *,
+                         autocommit: bool) -> None:
+        if not autocommit:
+            await super().run_insert(conn, statement, values, autocommit=False)
+            return
+        # a single-write unit reads on a read connection; its INSERT joins the next group commit
+        plan = self._plans.get(statement, tuple(values))
+        if plan is not None and await self._group.insert(plan.sql, plan.arguments(values)):
+            return
+        async with self._write_alone() as alone:  # refused there (nothing stays): SQLAlchemy raises its error
+            await alone.execute(statement, values)
+
     @asynccontextmanager
     async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
-        if read_only:
+        if read_only or single_write:  # a single write's one INSERT goes to the group commit (run_insert)
             async with self._reads.connection() as conn:
                 yield conn
             return
         async with self._write_lock, self.engine.connect() as conn:
-            if single_write:  # no BEGIN / COMMIT: the one statement commits on its own
-                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
+
+    @asynccontextmanager
+    async def _write_alone(self) -> AsyncIterator[AsyncConnection]:
+        """A write connection whose statements commit one by one (no BEGIN / COMMIT)."""
+        async with self._write_lock, self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _register_reader(dbapi_connection: Any, record: Any) -> None:

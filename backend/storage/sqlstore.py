@@ -91,6 +91,9 @@ class SqlStore:
     statement_rollback = False
     # True when a statement may carry other writes in its WITH clause (PostgreSQL's data-modifying CTEs)
     writes_in_ctes = False
+    # True when a single-write unit's one write may only be an INSERT (SQLite group-commits it): any other
+    # write there raises TransactionRequired before it runs, so the caller redoes its work in a transaction
+    single_write_inserts_only = False
 
     def __init__(self, engine: AsyncEngine, dialect: SqlDialect) -> None:
         sqlfaults.install(engine)  # lost connections and a busy file: a retryable 503, never code 1
@@ -239,11 +242,11 @@ class SqlSession:
         self._writes_left = 1 if single_write else None  # None: a real transaction, no limit
         self.schema_changed = False
 
-    def _count_write(self, *, schema_change: bool = False) -> None:
+    def _count_write(self, *, schema_change: bool = False, insert: bool = False) -> None:
         """In a single-write session, refuse the write that would need a transaction, before it runs."""
         if self._writes_left is None:
             return
-        if schema_change or self._writes_left == 0:
+        if schema_change or self._writes_left == 0 or (self.store.single_write_inserts_only and not insert):
             raise TransactionRequired()
         self._writes_left -= 1
 
@@ -335,7 +338,7 @@ class SqlSession:
     # --- rows ------------------------------------------------------------------------
 
     async def insert(self, schema: ClassSchema, row: Row, *, savepoint: bool = True) -> None:
-        self._count_write()
+        self._count_write(insert=True)
         table = self.store.table(schema)
         try:
             async with self._guarded(savepoint):

@@ -1,0 +1,122 @@
+"""SQLite: plain creates share one transaction when they arrive together, and each stays its own write.
+
+Concurrent single-row INSERTs are committed together (backend/storage/sqlite_group.py). A write SQLite
+refuses must fail alone, with the error it always had; the others commit; a write is answered only after
+the commit that holds it, so a process killed right after an answer keeps that object. Prebuilt reads go
+straight to sqlite3 (backend/storage/sqlite_direct.py) and must equal SQLAlchemy's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from backend.config import Settings
+from backend.context import RequestContext
+from backend.errors import DuplicateValue
+from backend.services.data.objects import FindOptions
+from backend.services.wiring import Services, build_services
+from backend.storage import sqlite_direct
+from backend.storage.protocols import TransactionRequired
+from backend.storage.sqlite import SqliteStore
+
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEM = RequestContext.system()
+
+
+async def _skus(services: Services) -> list[str]:
+    found = await services.objects.find(SYSTEM, "Gadget", FindOptions(order="sku", limit=1000))
+    return [obj["sku"] for obj in found.results]
+
+
+async def _unique_skus(services: Services) -> None:
+    await services.objects.create(SYSTEM, "Gadget", {"sku": "seed"})
+    async with services.db.unit() as unit:
+        await services.schemas.ensure_unique(unit, "Gadget", ("sku",))
+
+
+async def test_concurrent_creates_share_commits_and_a_refused_one_fails_alone(services: Services) -> None:
+    await _unique_skus(services)
+    store = services.store
+    assert isinstance(store, SqliteStore)
+    groups_before = store._group.groups
+    skus = [f"s{n:03}" for n in range(60)] + ["seed", "s007"]  # two duplicates among sixty fresh ones
+    outcomes = await asyncio.gather(*(services.objects.create(SYSTEM, "Gadget", {"sku": sku}) for sku in skus),
+                                    return_exceptions=True)
+    refused = [sku for sku, outcome in zip(skus, outcomes, strict=True) if isinstance(outcome, Exception)]
+    assert refused == ["seed", "s007"]
+    assert all(isinstance(outcome, DuplicateValue) for outcome in outcomes[-2:])  # code 137, as before
+    assert await _skus(services) == sorted(["seed", *skus[:60]])
+    assert store._group.groups - groups_before < len(skus)  # some commits held more than one create
+
+
+async def test_a_single_write_unit_refuses_anything_but_an_insert_before_it_runs(services: Services) -> None:
+    created = await services.objects.create(SYSTEM, "Gadget", {"sku": "A-1"})
+    async with services.db.unit() as unit:
+        schema = await services.schemas.get(unit, "Gadget")
+    assert schema is not None
+    with pytest.raises(TransactionRequired):
+        async with services.db.unit(single_write=True) as unit:
+            await unit.session.update(schema, created["objectId"], {"sku": "B-2"}, savepoint=False)
+    with pytest.raises(TransactionRequired):
+        async with services.db.unit(single_write=True) as unit:
+            await unit.session.delete(schema, created["objectId"])
+    assert await _skus(services) == ["A-1"]
+
+
+async def test_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(services: Services) -> None:
+    await services.objects.create(SYSTEM, "Gadget", {
+        "sku": "ß😀", "n": 2.5, "ok": True, "when": {"__type": "Date", "iso": "2024-02-29T23:59:59.123Z"},
+        "tags": ["a", 1, None, {"k": [True]}],
+    })
+    store = services.store
+    assert isinstance(store, SqliteStore)
+    async with services.db.unit() as unit:
+        schema = await services.schemas.get(unit, "Gadget")
+    assert schema is not None
+    table = store.table(schema)
+    statement = sa.select(*table.c).where(table.c.sku == sa.bindparam("sku"))
+    async with store.connect(read_only=True) as conn:
+        direct = await store.run_read(conn, statement, {"sku": "ß😀"})
+        through = await conn.execute(statement, {"sku": "ß😀"})
+        assert isinstance(direct, sqlite_direct.Rows) and list(direct.keys()) == list(through.keys())
+        assert [tuple(row) for row in direct] == [tuple(row) for row in through]
+        refused = sa.select(sa.func.no_such_function().label("x"))
+        with pytest.raises(sa.exc.OperationalError, match="no such function"):  # SQLAlchemy's error, as before
+            await store.run_read(conn, refused, None)
+
+
+async def test_an_acknowledged_create_survives_the_process_being_killed(settings: Settings) -> None:
+    """Creates run in another process, 32 at a time; it is killed (SIGKILL) mid-stream; every create it had
+    answered is in the database."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.storage.killed_writer", str(settings.data_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
+    )
+    acknowledged: list[str] = []
+    try:
+        assert process.stdout is not None
+        while len(acknowledged) < 300:
+            line = await asyncio.to_thread(process.stdout.readline)
+            assert line, "the writer stopped before it was killed"
+            acknowledged.append(line.strip())
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+    survivor = build_services(settings)
+    await survivor.start()
+    try:
+        found = await survivor.objects.find(SYSTEM, "Gadget", FindOptions(limit=10_000, keys="objectId"))
+    finally:
+        await survivor.stop()
+    assert set(acknowledged) <= {obj["objectId"] for obj in found.results}
