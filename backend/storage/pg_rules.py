@@ -56,8 +56,10 @@ _RENEW = ("INSERT INTO ballast_schema_leases VALUES ($1, clock_timestamp() + mak
 _READ_STAMP = "SELECT stamp FROM ballast_schema_stamp WHERE id = 1"
 _BUMP = sa.text("UPDATE ballast_schema_stamp SET stamp = stamp + 1 WHERE id = 1 RETURNING stamp")
 _LOCK = sa.text("LOCK TABLE ballast_schema_leases IN SHARE MODE")
+# rows that ran out longer than MARGIN ago are ignored (a crashed instance's row is harmless once expired)
 _LIVE = sa.text("SELECT instance, extract(epoch FROM expires_at - clock_timestamp())::float8 "
-                "FROM ballast_schema_leases WHERE instance <> :me AND expires_at > clock_timestamp()")
+                "FROM ballast_schema_leases WHERE instance <> :me "
+                "AND expires_at > clock_timestamp() - make_interval(secs => :margin)")
 _NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 
 # what a lost or broken listener connection raises: the lease lapses, a later renewal reconnects
@@ -86,7 +88,7 @@ async def announce(conn: AsyncConnection, instance: str) -> Pending:
     """In the changing transaction, just before its commit (see the module docstring for why this order)."""
     stamp = int((await conn.execute(_BUMP)).scalar_one())
     await conn.execute(_LOCK)
-    rows = (await conn.execute(_LIVE, {"me": instance})).all()
+    rows = (await conn.execute(_LIVE, {"me": instance, "margin": MARGIN})).all()
     read_at = clock()  # after the answer: A's deadlines can only come out later than the database's
     await conn.execute(_NOTIFY, {"channel": SCHEMA_CHANNEL, "payload": f"{stamp} {instance}"})
     return Pending(stamp, {name: read_at + float(left) + MARGIN for name, left in rows})
@@ -181,6 +183,8 @@ class RuleWatch:
         if channel == ACK_CHANNEL:
             name, _, stamp = payload.rpartition(":")
             if stamp.isdigit():
+                if len(self._acks) > 1024:  # instances come and go; forgetting an ack only means waiting a lease
+                    self._acks.clear()
                 self._acks[name] = max(self._acks.get(name, -1), int(stamp))
                 self._acked.set()
                 self._acked = asyncio.Event()
