@@ -17,17 +17,33 @@ from backend.errors import InvalidJSON, InvalidSessionToken, Unauthorized
 from backend.keys import ip_allowed, same
 from backend.services.identity.sessions import SessionResolver
 
-CLIENT_KEY_HEADERS = ("x-parse-javascript-key", "x-parse-rest-api-key", "x-parse-client-key",
-                      "x-parse-windows-key")
+CLIENT_KEY_HEADERS = (b"x-parse-javascript-key", b"x-parse-rest-api-key", b"x-parse-client-key",
+                      b"x-parse-windows-key")
 
 
-def check_application(conn: HTTPConnection, settings: Settings) -> None:
-    if not same(conn.headers.get("x-parse-application-id"), settings.application_id):
+Headers = dict[bytes, bytes]  # lower-case name -> the first value sent, as Starlette's Headers.get reads it
+
+
+def first_values(conn: HTTPConnection) -> Headers:
+    """The request's headers, read once: each lookup by ``conn.headers`` scans (and lower-cases) all of them."""
+    values: Headers = {}
+    for name, value in conn.scope["headers"]:
+        values.setdefault(name, value)
+    return values
+
+
+def _text(headers: Headers, name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
+def check_application(headers: Headers, settings: Settings) -> None:
+    if not same(_text(headers, b"x-parse-application-id"), settings.application_id):
         raise Unauthorized()
 
 
-def master_principal(conn: HTTPConnection, settings: Settings) -> Principal | None:
-    given = conn.headers.get("x-parse-master-key")
+def master_principal(conn: HTTPConnection, settings: Settings, headers: Headers | None = None) -> Principal | None:
+    given = _text(headers if headers is not None else first_values(conn), b"x-parse-master-key")
     if not given:
         return None
     if same(given, settings.master_key):
@@ -41,11 +57,11 @@ def master_principal(conn: HTTPConnection, settings: Settings) -> Principal | No
     return principal
 
 
-def check_client_key(conn: HTTPConnection, settings: Settings) -> None:
+def check_client_key(headers: Headers, settings: Settings) -> None:
     configured = settings.client_keys
     if not configured:
         return
-    given = [conn.headers.get(name) for name in CLIENT_KEY_HEADERS]
+    given = [_text(headers, name) for name in CLIENT_KEY_HEADERS]
     if not any(same(key, expected) for key in given for expected in configured):
         raise Unauthorized()
 
@@ -54,8 +70,8 @@ def client_ip(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "127.0.0.1"
 
 
-def cloud_context(conn: HTTPConnection) -> dict[str, object]:
-    raw = conn.headers.get("x-parse-cloud-context")
+def cloud_context(headers: Headers) -> dict[str, object]:
+    raw = _text(headers, b"x-parse-cloud-context")
     if not raw:
         return {}
     try:
@@ -69,20 +85,21 @@ def cloud_context(conn: HTTPConnection) -> dict[str, object]:
 
 async def resolve_context(conn: HTTPConnection, settings: Settings, sessions: SessionResolver) -> RequestContext:
     """Who this request acts as; raises Unauthorized or InvalidSessionToken."""
-    check_application(conn, settings)
-    principal = master_principal(conn, settings)
+    headers = first_values(conn)
+    check_application(headers, settings)
+    principal = master_principal(conn, settings, headers)
     if principal is None:
-        check_client_key(conn, settings)
-        token = conn.headers.get("x-parse-session-token")
+        check_client_key(headers, settings)
+        token = _text(headers, b"x-parse-session-token")
         principal = await sessions.principal_for(token) if token else ANONYMOUS
         if principal is None:
             raise InvalidSessionToken("Invalid session token")
     note_principal(conn.scope, principal.kind.value)
     return RequestContext(
         principal,
-        installation_id=conn.headers.get("x-parse-installation-id"),
-        client_version=conn.headers.get("x-parse-client-version"),
+        installation_id=_text(headers, b"x-parse-installation-id"),
+        client_version=_text(headers, b"x-parse-client-version"),
         ip=client_ip(conn),
-        request_id=conn.headers.get("x-parse-request-id"),
-        cloud_context=cloud_context(conn),
+        request_id=_text(headers, b"x-parse-request-id"),
+        cloud_context=cloud_context(headers),
     )

@@ -64,6 +64,19 @@ async def test_without_application_id_is_403_unauthorized(client: httpx.AsyncCli
     assert response.json() == {"error": "unauthorized"}
 
 
+async def test_a_repeated_key_header_counts_by_its_first_value(client: httpx.AsyncClient) -> None:
+    from tests.conftest import APP_ID, MASTER_KEY
+
+    first_right = [("X-Parse-Application-Id", APP_ID), ("X-Parse-Application-Id", "wrong")]
+    assert (await client.get("/classes/Anything", headers=first_right)).status_code == 200
+    first_wrong = [("X-Parse-Application-Id", "wrong"), ("X-Parse-Application-Id", APP_ID)]
+    assert (await client.get("/classes/Anything", headers=first_wrong)).status_code == 403
+    master_second = [*first_right, ("X-Parse-Master-Key", "nope"), ("X-Parse-Master-Key", MASTER_KEY)]
+    assert (await client.get("/classes/Anything", headers=master_second)).status_code == 403  # the first: wrong
+    master_first = [*first_right, ("X-Parse-Master-Key", MASTER_KEY), ("X-Parse-Master-Key", "nope")]
+    assert (await client.get("/schemas", headers=master_first)).status_code == 200
+
+
 async def test_js_sdk_style_tunnelled_post_is_a_get(client: httpx.AsyncClient) -> None:
     from tests.conftest import APP_ID
 

@@ -15,7 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from backend.app import create_app
-from backend.config import Settings
+from backend.config import DEFAULT_RATE_LIMITS, Settings
+from backend.services.shared.rate_limits import RateCounter, RequestLimits
 from tests.conftest import APP_ID, MASTER_KEY
 
 H = {"X-Parse-Application-Id": APP_ID}
@@ -143,3 +144,17 @@ async def test_a_batch_cannot_go_around_the_limits(settings: Settings) -> None:
         direct = await http.post("/classes/_User", json={"username": "direct", "password": "pw"}, headers=H)
         assert (direct.status_code, direct.json()) == (429, TOO_MANY)
         assert (await http.post("/batch", json=signups(100, 5), headers=M)).status_code == 200  # master exempt
+
+
+@pytest.mark.parametrize("rules", [
+    [*DEFAULT_RATE_LIMITS, {"requestPath": "/classes/:className/*", "requestTimeWindow": 1000, "requestCount": 1},
+     {"requestPath": "/functions/a|b", "requestTimeWindow": 1000, "requestCount": 1}],
+    [{"requestPath": "*", "requestTimeWindow": 1000, "requestCount": 1}],
+    [],
+])
+def test_the_one_pattern_of_all_rules_matches_a_path_exactly_when_a_rule_does(rules: list[dict[str, Any]]) -> None:
+    limits = RequestLimits(rules, RateCounter(None, "test"))
+    for path in ("/login", "/login/", "/loginx", "/users", "/classes/_User", "/classes/A/x/y", "/classes/A",
+                 "/functions/a|b", "/functions/a", "/requestPasswordReset", "/x/login", "/", ""):
+        any_rule = any(rule.path.fullmatch(path) for rule in limits.rules)
+        assert (limits.any_path is not None and limits.any_path.fullmatch(path) is not None) == any_rule, path

@@ -118,9 +118,15 @@ class RequestLimits:
     def __init__(self, rules: Sequence[dict[str, Any]], counter: RateCounter) -> None:
         self.rules = RULES.validate_python(list(rules))
         self.counter = counter
+        # every rule's path in one pattern: most requests (object routes) match none, and one match tells so
+        # (the default rules cost eight checks of ~1 us each on every request before)
+        paths = "|".join(f"(?:{rule.path.pattern})" for rule in self.rules)
+        self.any_path = re.compile(paths) if self.rules else None
 
     async def check(self, ctx: RequestContext, method: str, path: str, username: Username) -> None:
         """Raise TooManyRequests (100, HTTP 429) when a rule matching this request is over its count."""
+        if self.any_path is None or self.any_path.fullmatch(path) is None:
+            return
         for index, rule in enumerate(self.rules):
             if not rule.applies(ctx, method, path):
                 continue
