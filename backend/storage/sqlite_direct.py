@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from backend.storage.sqlbinds import Processor, positional_binds
+from backend.storage.sqlbinds import Processor, expanded_binds, positional_binds
 
 BUSY_TIMEOUT_MS = 10_000  # how long a statement in the driver's thread waits for a lock (PRAGMA busy_timeout)
 # virtual machine steps a read may take on the event loop before it gives way to the thread: well under a
@@ -105,12 +105,14 @@ def select_plan(statement: sa.Select[Any], dialect: Dialect) -> Plan | None:
     if not all(isinstance(column, sa.Column) for column in columns):
         return None
     compiled = statement.compile(dialect=dialect)
-    binds = positional_binds(compiled, dialect)
+    sql, binds = compiled.string, positional_binds(compiled, dialect)
+    if binds is None and (expanded := expanded_binds(compiled, dialect)) is not None:
+        sql, binds = expanded  # a reader's ACL: its role names bound one by one (the statement is per set)
     if binds is None:
         return None
     results: list[Processor] = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                                 for column in columns]
-    return Plan(compiled.string, binds, [str(column.name) for column in columns], results)
+    return Plan(sql, binds, [str(column.name) for column in columns], results)
 
 
 def insert_plan(statement: sa.Insert, columns: Iterable[str], dialect: Dialect) -> Plan | None:
