@@ -144,7 +144,9 @@ def _register_functions(dbapi_connection: Any, _record: Any) -> None:
         "ballast_polygon_contains", 3, operators.sqlite_polygon_contains, deterministic=True
     )
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+    pragmas = ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={sqlite_direct.BUSY_TIMEOUT_MS}",
+               "foreign_keys=ON")
+    for pragma in pragmas:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
     # we issue BEGIN ourselves (see _begin) so SQLite's own transaction handling stays out of the way

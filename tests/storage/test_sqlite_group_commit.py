@@ -83,12 +83,20 @@ async def test_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(serv
         schema = await services.schemas.get(unit, "Gadget")
     assert schema is not None
     table = store.table(schema)
-    statement = sa.select(*table.c).where(table.c.sku == sa.bindparam("sku"))
+    readable = sa.or_(table.c._rperm.is_(None), store.dialect.array_contains_any(table.c._rperm, ["*", "role:x"]))
+    statement = sa.select(*table.c).where(table.c.sku == sa.bindparam("sku"), readable)  # a reader's IN list
     async with store.connect(read_only=True) as conn:
         direct = await store.run_read(conn, statement, {"sku": "ß😀"})
         through = await conn.execute(statement, {"sku": "ß😀"})
         assert isinstance(direct, sqlite_direct.Rows) and list(direct.keys()) == list(through.keys())
-        assert [tuple(row) for row in direct] == [tuple(row) for row in through]
+        assert [tuple(row) for row in direct] == [tuple(row) for row in through] and len(list(direct)) == 1
+        everything = sa.select(*table.c).where(table.c.sku != sa.bindparam("sku"))  # no index: past the budget
+        await asyncio.gather(*(services.objects.create(SYSTEM, "Gadget", {"sku": f"z{n:04}"}) for n in range(800)))
+        raw = (await conn.get_raw_connection()).dbapi_connection._connection._conn  # type: ignore[union-attr]
+        assert sqlite_direct._inline(raw, store._plans.get(everything).sql, ("ß😀",)) is None  # type: ignore[union-attr]
+        direct = await store.run_read(conn, everything, {"sku": "ß😀"})
+        through = await conn.execute(everything, {"sku": "ß😀"})
+        assert [tuple(row) for row in direct] == [tuple(row) for row in through] and len(list(direct)) == 800
         refused = sa.select(sa.func.no_such_function().label("x"))
         with pytest.raises(sa.exc.OperationalError, match="no such function"):  # SQLAlchemy's error, as before
             await store.run_read(conn, refused, None)
@@ -120,3 +128,18 @@ async def test_an_acknowledged_create_survives_the_process_being_killed(settings
     finally:
         await survivor.stop()
     assert set(acknowledged) <= {obj["objectId"] for obj in found.results}
+
+
+async def test_reads_never_wait_for_a_write_in_progress_and_long_reads_still_answer(services: Services) -> None:
+    """Short reads run on the event loop and long ones in the driver's thread (sqlite_direct.fetch); neither
+    waits for a write transaction that holds SQLite's write lock (WAL): a read that waited here would never end,
+    since the writer waits for it."""
+    created = await services.objects.create(SYSTEM, "Gadget", {"sku": "A-1"})
+    await asyncio.gather(*(services.objects.create(SYSTEM, "Gadget", {"sku": f"z{n:04}"}) for n in range(600)))
+    async with services.db.unit() as unit:
+        await services.objects.update(SYSTEM, "Gadget", created["objectId"], {"sku": "B-2"}, unit=unit)
+        assert (await services.objects.get(SYSTEM, "Gadget", created["objectId"]))["sku"] == "A-1"  # committed
+        found = await services.objects.find(SYSTEM, "Gadget", FindOptions(where={"sku": "A-1"}))
+        assert [obj["objectId"] for obj in found.results] == [created["objectId"]]
+        assert len(await _skus(services)) == 601  # hundreds of rows: past the loop's budget, in the thread
+    assert (await services.objects.get(SYSTEM, "Gadget", created["objectId"]))["sku"] == "B-2"
