@@ -155,10 +155,13 @@ class SqlStore:
             table = self._join_tables[(class_name, key)] = build_join_table(class_name, key, sa.MetaData())
         return table
 
-    @asynccontextmanager
-    async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
+    def connect(self, *, read_only: bool, single_write: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection inside a transaction (or in autocommit for a single write); engines override to add
         locking or read-only mode."""
+        return self._engine_connection(single_write)
+
+    @asynccontextmanager
+    async def _engine_connection(self, single_write: bool) -> AsyncIterator[AsyncConnection]:
         if single_write:
             async with self.engine.connect() as conn:
                 yield await conn.execution_options(isolation_level="AUTOCOMMIT")
