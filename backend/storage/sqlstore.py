@@ -101,6 +101,7 @@ class SqlStore:
         self.dialect = dialect
         self._tables: dict[tuple[str, tuple[tuple[str, str], ...]], sa.Table] = {}
         self._join_tables: dict[tuple[str, str], sa.Table] = {}
+        self._table_of: dict[int, tuple[ClassSchema, sa.Table]] = {}  # by id() of a schema object
         self.statements = StatementCache()  # hot-path statements built once (see sqlcache)
         self._schema_stamp = 0
 
@@ -139,10 +140,16 @@ class SqlStore:
         """Engines with concurrent writers take a lock here; SQLite's writes are already serialised."""
 
     def table(self, schema: ClassSchema) -> sa.Table:
+        held = self._table_of.get(id(schema))  # the schema service hands out one object per class version
+        if held is not None and held[0] is schema:
+            return held[1]
         key = (schema.class_name, tuple((n, s.type) for n, s in schema.column_fields().items()))
         table = self._tables.get(key)
         if table is None:
             table = self._tables[key] = build_table(schema, sa.MetaData())
+        if len(self._table_of) >= 4096:
+            self._table_of.clear()
+        self._table_of[id(schema)] = (schema, table)  # held: its id is not reused while cached
         return table
 
     def join_table(self, class_name: str, key: str) -> sa.Table:
@@ -151,10 +158,13 @@ class SqlStore:
             table = self._join_tables[(class_name, key)] = build_join_table(class_name, key, sa.MetaData())
         return table
 
-    @asynccontextmanager
-    async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
+    def connect(self, *, read_only: bool, single_write: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection inside a transaction (or in autocommit for a single write); engines override to add
         locking or read-only mode."""
+        return self._engine_connection(single_write)
+
+    @asynccontextmanager
+    async def _engine_connection(self, single_write: bool) -> AsyncIterator[AsyncConnection]:
         if single_write:
             async with self.engine.connect() as conn:
                 yield await conn.execution_options(isolation_level="AUTOCOMMIT")

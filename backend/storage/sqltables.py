@@ -134,19 +134,37 @@ the second its decoding takes (about 70 µs a row), so it gives way every few mi
 def rows_from(schema: ClassSchema, result: Any) -> list[Row]:
     """Every row of a SELECT result as a Row: system columns as stored, fields decoded (nulls left out), other
     columns dropped; the per-column decisions are made once for the result."""
-    decode = row_decoder(schema, result.keys())
+    decode = cached_decoder(schema, result.keys())
     return [decode(values) for values in result]
 
 
 async def rows_yielding(schema: ClassSchema, result: Any) -> list[Row]:
     """``rows_from`` for a result of any size: the loop serves other requests between slices of rows."""
-    decode = row_decoder(schema, result.keys())
+    decode = cached_decoder(schema, result.keys())
     rows: list[Row] = []
     for values in result:
         rows.append(decode(values))
         if len(rows) % ROWS_PER_SLICE == 0:
             await asyncio.sleep(0)
     return rows
+
+
+_DECODERS: dict[tuple[int, tuple[str, ...]], tuple[ClassSchema, Callable[[Any], Row]]] = {}
+
+
+def cached_decoder(schema: ClassSchema, names: Any) -> Callable[[Any], Row]:
+    """``row_decoder``, made once per (schema object, column names): the schema service hands out one object per
+    class until it changes, and building a decoder cost as much as decoding a row. The schema is held with its
+    decoder, so its id cannot be reused while cached."""
+    key = (id(schema), tuple(names))
+    found = _DECODERS.get(key)
+    if found is not None and found[0] is schema:
+        return found[1]
+    if len(_DECODERS) >= 1024:
+        _DECODERS.clear()
+    decode = row_decoder(schema, key[1])
+    _DECODERS[key] = (schema, decode)
+    return decode
 
 
 def row_decoder(schema: ClassSchema, names: Any) -> Callable[[Any], Row]:

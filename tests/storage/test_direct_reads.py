@@ -97,3 +97,25 @@ async def test_postgres_direct_inserts_write_what_sqlalchemy_writes_and_fall_bac
             await store.run_insert(conn, statement, {"objectId": saved["objectId"], "bucket": 1.0}, autocommit=True)
     count = await services.objects.find(ALICE, "Direct", FindOptions(where={"bucket": 1}))
     assert count.results == []  # the refused insert wrote nothing, on either path
+
+
+async def test_reads_follow_a_schema_change_and_a_lost_connection(services: Services) -> None:
+    """Tables and row decoders are kept per schema object: a new field is read as soon as the schema grows.
+    A read connection SQLAlchemy has invalidated goes its way (it reconnects) and reads the same."""
+    saved = await _saved(services)
+    before = await services.objects.get(ALICE, "Direct", saved["objectId"])
+    await services.objects.update(RequestContext.system(), "Direct", saved["objectId"], {"later": "grown"})
+    after = await services.objects.get(ALICE, "Direct", saved["objectId"])
+    assert after["later"] == "grown" and {k: v for k, v in after.items() if k not in ("later", "updatedAt")} == {
+        k: v for k, v in before.items() if k != "updatedAt"}
+    store = services.store
+    if isinstance(store, PostgresStore):
+        async with store.connect(read_only=True) as conn:
+            await conn.invalidate()
+            assert pg_direct._driver(conn) is None
+            table = sa.table("Direct", sa.column("objectId", sa.Text()), sa.column("later", sa.Text()))
+            statement = sa.select(table.c.objectId, table.c.later).where(table.c.objectId == saved["objectId"])
+            rows = await store.run_read(conn, statement, None)
+            assert [tuple(row) for row in rows] == [(saved["objectId"], "grown")]
+    again = await services.objects.get(ALICE, "Direct", saved["objectId"])
+    assert again == after

@@ -385,8 +385,7 @@ class ObjectService:
             if start:
                 await asyncio.sleep(0)
             objects.extend(render(schema, row, self.file_url) for row in rows[start:start + RENDER_SLICE])
-        for reader in reads.readers(ctx):  # delegation: what either reader may not see is hidden
-            objects = [access.strip_protected(reader, schema, obj) for obj in objects]
+        objects = _visible(ctx, schema, objects)
         await Includer(self, unit, ctx).resolve(schema, objects, include, parse_keys(keys))
         wanted, excluded = parse_keys(keys), parse_keys(exclude_keys)
         if wanted is None and excluded is None:
@@ -406,9 +405,15 @@ class ObjectService:
         where = reads.narrow(ctx, schema, by_ids, "get", self.schemas.cached)
         spec = q.FindSpec(where, limit=len(object_ids), read_names=access.read_names(ctx.principal))
         rows = await unit.session.find(schema, spec)
-        for reader in reads.readers(ctx):  # delegation: what either reader may not see is hidden
-            rows = [access.strip_protected(reader, schema, row) for row in rows]
-        return schema, rows
+        return schema, _visible(ctx, schema, rows)
+
+
+def _visible(ctx: RequestContext, schema: ClassSchema, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects (or rows) without the fields protected from any reader (delegation: both readers')."""
+    for reader in reads.readers(ctx):
+        if access.may_protect(reader, schema):  # asked once per read, not per object
+            objects = [access.strip_protected(reader, schema, obj) for obj in objects]
+    return objects
 
 
 def _decode_body(data: Mapping[str, Any], *, creating: bool) -> tuple[dict[str, Any], object]:

@@ -205,16 +205,21 @@ def can_see(principal: Principal, schema: ClassSchema, row: Row) -> bool:
 DEFAULT_PROTECTED: Mapping[str, Mapping[str, list[str]]] = {"_User": {"*": ["email"]}}
 
 
+def may_protect(principal: Principal, schema: ClassSchema) -> bool:
+    """False when ``protected_fields`` is empty for every row of the class: a master, or no field named anywhere
+    (the default CLP's ``{"*": []}`` too). A read asks once, not per object."""
+    if principal.is_master:
+        return False
+    configured = schema.class_level_permissions.get("protectedFields")
+    return schema.class_name in DEFAULT_PROTECTED or (isinstance(configured, Mapping) and any(configured.values()))
+
+
 def protected_fields(principal: Principal, schema: ClassSchema, row: Mapping[str, Any]) -> frozenset[str]:
     """Fields of ``row`` this principal must not see, after parse-server's addProtectedFields and
     filterSensitiveData: the lists of every group the principal is in are intersected.
     """
-    if principal.is_master:
+    if not may_protect(principal, schema):
         return frozenset()
-    configured = schema.class_level_permissions.get("protectedFields")
-    names_any = isinstance(configured, Mapping) and any(configured.values())
-    if schema.class_name not in DEFAULT_PROTECTED and not names_any:
-        return frozenset()  # no field named anywhere (the default CLP's {"*": []} too): asked once per row rendered
     own_user = schema.class_name == "_User" and principal.user_id is not None and row.get("objectId") == (
         principal.user_id)
     if own_user:
