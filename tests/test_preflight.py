@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def _file_as_data_dir(tmp_path: Path) -> dict[str, str]:
     return {"BALLAST_DATA_DIR": str(tmp_path / "afile")}
 
 
-CASES = {
+CASES: dict[str, tuple[Callable[[Path], dict[str, str]], str]] = {
     "refused PostgreSQL": (lambda _: {"PARSE_SERVER_DATABASE_URI": f"postgresql://u:pw-42@127.0.0.1:{free_port()}/db"},
                            "PARSE_SERVER_DATABASE_URI: cannot use PostgreSQL at postgresql://127.0.0.1:"),
     "mongodb URL": (lambda _: {"PARSE_SERVER_DATABASE_URI": "mongodb://u:pw-42@localhost:27017/app"},

@@ -134,7 +134,7 @@ def test_uvicorn_serves_the_sockets_it_is_handed_in_one_process_under_workers_an
     from uvicorn.supervisors import ChangeReload, Multiprocess
 
     listeners = "backend/listeners.py"
-    shapes = {"Server.run": (uvicorn.Server.run, ["self", "sockets"]),
+    shapes: dict[str, tuple[Callable[..., Any], list[str]]] = {"Server.run": (uvicorn.Server.run, ["self", "sockets"]),
               "supervisors.Multiprocess": (Multiprocess.__init__, ["self", "config", "sockets"]),
               "supervisors.ChangeReload": (ChangeReload.__init__, ["self", "config", "target", "sockets"])}
     for name, (function, parameters) in shapes.items():

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
+import mcp_types as types
 import pytest
 from fastapi import FastAPI
 
@@ -14,6 +15,13 @@ from tests.agent_tools.test_mcp import Site
 from tests.support.live import LiveServer
 
 AGENT = "http://127.0.0.1/agent/v1"
+
+
+def tool_text(result: types.CallToolResult) -> str:
+    """The text of an MCP tool result's first block, which the gateway always sends as text."""
+    first = result.content[0]
+    assert isinstance(first, types.TextContent), first
+    return first.text
 
 
 class Gateway:

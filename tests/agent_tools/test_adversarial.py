@@ -31,7 +31,8 @@ async def test_write_tool_with_a_read_grant_is_denied(gateway: Gateway, seed: Se
     answer = await gateway.call(token, "write", "update_object",
                                 {"className": "Order", "objectId": order["objectId"], "fields": {"status": "x"}})
     assert answer.status_code == 403 and answer.json()["rule"] == "grant.missing"
-    assert (await _get(gateway, "Order", order["objectId"]))["status"] == "new"
+    kept = await _get(gateway, "Order", order["objectId"])
+    assert kept is not None and kept["status"] == "new"
     record = await gateway.last_record()
     assert (record["agentId"], record["decision"], record["rule"], record["outcome"]) == (
         agent_id, "deny", "grant.missing", "blocked")
@@ -132,7 +133,8 @@ async def test_approving_a_stale_preview_is_refused(gateway: Gateway, seed: Seed
     assert changed.status_code == 200
     refused = await gateway.admin("POST", f"/approvals/{approval_id}/approve")
     assert refused.status_code == 400 and "stale" in refused.json()["error"]
-    assert (await _get(gateway, "Order", order["objectId"]))["status"] == "paid"
+    kept = await _get(gateway, "Order", order["objectId"])
+    assert kept is not None and kept["status"] == "paid"
     shown = await gateway.admin("GET", f"/approvals/{approval_id}")
     assert shown.json()["status"] == "stale"
     record = await gateway.last_record()

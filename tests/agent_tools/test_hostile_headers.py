@@ -10,7 +10,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.agent_tools.conftest import Gateway, Seed
+from tests.agent_tools.conftest import Gateway, Seed, tool_text
 from tests.agent_tools.test_mcp import Site
 
 HOSTILE = ["r" * 20_000, "r" * 129, "two words", "caf\u00e9"]
@@ -48,7 +48,7 @@ async def test_over_mcp_a_hostile_run_id_is_refused_too(site: Site) -> None:
                 ClientSession(read, write) as session):
         await session.initialize()
         refused = await session.call_tool("list_classes", {})
-    assert refused.is_error and "X-Ballast-Run-Id must be 1 to 128" in refused.content[0].text  # type: ignore[union-attr]
+    assert refused.is_error and "X-Ballast-Run-Id must be 1 to 128" in tool_text(refused)
     last = (await site.records())[-1]
     assert (last["rule"], last["outcome"]) == ("input.invalid", "blocked") and len(last["runId"]) < 64
     assert agent_id not in {record.get("agentId") for record in await site.records()}  # before the token

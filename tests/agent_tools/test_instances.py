@@ -134,7 +134,12 @@ async def test_concurrent_writes_right_after_a_suspension_elsewhere_all_stop(
         gateway: Gateway, other: Gateway, seed: Seed, monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []  # writes admitted on A's copy of the agent, confirmed in groups before they commit
     ask = Confirmations.ask
-    monkeypatch.setattr(Confirmations, "ask", lambda self, seen: asked.append(seen[0]) or ask(self, seen))
+
+    def noted(self: Confirmations, seen: tuple[str, bytes]) -> asyncio.Future[bool]:
+        asked.append(seen[0])
+        return ask(self, seen)
+
+    monkeypatch.setattr(Confirmations, "ask", noted)
     orders = [await seed("Order", n=0) for _ in range(8)]
     agent_id, token = await gateway.agent("crowd", grants=["update_object"])
 

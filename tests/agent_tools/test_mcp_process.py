@@ -37,7 +37,7 @@ def served(settings: Settings) -> Iterator[Served]:
 
 
 async def test_mcp_against_ballast_serve_in_its_own_process(served: Served) -> None:
-    site = Site(served)  # type: ignore[arg-type]
+    site = Site(served)
     try:
         refused = await site.http.post(f"{site.origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         assert refused.status_code == 401 and "resource_metadata=" in refused.headers["www-authenticate"]

@@ -9,23 +9,21 @@ nested ``where`` must give exactly it, or be refused with the same Parse code.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.errors import ParseCode, ParseError
+from backend.errors import ParseError, error_for_code
 from tests.agent_tools.conftest import Gateway
 from tests.services.test_read_oracle import OUTER, WHERES, Find, reference, remembered, services, world  # noqa: F401
 
 EXAMPLES = settings(max_examples=int(os.environ.get("READ_ORACLE_EXAMPLES", "15")), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
-
-class Refused(ParseError):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = ParseCode(code)  # type: ignore[misc] - the code the tool answered
+# the token of one agent per test's gateway, for every example hypothesis runs against it
+ORACLE_AGENTS: weakref.WeakKeyDictionary[Gateway, str] = weakref.WeakKeyDictionary()
 
 
 def agent_finder(gateway: Gateway, token: str) -> Find:
@@ -33,7 +31,7 @@ def agent_finder(gateway: Gateway, token: str) -> Find:
         tool, body = ("count_objects", {}) if limit == 0 else ("query_objects", {"limit": limit})
         answer = await gateway.call(token, "read", tool, {"className": class_name, "where": where, **body})
         if answer.status_code != 200:
-            raise Refused(answer.json()["code"], answer.json()["error"])
+            raise error_for_code(answer.json()["code"], answer.json()["error"])  # the code the tool answered
         result: dict[str, Any] = answer.json()["result"]
         return [] if limit == 0 else list(result["results"])
 
@@ -44,10 +42,10 @@ def agent_finder(gateway: Gateway, token: str) -> Find:
 @given(outer=st.sampled_from(OUTER), where=WHERES)
 async def test_a_nested_query_shows_an_agent_only_what_its_top_level_calls_show(
         gateway: Gateway, world: dict[str, Any], outer: str, where: dict[str, Any]) -> None:  # noqa: F811
-    agents = getattr(gateway, "oracle_token", None)
+    agents = ORACLE_AGENTS.get(gateway)
     if agents is None:
         _, agents = await gateway.agent("oracle", roles=["support"])
-        gateway.oracle_token = agents  # type: ignore[attr-defined] - one agent for every example
+        ORACLE_AGENTS[gateway] = agents
     try:
         expected: tuple[str, Any] = ("ok", await reference(agent_finder(gateway, agents), outer, where))
     except ParseError as error:

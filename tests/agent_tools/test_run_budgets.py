@@ -23,7 +23,7 @@ from agent_tools.stores.run_budget import Caps, RedisRunBudget
 from backend.app import create_app
 from backend.config import Settings
 from backend.services.shared.counters import REDIS_TIMEOUT
-from tests.agent_tools.conftest import Gateway
+from tests.agent_tools.conftest import Gateway, tool_text
 from tests.agent_tools.test_intents import SUPPORT
 from tests.realtime.conftest import RedisServer
 from tests.support.live import LiveServer
@@ -195,12 +195,11 @@ async def test_rest_and_mcp_calls_on_two_servers_share_one_run_budget(
                     as (read, write), ClientSession(read, write) as session):
             await session.initialize()
             over_mcp = [session.call_tool("create_object", _create(10 + i)) for i in range(4)]
-            answers = await asyncio.gather(*rest, *over_mcp)
-        rest_ok = [answer.status_code for answer in answers[:4]].count(200)
-        mcp_results = answers[4:]
+            rest_answers, mcp_results = await asyncio.gather(asyncio.gather(*rest), asyncio.gather(*over_mcp))
+        rest_ok = [answer.status_code for answer in rest_answers].count(200)
         mcp_ok = sum(not result.is_error for result in mcp_results)
-        assert rest_ok + mcp_ok == 3, answers
-        refusals = [result.content[0].text for result in mcp_results if result.is_error]
+        assert rest_ok + mcp_ok == 3, (rest_answers, mcp_results)
+        refusals = [tool_text(result) for result in mcp_results if result.is_error]
         assert all("budget.writes" in text for text in refusals), refusals
         stored = await http.get(f"{rest_site}/classes/Burst", params={"count": 1, "limit": 0},
                                 headers=master_headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 
@@ -86,7 +87,7 @@ async def test_batch_routes_the_user_role_session_and_installation_paths(
     """Parse's batch reaches every REST route; the JS SDK's saveAll of users sends PUT /parse/users/<id>."""
     user = (await client.post("/users", json={"username": "ann", "password": "pw-ann-1"}, headers=headers)).json()
     own = {**headers, "X-Parse-Session-Token": user["sessionToken"]}
-    requests = [
+    requests: list[dict[str, Any]] = [
         {"method": "PUT", "path": f"/parse/users/{user['objectId']}", "body": {"nick": "A"}},
         {"method": "GET", "path": f"/parse/users/{user['objectId']}"},
         {"method": "POST", "path": "/parse/users", "body": {"username": "bob", "password": "pw-bob-1"}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -11,17 +13,17 @@ H = {"X-Parse-Application-Id": APP_ID}
 MASTER = {**H, "X-Parse-Master-Key": MASTER_KEY}
 
 
-async def make(client: httpx.AsyncClient, body: dict) -> str:
+async def make(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
     made = await client.post("/classes/Nested", json=body, headers=H)
     assert made.status_code == 201, made.text
     return str(made.json()["objectId"])
 
 
-async def put(client: httpx.AsyncClient, object_id: str, body: dict) -> httpx.Response:
+async def put(client: httpx.AsyncClient, object_id: str, body: dict[str, Any]) -> httpx.Response:
     return await client.put(f"/classes/Nested/{object_id}", json=body, headers=H)
 
 
-async def stored(client: httpx.AsyncClient, object_id: str) -> dict:
+async def stored(client: httpx.AsyncClient, object_id: str) -> dict[str, Any]:
     return dict((await client.get(f"/classes/Nested/{object_id}", headers=H)).json())
 
 
@@ -67,7 +69,7 @@ async def test_a_dotted_key_on_a_missing_field_creates_the_object(client: httpx.
     ({"stats.keep": {"__op": "Increment", "amount": 1}}, 111),
 ])
 async def test_bad_dotted_keys_are_refused_and_nothing_changes(
-    client: httpx.AsyncClient, body: dict, code: int,
+    client: httpx.AsyncClient, body: dict[str, Any], code: int,
 ) -> None:
     object_id = await make(client, {"name": "x", "stats": {"number": 1, "keep": "k"}})
     before = await stored(client, object_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -84,5 +85,6 @@ async def test_metrics_refuse_other_addresses_unless_they_bring_the_token(outsid
 
 def test_bad_networks_in_the_allow_lists_are_refused_at_start() -> None:
     for field in ("master_key_ips", "metrics_ips"):
+        values: dict[str, Any] = {"application_id": APP_ID, field: "10.0.0.0/8,not-an-ip"}
         with pytest.raises(ValueError, match="not an IP address or network: 'not-an-ip'"):
-            Settings(**{"application_id": APP_ID, field: "10.0.0.0/8,not-an-ip"})
+            Settings(**values)

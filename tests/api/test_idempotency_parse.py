@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -49,6 +50,6 @@ async def test_replay_stays_available_as_an_option(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("bad", [{"paths": "classes"}, {"paths": ["("]}, {"paths": [], "ttl": -1}])
-def test_bad_options_are_refused_at_start(settings: Settings, bad: dict) -> None:
+def test_bad_options_are_refused_at_start(settings: Settings, bad: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="idempotencyOptions"):
         create_app(settings.model_copy(update={"experimental_idempotency_options": bad}))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.conftest import APP_ID, MASTER_KEY
@@ -11,7 +13,7 @@ H = {"X-Parse-Application-Id": APP_ID}
 MASTER = {**H, "X-Parse-Master-Key": MASTER_KEY}
 
 
-async def sign_up(client: httpx.AsyncClient, name: str) -> dict:
+async def sign_up(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
     made = await client.post("/users", json={"username": name, "password": "pw-1", "email": f"{name}@x.io"},
                              headers=H)
     return dict(made.json())

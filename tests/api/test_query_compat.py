@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ async def find(client: httpx.AsyncClient, class_name: str, where: object = None,
     ({"name": {"$bogus": 1}}, 102),
 ])
 async def test_a_find_on_a_missing_class_still_validates_where(
-    client: httpx.AsyncClient, where: dict, code: int,
+    client: httpx.AsyncClient, where: dict[str, Any], code: int,
 ) -> None:
     answer = await find(client, "NeverMade", where)
     assert answer.status_code == 400 and answer.json()["code"] == code, answer.text

@@ -3,6 +3,8 @@ no field named ``length``, one GeoPoint field per class; both engines."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.conftest import APP_ID, MASTER_KEY
@@ -12,7 +14,7 @@ MASTER = {**H, "X-Parse-Master-Key": MASTER_KEY}
 GEO = {"__type": "GeoPoint", "latitude": 1, "longitude": 2}
 
 
-async def make_class(client: httpx.AsyncClient, name: str, fields: dict) -> None:
+async def make_class(client: httpx.AsyncClient, name: str, fields: dict[str, Any]) -> None:
     made = await client.post(f"/schemas/{name}", json={"className": name, "fields": fields}, headers=MASTER)
     assert made.status_code == 200, made.text
 

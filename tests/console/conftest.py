@@ -28,6 +28,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 CLOUD = Path(__file__).parent / "cloud"
 MASTER = {"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": MASTER_KEY}
 ADMIN, VIEWER, PASSWORD = "alice", "victor", "correct horse battery"
+# a form as Playwright's APIRequestContext.post(form=...) types it (a dict, so invariant in its values)
+Form = dict[str, str | float | bool]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.conftest import MASTER_KEY
-from tests.console.conftest import MASTER, PASSWORD, VIEWER, Ballast, sign_in
+from tests.console.conftest import MASTER, PASSWORD, VIEWER, Ballast, Form, sign_in
 
 SHOTS = os.environ.get("BALLAST_CONSOLE_SCREENSHOTS")  # a folder: the main pages are saved there as PNGs
 
@@ -156,7 +156,8 @@ def test_changes_without_the_csrf_token_are_refused(page: Page, ballast: Ballast
     sign_in(page)
     cookie = next(cookie for cookie in page.context.cookies() if cookie["name"] == "ballast_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-    for form in ({}, {"csrf": "forged"}):
+    forms: tuple[Form, ...] = ({}, {"csrf": "forged"})
+    for form in forms:
         refused = page.request.post(f"/console/agents/{agent_id}/suspend", form=form)
         assert refused.status == 403
         policy = page.request.post("/console/policy/read-only", form={"state": "on", **form})

@@ -10,7 +10,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.conftest import APP_ID
-from tests.console.conftest import MASTER, PASSWORD, VIEWER, Ballast, sign_in
+from tests.console.conftest import MASTER, PASSWORD, VIEWER, Ballast, Form, sign_in
 from tests.console.test_browser import shot
 
 APP = {"X-Parse-Application-Id": APP_ID}
@@ -113,7 +113,9 @@ def test_an_app_role_named_admin_grants_no_admin_power(page: Page, ballast: Ball
         row.get_by_label(f"Add user to {name}").fill("eve")
         row.get_by_role("button", name="Add").first.click()
         expect(page.locator(f"tr[data-role='{name}'] td.users")).to_contain_text("eve")
-    other = page.context.browser.new_context(base_url=ballast.base)  # type: ignore[union-attr]
+    browser = page.context.browser
+    assert browser is not None  # a context made by a launched browser, not a persistent one
+    other = browser.new_context(base_url=ballast.base)
     eve_page = other.new_page()
     sign_in(eve_page, "eve", "pw-eve-123")
     expect(eve_page.get_by_role("alert")).to_have_text("Sign-in failed.")
@@ -133,10 +135,13 @@ def test_an_app_role_named_admin_grants_no_admin_power(page: Page, ballast: Ball
 def test_changes_need_the_csrf_token_and_a_viewer_only_looks(page: Page, ballast: Ballast) -> None:
     frank_id, frank_session = _user(ballast, "frank")
     sign_in(page)
-    for path, form in (("/console/roles", {"name": "sneaky"}), ("/console/users", {"username": "x", "password": "y"}),
-                       (f"/console/users/{frank_id}/password", {"mode": "set", "password": "taken-over-1"})):
-        for csrf in ({}, {"csrf": "forged"}):
-            assert page.request.post(path, form=form | csrf).status == 403, path
+    changes: list[tuple[str, Form]] = [
+        ("/console/roles", {"name": "sneaky"}), ("/console/users", {"username": "x", "password": "y"}),
+        (f"/console/users/{frank_id}/password", {"mode": "set", "password": "taken-over-1"})]
+    for path, form in changes:
+        forged: tuple[Form, ...] = ({}, {"csrf": "forged"})
+        for bad_csrf in forged:
+            assert page.request.post(path, form=form | bad_csrf).status == 403, path
     assert ballast.http.get("/parse/roles", headers=MASTER).json()["results"] == []
     assert _me(ballast, frank_session).status_code == 200
     page.context.clear_cookies()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,10 +16,10 @@ from backend.storage.files_s3 import PART_SIZE, S3Files, S3Options
 from tests.files.conftest import KEYS, REGION, MotoS3
 
 
-def s3_options(moto: MotoS3, **extra: object) -> S3Options:
+def s3_options(moto: MotoS3, **extra: Any) -> S3Options:  # extra: more S3Options fields
     return S3Options(bucket=moto.new_bucket(), prefix="app/", region=REGION, endpoint=moto.endpoint,
                      access_key_id=KEYS["aws_access_key_id"], secret_access_key=KEYS["aws_secret_access_key"],
-                     **extra)  # type: ignore[arg-type]
+                     **extra)
 
 
 @pytest.fixture(params=["local", "s3"])

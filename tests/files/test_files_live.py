@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,10 +43,10 @@ def upload_head(path: str, length: int) -> str:
             f"Content-Length: {length}\r\n")
 
 
-def wait_until_empty(settings_dir: object, check: object) -> None:
+def wait_until_empty(settings_dir: object, check: Callable[[], object]) -> None:
     """Give the server a moment to notice the disconnect (no timing is asserted: we only wait for it)."""
     for _ in range(100):
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.05)
 

@@ -106,4 +106,5 @@ async def test_s3_refuses_active_content_by_default_and_stores_nothing(settings:
     async with serving(configured) as http:
         answer = await http.post("/files/x.svg", content=SVG, headers=headers)
         assert answer.json()["code"] == 130
+    assert configured.s3_bucket is not None  # s3_settings made a fresh bucket
     assert moto_s3.keys(configured.s3_bucket) == []

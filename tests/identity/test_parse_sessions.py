@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -20,10 +21,11 @@ def as_user(token: str, installation: str | None = None) -> dict[str, str]:
     return {**H, "X-Parse-Session-Token": token, **extra}
 
 
-async def sign_up(client: httpx.AsyncClient, name: str, password: str = "pw-1234") -> dict:
+async def sign_up(client: httpx.AsyncClient, name: str, password: str = "pw-1234") -> dict[str, Any]:
     made = await client.post("/users", json={"username": name, "password": password}, headers=H)
     assert made.status_code == 201, made.text
-    return made.json()
+    body: dict[str, Any] = made.json()
+    return body
 
 
 async def log_in(client: httpx.AsyncClient, name: str, installation: str | None = None,

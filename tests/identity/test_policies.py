@@ -58,7 +58,8 @@ def last_link(app: FastAPI) -> str:
 async def sign_up(client: httpx.AsyncClient, name: str, password: str = "secret1", **more: Any) -> dict[str, Any]:
     response = await client.post("/users", json={"username": name, "password": password, **more}, headers=H)
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def login(client: httpx.AsyncClient, name: str, password: str) -> httpx.Response:

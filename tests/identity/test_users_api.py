@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -24,10 +25,11 @@ def as_user(token: str) -> dict[str, str]:
     return {**H, "X-Parse-Session-Token": token}
 
 
-async def sign_up(client: httpx.AsyncClient, name: str, password: str = "pw-1234", **more: object) -> dict:
+async def sign_up(client: httpx.AsyncClient, name: str, password: str = "pw-1234", **more: object) -> dict[str, Any]:
     response = await client.post("/users", json={"username": name, "password": password, **more}, headers=H)
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def test_sign_up_answers_201_with_a_revocable_session_token(client: httpx.AsyncClient) -> None:

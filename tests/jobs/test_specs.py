@@ -7,17 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backend.errors import InvalidValue
-from jobs.specs import check_schedule, due_times, plan_fires
+from jobs.specs import ScheduleSpec, check_schedule, due_times, plan_fires
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # Monday
 
 
-def spec(**fields: object):  # type: ignore[no-untyped-def]
+def spec(**fields: object) -> ScheduleSpec:
     return check_schedule({"objectId": "s1", "jobName": "hello", "startAfter": T0.isoformat(), **fields})
 
 
-def times(schedule, count: int) -> list[datetime]:  # type: ignore[no-untyped-def]
-    found, moment = [], schedule.first_from(schedule.anchor)
+def times(schedule: ScheduleSpec, count: int) -> list[datetime]:
+    found: list[datetime] = []
+    moment = schedule.first_from(schedule.anchor)
     while moment is not None and len(found) < count:
         found.append(moment)
         moment = schedule.next_after(moment)

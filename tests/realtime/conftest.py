@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +97,16 @@ class LiveSocket:
 
 
 
+SocketOpener = Callable[[str], Awaitable[LiveSocket]]
+"""What the ``open_socket`` fixture gives: ``await open_socket(url)`` -> a connected LiveSocket."""
+
+
 def ws_url(http_url: str) -> str:
     return http_url.replace("http://", "ws://", 1)
 
 
 @pytest.fixture
-async def open_socket() -> AsyncIterator[Any]:
+async def open_socket() -> AsyncIterator[SocketOpener]:
     """``await open_socket(url)`` -> LiveSocket; every socket is closed at the end of the test."""
     opened: list[websockets.ClientConnection] = []
 

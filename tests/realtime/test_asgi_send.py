@@ -5,10 +5,14 @@ from __future__ import annotations
 import httpx
 
 from backend.app import create_app
+from backend.config import Settings
+from tests.realtime.conftest import SocketOpener
 from tests.support.live import LiveServer
 
 
-async def test_events_arrive_in_order_through_plain_asgi_sends(settings, master_headers, open_socket):
+async def test_events_arrive_in_order_through_plain_asgi_sends(
+    settings: Settings, master_headers: dict[str, str], open_socket: SocketOpener,
+) -> None:
     with LiveServer(create_app(settings), ws="websockets-sansio") as server:
         ws = await open_socket(server.url)
         await ws.connect()

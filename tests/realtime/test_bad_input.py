@@ -7,6 +7,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from backend.app import create_app
 from backend.config import Settings
 from tests.conftest import APP_ID, MASTER_KEY
+from tests.realtime.conftest import SocketOpener
 from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # protocol only: one engine is enough
@@ -29,13 +31,15 @@ def tight_server(settings: Settings) -> Iterator[LiveServer]:
         yield server
 
 
-async def test_malformed_frames_are_answered_and_the_connection_survives(live_server, open_socket):
+async def test_malformed_frames_are_answered_and_the_connection_survives(
+    live_server: LiveServer, open_socket: SocketOpener,
+) -> None:
     ws = await open_socket(live_server.url)
     bystander = await open_socket(live_server.url)
     await bystander.connect()
     await bystander.subscribe(1, "Thing")
 
-    cases = [
+    cases: list[tuple[dict[str, Any] | str, int, str]] = [
         ("{not json", 1, "Invalid JSON"),
         ("[1, 2]", 1, "Invalid type: array (expected object)"),
         ({"nope": 1}, 1, "Missing required property: op"),
@@ -72,7 +76,7 @@ async def test_malformed_frames_are_answered_and_the_connection_survives(live_se
     assert (await bystander.recv())["op"] == "create"
 
 
-async def test_limits_on_message_size_and_subscriptions(tight_server, open_socket):
+async def test_limits_on_message_size_and_subscriptions(tight_server: LiveServer, open_socket: SocketOpener) -> None:
     ws = await open_socket(tight_server.url)
     assert (await ws.connect())["op"] == "connected"
     await ws.send({"op": "subscribe", "requestId": 1, "query": {"className": "T", "where": {"s": "x" * 5000}}})
@@ -118,17 +122,21 @@ def byte_bound_server(settings: Settings) -> Iterator[LiveServer]:
         yield server
 
 
-async def test_a_client_too_slow_to_read_is_cut_off_and_others_keep_receiving(tight_server, open_socket):
+async def test_a_client_too_slow_to_read_is_cut_off_and_others_keep_receiving(
+    tight_server: LiveServer, open_socket: SocketOpener,
+) -> None:
     """Cut off by the frame bound: 4 queued events."""
     await _slow_client_is_cut_off(tight_server, open_socket)
 
 
-async def test_a_slow_client_is_cut_off_by_the_bytes_it_holds(byte_bound_server, open_socket):
+async def test_a_slow_client_is_cut_off_by_the_bytes_it_holds(
+    byte_bound_server: LiveServer, open_socket: SocketOpener,
+) -> None:
     """Cut off by the byte bound (256 KiB) long before the frame bound (10,000 events): 60 x 200 KB."""
     await _slow_client_is_cut_off(byte_bound_server, open_socket)
 
 
-async def _slow_client_is_cut_off(tight_server, open_socket):
+async def _slow_client_is_cut_off(tight_server: LiveServer, open_socket: SocketOpener) -> None:
     fast = await open_socket(tight_server.url)
     await fast.connect()
     await fast.subscribe(1, "Big")

@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.cloud import cloud
+from backend.cloud import Handler, cloud
 from backend.errors import ValidationFailed
 from backend.realtime.hooks import ConnectRequest, LiveEventRequest, SubscribeRequest
+from tests.realtime.conftest import SocketOpener
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
@@ -29,8 +31,9 @@ def triggers() -> Iterator[None]:
             request.send_event = False
         request.object["seenBy"] = "hook"
 
-    registered = [("beforeConnect", "@Connect", refuse_kiosks), ("beforeSubscribe", "Post", approved_only),
-                  ("afterLiveQueryEvent", "Post", decorate)]
+    registered: list[tuple[str, str, Handler]] = [
+        ("beforeConnect", "@Connect", refuse_kiosks), ("beforeSubscribe", "Post", approved_only),
+        ("afterLiveQueryEvent", "Post", decorate)]
     for kind, class_name, handler in registered:
         cloud.trigger(kind, class_name)(handler)
     yield
@@ -38,7 +41,9 @@ def triggers() -> Iterator[None]:
         cloud.registry.triggers.pop((kind, class_name), None)
 
 
-async def test_triggers_can_refuse_narrow_drop_and_alter(triggers, live_server, master_headers, open_socket):
+async def test_triggers_can_refuse_narrow_drop_and_alter(
+    triggers: None, live_server: LiveServer, master_headers: dict[str, str], open_socket: SocketOpener,
+) -> None:
     kiosk = await open_socket(live_server.url)
     refused = await kiosk.connect(installationId="kiosk")
     assert (refused["op"], refused["code"], refused["error"]) == ("error", 142, "Kiosks may not listen.")

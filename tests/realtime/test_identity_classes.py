@@ -8,11 +8,17 @@ and a user subscribed to _Session received their new sessions' tokens.
 
 from __future__ import annotations
 
+import httpx
+
 from tests.conftest import APP_ID
+from tests.realtime.conftest import SocketOpener
 from tests.realtime.test_sessions import sign_up
+from tests.support.live import LiveServer
 
 
-async def test_the_owner_hears_a_master_key_change_of_their_user_row(live_server, rest, open_socket):
+async def test_the_owner_hears_a_master_key_change_of_their_user_row(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ada_id, ada_token = await sign_up(rest, "ada")
     ws = await open_socket(live_server.url)
     await ws.connect(sessionToken=ada_token)
@@ -28,7 +34,9 @@ async def test_the_owner_hears_a_master_key_change_of_their_user_row(live_server
             assert not {"sessionToken", "_hashed_password", "password", "authData"} & set(frame["object"])
 
 
-async def test_new_sessions_reach_their_user_without_their_token(live_server, rest, open_socket):
+async def test_new_sessions_reach_their_user_without_their_token(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ada_id, ada_token = await sign_up(rest, "ada")
     await sign_up(rest, "bob")
     ws = await open_socket(live_server.url)
@@ -45,7 +53,9 @@ async def test_new_sessions_reach_their_user_without_their_token(live_server, re
     assert login.json()["sessionToken"] not in str(frame)
 
 
-async def test_watching_or_selecting_the_session_token_reveals_nothing(live_server, rest, open_socket):
+async def test_watching_or_selecting_the_session_token_reveals_nothing(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     _, ada_token = await sign_up(rest, "ada")
     ws = await open_socket(live_server.url)
     await ws.connect(sessionToken=ada_token)

@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from backend.app import create_app
+from backend.config import Settings
 from tests.conftest import MASTER_KEY
+from tests.realtime.conftest import SocketOpener
 from tests.support.live import LiveServer
 
 
@@ -33,7 +35,9 @@ async def update(rest: httpx.AsyncClient, class_name: str, object_id: str, body:
 PRIVATE = {"ACL": {"someoneElse": {"read": True, "write": True}}}
 
 
-async def test_an_object_moving_through_a_query_yields_every_event_type(live_server, rest, open_socket):
+async def test_an_object_moving_through_a_query_yields_every_event_type(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ws = await open_socket(live_server.url)
     connected = await ws.connect(installationId="inst-1")
     assert connected["op"] == "connected" and connected["installationId"] == "inst-1"
@@ -64,7 +68,9 @@ async def test_an_object_moving_through_a_query_yields_every_event_type(live_ser
     assert deleted["op"] == "delete" and deleted["object"]["objectId"] == object_id
 
 
-async def test_objects_outside_the_query_are_not_sent(live_server, rest, open_socket):
+async def test_objects_outside_the_query_are_not_sent(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ws = await open_socket(live_server.url)
     await ws.connect()
     await ws.subscribe(1, "Score", {"player": "ada"})
@@ -73,7 +79,9 @@ async def test_objects_outside_the_query_are_not_sent(live_server, rest, open_so
     assert (await ws.recv())["object"]["objectId"] == marker
 
 
-async def test_acl_hides_objects_an_anonymous_subscriber_may_not_read(live_server, rest, open_socket):
+async def test_acl_hides_objects_an_anonymous_subscriber_may_not_read(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     anonymous = await open_socket(live_server.url)
     await anonymous.connect()
     await anonymous.subscribe(1, "Note")
@@ -96,7 +104,9 @@ async def test_acl_hides_objects_an_anonymous_subscriber_may_not_read(live_serve
     assert entered["op"] == "enter" and entered["object"]["objectId"] == private and "original" not in entered
 
 
-async def test_keys_limit_the_fields_and_watch_limits_updates(live_server, rest, open_socket):
+async def test_keys_limit_the_fields_and_watch_limits_updates(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ws = await open_socket(live_server.url)
     await ws.connect()
     await ws.subscribe(1, "Player", {}, keys=["name"], watch=["level"])
@@ -111,7 +121,9 @@ async def test_keys_limit_the_fields_and_watch_limits_updates(live_server, rest,
     assert updated["original"]["updatedAt"] != updated["object"]["updatedAt"]
 
 
-async def test_protected_fields_are_hidden_and_cannot_be_queried(live_server, rest, open_socket):
+async def test_protected_fields_are_hidden_and_cannot_be_queried(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     clp = {"find": {"*": True}, "get": {"*": True}, "create": {"*": True}, "update": {"*": True},
            "delete": {"*": True}, "addField": {"*": True}, "protectedFields": {"*": ["salary"]}}
     response = await rest.post("/schemas/Staff", json={"className": "Staff", "classLevelPermissions": clp,
@@ -132,7 +144,9 @@ async def test_protected_fields_are_hidden_and_cannot_be_queried(live_server, re
     assert (await master.recv())["object"]["salary"] == 200
 
 
-async def test_class_level_permissions_refuse_the_subscription(live_server, rest, open_socket):
+async def test_class_level_permissions_refuse_the_subscription(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     clp = {"find": {}, "get": {}, "create": {"*": True}, "update": {"*": True}, "delete": {"*": True},
            "addField": {"*": True}}
     response = await rest.post("/schemas/Vault", json={"className": "Vault", "classLevelPermissions": clp})
@@ -144,7 +158,9 @@ async def test_class_level_permissions_refuse_the_subscription(live_server, rest
                        "reconnect": False, "requestId": 3}
 
 
-async def test_include_resolves_pointers_with_the_subscriber_permissions(live_server, rest, open_socket):
+async def test_include_resolves_pointers_with_the_subscriber_permissions(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     public = await create(rest, "Author", {"name": "ada"})
     private = await create(rest, "Author", {"name": "hidden", **PRIVATE})
     ws = await open_socket(live_server.url)
@@ -159,7 +175,9 @@ async def test_include_resolves_pointers_with_the_subscriber_permissions(live_se
     assert (await ws.recv())["object"]["author"] == {**pointer, "objectId": private}
 
 
-async def test_identical_queries_share_one_matcher_and_unsubscribe_stops_events(live_server, rest, open_socket):
+async def test_identical_queries_share_one_matcher_and_unsubscribe_stops_events(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     first, second = await open_socket(live_server.url), await open_socket(live_server.url)
     await first.connect()
     await second.connect()
@@ -177,7 +195,9 @@ async def test_identical_queries_share_one_matcher_and_unsubscribe_stops_events(
     assert (await second.recv())["object"]["a"] == 1
 
 
-async def test_only_configured_classes_are_live(settings, master_headers, open_socket):
+async def test_only_configured_classes_are_live(
+    settings: Settings, master_headers: dict[str, str], open_socket: SocketOpener,
+) -> None:
     limited = settings.model_copy(update={"live_query_classes": ["Live"]})
     with LiveServer(create_app(limited)) as server:
         ws = await open_socket(server.url)
@@ -190,14 +210,17 @@ async def test_only_configured_classes_are_live(settings, master_headers, open_s
         assert (await ws.recv())["requestId"] == 2  # as Parse's liveQuery.classNames: the other class is silent
 
 
-async def test_a_subscription_is_read_checked_as_a_find(live_server, rest, open_socket):
+async def test_a_subscription_is_read_checked_as_a_find(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     """Issue 14: the where of a subscription passes the find's read check (names as the matcher reads them)."""
     signed = await rest.post("/users", json={"authData": {"anonymous": {"id": "1f-anon"}}})
     assert signed.status_code == 201, signed.text
     ws = await open_socket(live_server.url)
     await ws.connect()
-    for request_id, where in enumerate(({"authData.anonymous.id": {"$regex": "^1"}},
-                                        {"$or": [{"username": "x"}, {"email": {"$regex": "^a"}}]}), start=1):
+    wheres: tuple[dict[str, Any], ...] = ({"authData.anonymous.id": {"$regex": "^1"}},
+                                          {"$or": [{"username": "x"}, {"email": {"$regex": "^a"}}]})
+    for request_id, where in enumerate(wheres, start=1):
         refused = await ws.subscribe(request_id, "_User", where)
         assert (refused["op"], refused["code"], refused["requestId"]) == ("error", 119, request_id), refused
     probe = {"objectId": {"$select": {"query": {"className": "_User", "where": {"authData.anonymous.id": "1f-anon"}},

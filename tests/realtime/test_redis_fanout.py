@@ -10,7 +10,7 @@ import redis
 
 from backend.app import create_app
 from backend.config import Settings
-from tests.realtime.conftest import RedisServer
+from tests.realtime.conftest import RedisServer, SocketOpener
 from tests.support.live import LiveServer
 
 
@@ -33,8 +33,9 @@ def channel_subscribers(redis_server: RedisServer, *class_names: str) -> dict[st
 
 
 async def test_a_write_on_one_instance_reaches_subscribers_on_both_exactly_once(
-    two_instances, redis_server, master_headers, open_socket,
-):
+    two_instances: tuple[LiveServer, LiveServer], redis_server: RedisServer, master_headers: dict[str, str],
+    open_socket: SocketOpener,
+) -> None:
     a, b = two_instances
     on_b = await open_socket(b.url)
     await on_b.connect()
@@ -57,8 +58,8 @@ async def test_a_write_on_one_instance_reaches_subscribers_on_both_exactly_once(
 
 
 async def test_instances_listen_only_to_the_classes_their_clients_subscribe_to(
-    two_instances, redis_server, open_socket,
-):
+    two_instances: tuple[LiveServer, LiveServer], redis_server: RedisServer, open_socket: SocketOpener,
+) -> None:
     a, b = two_instances
     on_b = await open_socket(b.url)
     await on_b.connect()

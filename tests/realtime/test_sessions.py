@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from tests.conftest import APP_ID
+from tests.realtime.conftest import SocketOpener
+from tests.support.live import LiveServer
 
 
 async def sign_up(rest: httpx.AsyncClient, username: str) -> tuple[str, str]:
@@ -28,7 +30,9 @@ def readable_by(*names: str) -> dict[str, Any]:
     return {"ACL": {name: {"read": True} for name in names}}
 
 
-async def test_a_session_token_subscription_sees_only_what_its_user_may_read(live_server, rest, open_socket):
+async def test_a_session_token_subscription_sees_only_what_its_user_may_read(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ada_id, ada_token = await sign_up(rest, "ada")
     bob_id, _ = await sign_up(rest, "bob")
     as_connection = await open_socket(live_server.url)
@@ -45,7 +49,7 @@ async def test_a_session_token_subscription_sees_only_what_its_user_may_read(liv
         assert frame["op"] == "create" and frame["object"]["objectId"] == mine  # bob's letter never came
 
 
-async def test_an_invalid_token_is_refused(live_server, open_socket):
+async def test_an_invalid_token_is_refused(live_server: LiveServer, open_socket: SocketOpener) -> None:
     ws = await open_socket(live_server.url)
     refused = await ws.connect(sessionToken="r:not-a-session")
     assert (refused["op"], refused["code"], refused["reconnect"]) == ("error", 209, False)
@@ -54,7 +58,9 @@ async def test_an_invalid_token_is_refused(live_server, open_socket):
     assert (refused["code"], refused["requestId"]) == (209, 4)
 
 
-async def test_logging_out_ends_the_subscriptions_of_that_session(live_server, rest, open_socket):
+async def test_logging_out_ends_the_subscriptions_of_that_session(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ada_id, ada_token = await sign_up(rest, "ada")
     ws = await open_socket(live_server.url)
     await ws.connect()
@@ -74,7 +80,9 @@ async def test_logging_out_ends_the_subscriptions_of_that_session(live_server, r
     assert frame["requestId"] == 2 and frame["object"]["public"] is True  # nothing more for request 1
 
 
-async def test_joining_a_role_takes_effect_on_the_next_event(live_server, rest, open_socket):
+async def test_joining_a_role_takes_effect_on_the_next_event(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ada_id, ada_token = await sign_up(rest, "ada")
     role = await rest.post("/roles", json={"name": "Editors", "ACL": {"*": {"read": True}}})
     assert role.status_code == 201, role.text
@@ -94,7 +102,9 @@ async def test_joining_a_role_takes_effect_on_the_next_event(live_server, rest, 
     assert (await ws.recv())["object"]["n"] == 3
 
 
-async def test_pointer_permissions_limit_events_to_the_users_own_objects(live_server, rest, open_socket):
+async def test_pointer_permissions_limit_events_to_the_users_own_objects(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ada_id, ada_token = await sign_up(rest, "ada")
     bob_id, _ = await sign_up(rest, "bob")
     clp = {"find": {"pointerFields": ["owner"]}, "get": {"pointerFields": ["owner"]}, "create": {"*": True},
@@ -114,7 +124,9 @@ async def test_pointer_permissions_limit_events_to_the_users_own_objects(live_se
     assert (await ws.recv())["object"]["title"] == "ada's"
 
 
-async def test_an_expired_session_stops_receiving(live_server, rest, open_socket):
+async def test_an_expired_session_stops_receiving(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
     ada_id, ada_token = await sign_up(rest, "ada")
     ws = await open_socket(live_server.url)
     await ws.connect()

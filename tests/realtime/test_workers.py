@@ -13,7 +13,7 @@ import pytest
 
 from backend.config import Settings
 from tests.conftest import APP_ID, MASTER_KEY
-from tests.realtime.conftest import RedisServer
+from tests.realtime.conftest import RedisServer, SocketOpener
 from tests.support.live import ballast_serve
 from tests.support.postgres import free_port
 
@@ -46,7 +46,9 @@ def test_more_than_one_worker_without_redis_is_refused_with_what_to_set(settings
     assert "BALLAST_REDIS_URL" in done.stderr
 
 
-async def test_every_write_reaches_a_subscriber_whichever_worker_took_it(two_workers: str, open_socket) -> None:
+async def test_every_write_reaches_a_subscriber_whichever_worker_took_it(
+    two_workers: str, open_socket: SocketOpener,
+) -> None:
     socket = await open_socket(two_workers)
     assert (await socket.connect())["op"] == "connected"
     assert (await socket.subscribe(1, "Ping", {"round": 1}))["op"] == "subscribed"

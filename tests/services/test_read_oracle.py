@@ -30,7 +30,8 @@ from backend.services.wiring import Services
 EXAMPLES = settings(max_examples=int(os.environ.get("READ_ORACLE_EXAMPLES", "30")), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 MASTER = RequestContext.system()
-CLOSED = {op: {} for op in ("find", "get", "count", "create", "update", "delete", "addField")}
+CLOSED: dict[str, dict[str, bool]] = {
+    op: {} for op in ("find", "get", "count", "create", "update", "delete", "addField")}
 CLASSES: dict[str, dict[str, Any]] = {
     "RPub": {},
     "RLocked": CLOSED,
@@ -166,6 +167,7 @@ async def _holds(find: Find, obj: dict[str, Any], where: dict[str, Any]) -> bool
 async def _holds_field(find: Find, actual: Any, constraint: Any) -> bool:
     if not isinstance(constraint, dict):
         return bool(actual == constraint)
+    op: str  # a Parse operator such as "$regex"
     op, argument = next(iter(constraint.items()))
     if op == "$regex":
         return isinstance(actual, str) and re.search(argument, actual) is not None

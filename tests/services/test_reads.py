@@ -112,7 +112,7 @@ async def test_protected_field_is_refused_at_every_depth(client: httpx.AsyncClie
     await client.put("/schemas/Customer", json={"classLevelPermissions": {
         "find": {"*": True}, "get": {"*": True}, "count": {"*": True}, "create": {}, "update": {}, "delete": {},
         "addField": {}, "protectedFields": {"*": ["email"]}}}, headers=M)
-    deep = {"email": {"$regex": "^secret"}}
+    deep: dict[str, Any] = {"email": {"$regex": "^secret"}}
     for _ in range(4):  # $or, $and, $nor and sub-queries nested inside one another
         deep = {"$or": [{"owner": {"$inQuery": {"className": "Customer", "where": deep}}}, {"text": "x"}]}
     assert_refused(await faces(client, "Note", H, deep))

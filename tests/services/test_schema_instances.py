@@ -18,7 +18,8 @@ from tests.conftest import APP_ID, MASTER_KEY
 
 H = {"X-Parse-Application-Id": APP_ID}
 M = {**H, "X-Parse-Master-Key": MASTER_KEY}
-LOCKED = {op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")}
+LOCKED: dict[str, dict[str, bool]] = {
+    op: {} for op in ("find", "count", "get", "create", "update", "delete", "addField")}
 
 
 @pytest.fixture(params=["no-redis", "redis"])

@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
 
 from backend import wire
 from backend.context import RequestContext
@@ -25,11 +26,22 @@ from backend.services.wiring import Services
 from tests.storage import querygen
 
 IN_CI = os.environ.get("CI") == "true"
+
+
+def _example_database() -> ExampleDatabase | None:
+    """Hypothesis's saved failing examples, replayed locally; none in CI, whose runs are derandomized."""
+    if IN_CI:
+        return None
+    loaded = settings.default
+    assert loaded is not None  # hypothesis loads its default profile when imported
+    return loaded.database
+
+
 # shrinking a database-backed example is slow; the failure message prints the whole example instead
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.shrink,) if os.environ.get("ORACLE_SHRINK") else ())
 ORACLE = settings(
     max_examples=int(os.environ.get("ORACLE_EXAMPLES", "100")), phases=PHASES, deadline=None, derandomize=IN_CI,
-    database=None if IN_CI else settings.default.database,
+    database=_example_database(),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 CTX = RequestContext.system()
@@ -98,7 +110,7 @@ JSON_VALUES = st.recursive(
 
 
 @settings(
-    max_examples=80, deadline=None, derandomize=IN_CI, database=None if IN_CI else settings.default.database,
+    max_examples=80, deadline=None, derandomize=IN_CI, database=_example_database(),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(where=st.one_of(JSON_VALUES, st.dictionaries(st.sampled_from(

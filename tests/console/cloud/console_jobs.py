@@ -3,10 +3,11 @@
 import asyncio
 
 from backend.cloud import cloud
+from jobs.request import JobRequest
 
 
 @cloud.job("countdown")
-async def countdown(req):  # type: ignore[no-untyped-def]
+async def countdown(req: JobRequest) -> str:
     for step in range(1, 6):
         await req.progress(f"{step}/5 steps")
         await asyncio.sleep(0.3)
@@ -14,7 +15,7 @@ async def countdown(req):  # type: ignore[no-untyped-def]
 
 
 @cloud.job("flaky")
-async def flaky(req):  # type: ignore[no-untyped-def]
+async def flaky(req: JobRequest) -> str:
     """Fails unless its params say otherwise: what the console's retry test runs."""
     if not req.params.get("ok"):
         raise RuntimeError("the upstream was down")
