@@ -69,7 +69,7 @@ class DirectLines:
         logger: logging.Logger | None = self.logger
         if self.logger.filters or self.logger.disabled:
             return None
-        root = logging.getLogger()
+        root = logging.root
         while logger is not None and logger is not root:  # every logger a record passes must add nothing
             if logger.handlers or not logger.propagate:
                 return None
