@@ -62,14 +62,13 @@ class DirectLines:
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
-        self._second = -1
-        self._stamp = ""  # the formatted time of self._second
+        self._stamp = (-1, "")  # a second and its formatted time, one tuple so a reader never mixes two
 
     def _handler(self) -> _BallastHandler | None:
         logger: logging.Logger | None = self.logger
         if self.logger.filters or self.logger.disabled:
             return None
-        root = logging.getLogger()
+        root = logging.root
         while logger is not None and logger is not root:  # every logger a record passes must add nothing
             if logger.handlers or not logger.propagate:
                 return None
@@ -85,11 +84,12 @@ class DirectLines:
 
     def _time(self, form: logging.Formatter) -> str:
         """The formatter's ``asctime`` for now (its converter and formats), the second's part formatted once."""
-        now = time.time_ns()
-        second, millis = divmod(now // 1_000_000, 1000)
-        if second != self._second:
-            self._second, self._stamp = second, time.strftime(form.default_time_format, form.converter(second))
-        return form.default_msec_format % (self._stamp, millis) if form.default_msec_format else self._stamp
+        second, millis = divmod(time.time_ns() // 1_000_000, 1000)
+        cached, stamp = self._stamp
+        if second != cached:
+            stamp = time.strftime(form.default_time_format, form.converter(second))
+            self._stamp = (second, stamp)
+        return form.default_msec_format % (stamp, millis) if form.default_msec_format else stamp
 
     def write(self, message: str, fields: dict[str, Any]) -> bool:
         """Write an INFO line with ``fields`` after the standard ones; False when it must go through logging."""
