@@ -168,3 +168,22 @@ async def test_a_read_of_big_rows_is_copied_in_the_thread_not_on_the_event_loop(
         assert len(sqlite_direct._inline(raw, small_plan.sql, ("x",)) or []) == 100  # small rows still inline
     found = await services.objects.find(SYSTEM, "Hoard", FindOptions(where={"tag": "x"}, limit=100))
     assert sorted(obj["blob"][:3] for obj in found.results) == [f"{n:03}" for n in range(100)]
+
+
+async def test_a_write_its_driver_cannot_bind_fails_alone_and_leaves_no_transaction_open(services: Services) -> None:
+    """sqlite3 refuses some values before SQLite sees them (a lone surrogate: UnicodeEncodeError; an int past 64
+    bits: OverflowError), which are not sqlite3.Error. Such a write must fail alone like a unique violation: the
+    others of its group commit in it, and the writer's connection is left outside any transaction (a connection
+    kept between groups would otherwise hold SQLite's write lock, and every later write would wait on it)."""
+    store = services.store
+    assert isinstance(store, SqliteStore)
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE TABLE bind_probe (x)")
+    sql = "INSERT INTO bind_probe (x) VALUES (?)"
+    before = store._group.groups
+    outcome = await asyncio.gather(*(store._group.insert(sql, (value,))
+                                     for value in ("a", "\ud800", 2**70, "b")))
+    assert outcome == [True, False, False, True] and store._group.groups == before + 1
+    async with store.connect(read_only=True) as conn:
+        assert [row[0] for row in await conn.exec_driver_sql("SELECT x FROM bind_probe ORDER BY x")] == ["a", "b"]
+    assert await asyncio.wait_for(store._group.insert(sql, ("c",)), 5)
