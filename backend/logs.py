@@ -37,6 +37,18 @@ class _BallastHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler ``configure`` installs, so configuring again replaces it instead of doubling lines."""
 
 
+# C0 and C1 control characters and DEL, as escapes: a logged value (a decoded request path) could otherwise start
+# a forged line or send escape sequences to the terminal reading the readable lines (JSON lines escape them)
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {0x0A: "\\n", 0x0D: "\\r"}
+
+
+class _Readable(logging.Formatter):
+    """One line per record: control characters in its message are escaped (a traceback after it stays as is)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).translate(_CONTROLS)
+
+
 class _JsonLines(OrjsonFormatter):
     """The JSON formatter ``configure`` installs: its lines are what ``DirectLines`` writes without a record."""
 
@@ -45,7 +57,7 @@ def formatter(json_lines: bool) -> logging.Formatter:
     if json_lines:
         # uvicorn's color_message repeats the message with terminal escapes: not for a log pipeline
         return _JsonLines(_JSON_FIELDS, rename_fields=_RENAMED, reserved_attrs=[*RESERVED_ATTRS, "color_message"])
-    return logging.Formatter(_READABLE)
+    return _Readable(_READABLE)
 
 
 class DirectLines:

@@ -138,7 +138,9 @@ def _key(scope: Scope, request_id: str) -> str:
     digest = hashlib.sha256()
     for part in (request_id, scope["method"], scope["path"]):
         digest.update(part.encode("utf-8", "replace") + b"\0")
-    headers = dict(scope.get("headers", ()))
+    headers: dict[bytes, bytes] = {}
+    for name, value in scope.get("headers", ()):  # the first value of each, as the auth layer reads it
+        headers.setdefault(name, value)
     for name in IDENTITY_HEADERS:
         digest.update(headers.get(name, b"") + b"\0")
     return digest.hexdigest()

@@ -27,6 +27,9 @@ BUSY_TIMEOUT_MS = 10_000  # how long a statement in the driver's thread waits fo
 # virtual machine steps a read may take on the event loop before it gives way to the thread: well under a
 # millisecond, a hundred rows by an index (about 1,400 steps)
 INLINE_STEPS = 5_000
+# text and blob bytes a read may copy into Python on the event loop: steps count work, not bytes (100 rows of
+# 2 MB are a few hundred steps, and copying them held every other request for about a second)
+INLINE_BYTES = 256 * 1024
 
 
 class Plan:
@@ -135,16 +138,32 @@ def _fetch(raw: sqlite3.Connection, sql: str, arguments: tuple[Any, ...]) -> lis
         cursor.close()
 
 
+def _fetch_small(raw: sqlite3.Connection, sql: str, arguments: tuple[Any, ...]) -> list[tuple[Any, ...]] | None:
+    """The statement's rows, or None once their text and blobs pass INLINE_BYTES (at most one row past it read)."""
+    cursor = raw.cursor()
+    try:
+        rows, size = [], 0
+        for row in cursor.execute(sql, arguments):
+            rows.append(row)
+            size += sum(len(value) for value in row if isinstance(value, str | bytes))
+            if size > INLINE_BYTES:
+                return None
+        return rows
+    finally:
+        cursor.close()
+
+
 def _stop() -> int:
     return 1  # a progress handler's non-zero answer interrupts the statement
 
 
 def _inline(raw: sqlite3.Connection, sql: str, arguments: tuple[Any, ...]) -> list[tuple[Any, ...]] | None:
-    """On the event loop: the rows, or None when the read would wait for a lock or run past INLINE_STEPS."""
+    """On the event loop: the rows, or None when the read would wait for a lock, run past INLINE_STEPS or copy
+    more than INLINE_BYTES."""
     raw.execute("PRAGMA busy_timeout = 0")
     raw.set_progress_handler(_stop, INLINE_STEPS)
     try:
-        return _fetch(raw, sql, arguments)
+        return _fetch_small(raw, sql, arguments)
     except sqlite3.Error:  # busy, interrupted, or refused: the thread decides, as it always did
         return None
     finally:
@@ -156,9 +175,10 @@ async def fetch(conn: AsyncConnection, plan: Plan, values: dict[str, Any]) -> Ro
     """The rows of ``plan``, or None when sqlite3 refused it. Tried on the loop first: a short read (an
     indexed lookup) costs less than the trip to the connection's thread (about 8 us of CPU against 70, 5,000
     gets by id). It gives way to the thread the moment it would wait (``busy_timeout`` 0: in WAL a reader
-    waits for nobody but a rare recovery) or run long (a progress handler stops it after INLINE_STEPS virtual
-    machine steps: a get by id takes about 250, ten rows by an index about 150). The connection is this
-    caller's alone (see sqlshelf), with nothing of it running in its thread meanwhile."""
+    waits for nobody but a rare recovery), run long (a progress handler stops it after INLINE_STEPS virtual
+    machine steps: a get by id takes about 250, ten rows by an index about 150) or copy big rows
+    (INLINE_BYTES). The connection is this caller's alone (see sqlshelf), with nothing of it running in its
+    thread meanwhile."""
     adapted = (await conn.get_raw_connection()).dbapi_connection
     aio = adapted._connection  # type: ignore[union-attr]  # the aiosqlite.Connection (see sqlite_trips)
     arguments = plan.arguments(values)

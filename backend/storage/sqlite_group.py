@@ -29,6 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 GROUP_LIMIT = 256  # writes per transaction at most: a huge group would hold the file's write lock long
 _Write = tuple[str, tuple[Any, ...], "asyncio.Future[bool]"]
+# what one INSERT may raise: SQLite's refusals, and sqlite3's own before SQLite sees the statement (a value it
+# cannot bind: a lone surrogate is a UnicodeEncodeError, an int past 64 bits an OverflowError)
+_REFUSED = (sqlite3.Error, ValueError, OverflowError)
 
 
 def _commit_group(raw: sqlite3.Connection, writes: list[tuple[str, tuple[Any, ...]]]) -> list[bool]:
@@ -41,14 +44,16 @@ def _commit_group(raw: sqlite3.Connection, writes: list[tuple[str, tuple[Any, ..
             try:
                 cursor.execute(sql, arguments)
                 done[index] = True
-            except sqlite3.Error:
+            except _REFUSED:
                 if not raw.in_transaction:  # SQLite ended the whole transaction: nothing of it stays
                     return [False] * len(writes)
         cursor.execute("COMMIT")
-    except sqlite3.Error:
+    except BaseException as error:  # nothing of an unfinished group stays, nor its transaction on the connection
         if raw.in_transaction:
             raw.rollback()
-        return [False] * len(writes)
+        if isinstance(error, sqlite3.Error):
+            return [False] * len(writes)
+        raise
     finally:
         cursor.close()
     return done

@@ -160,3 +160,16 @@ async def test_served_requests_write_one_json_access_line_each(
             for line in access] == [("w-1", "POST", 201, "/parse/classes/{class_name}", "anonymous"),
                                     ("w-2", "GET", 200, "/parse/classes/{class_name}", "anonymous")]
     assert access[0]["message"].startswith("POST /parse/classes/Note 201 ")
+
+
+@pytest.mark.usefixtures("root_logging")
+async def test_a_path_with_control_characters_cannot_forge_a_readable_line_or_drive_the_terminal(
+        client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Readable lines (a terminal) print the decoded path: a %0A in it started a forged second line, and an ESC
+    (%1B) sent escape sequences to the operator's terminal. Control characters are written escaped."""
+    stream = _configured(json_lines=False)
+    forged = "/classes/X%0A2026-01-01 00:00:00,000 INFO    ballast.access: GET /parse/admin 200 1.0ms master%1B[2J"
+    await client.get(forged, headers=headers)
+    written = stream.getvalue()
+    assert not any(line.startswith("2026-01-01") for line in written.splitlines())
+    assert "\x1b" not in written and "\\n2026-01-01" in written and "\\x1b[2J" in written

@@ -96,3 +96,17 @@ async def test_a_zero_ttl_turns_replay_off(settings: Settings) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/parse") as client:
             ids = {(await client.post("/classes/Off", json={}, headers=headers)).json()["objectId"] for _ in range(2)}
     assert len(ids) == 2
+
+
+async def test_the_replay_key_names_the_same_caller_the_auth_layer_does(client: httpx.AsyncClient,
+                                                                        headers: dict[str, str]) -> None:
+    """Auth reads the first value of a repeated header; the replay key must too, or a request authenticated
+    as B (its first session token) is answered with A's stored answer (the last token is A's)."""
+    tokens = [(await client.post("/users", json={"username": name, "password": "pw"}, headers=headers)).json()
+              ["sessionToken"] for name in ("ida", "idb")]
+    once = {**headers, "X-Parse-Request-Id": "twice-named"}
+    first = await client.post("/classes/Mine", json={"n": 1}, headers={**once, "X-Parse-Session-Token": tokens[0]})
+    repeated = [*once.items(), ("X-Parse-Session-Token", tokens[1]), ("X-Parse-Session-Token", tokens[0])]
+    second = await client.post("/classes/Mine", json={"n": 1}, headers=repeated)
+    assert second.status_code == 201 and "x-parse-idempotent-replay" not in second.headers
+    assert second.json()["objectId"] != first.json()["objectId"]
