@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 TRIPS = "backend/storage/sqlite_trips.py"
+DIRECT = "backend/storage/sqlite_direct.py and sqlite_group.py"  # aiosqlite's _execute and _conn, as TRIPS
 LIVE_WS = "backend/realtime/uvicorn_protocol.py"
 DEADLINES = "backend/http_deadlines.py"
 
@@ -82,6 +83,15 @@ async def test_the_one_trip_cursor_works_on_the_installed_versions() -> None:
     finally:
         await engine.dispose()
     assert count == 2, _broken(TRIPS, "sqlalchemy", "aiosqlite adapter (the held and the sent statement)")
+
+
+async def test_the_direct_sqlite_paths_reach_aiosqlite_behind_the_adapted_connection() -> None:
+    from sqlalchemy.dialects.sqlite import aiosqlite as adapter
+
+    what = "AsyncAdapt_aiosqlite_connection._connection (the aiosqlite.Connection)"
+    assert not _source_sets(adapter.AsyncAdapt_aiosqlite_connection, ("_connection",)), _broken(
+        DIRECT, "sqlalchemy", what)
+    await test_aiosqlite_runs_a_function_in_its_thread_on_the_raw_connection()  # the same two aiosqlite names
 
 
 def test_uvicorn_sansio_websocket_protocol_has_what_the_direct_send_reads() -> None:

@@ -25,7 +25,7 @@ from backend.storage import sqlfaults, sqlite_direct
 from backend.storage.schema_file import SchemaFile
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlite_group import GroupCommit
-from backend.storage.sqlite_trips import OneTripDBAPI, held_writes
+from backend.storage.sqlite_trips import OneTripDBAPI, held_writes, hold
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
 from backend.storage.sqlstore import SqlStore
@@ -187,10 +187,14 @@ class SqliteStore(SqlStore):
         # commit that changed a schema: one stat per unit of work, no trip to the database thread (see schema_file)
         self._schema_file = SchemaFile(Path(database + "-schema")) if database and database != ":memory:" else None
         self._plans = sqlite_direct.Plans(self.engine.dialect)  # prebuilt statements for sqlite3 (sqlite_direct)
-        self._group = GroupCommit(self.engine.connect, self._write_lock)
+        # write connections kept between units (see sqlshelf: no pool checkout, no reset trip on return); one at
+        # a time writes in this process, and the group commit's writer holds the other between groups
+        self._writes = ConnectionShelf(self.engine, 2, sqlite_begin="IMMEDIATE")
+        self._group = GroupCommit(self._writes.connection, self._write_lock)
 
     async def close(self) -> None:
         await self._group.close()
+        await self._writes.close()
         await self._reads.close()
         await self._reader.dispose()
         await super().close()
@@ -233,10 +237,9 @@ class SqliteStore(SqlStore):
             async with self._reads.connection() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.connect() as conn:
-            conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
-                yield conn
+        # BEGIN IMMEDIATE, sent with the first statement (see _begin)
+        async with self._write_lock, self._writes.connection() as conn, conn.begin():
+            yield conn
 
     @asynccontextmanager
     async def _write_alone(self) -> AsyncIterator[AsyncConnection]:
@@ -253,8 +256,8 @@ def _register_reader(dbapi_connection: Any, record: Any) -> None:
 
 
 def _begin(conn: Any) -> None:
+    """Our BEGIN (IMMEDIATE for the shelved write connections), sent in the trip of the first statement."""
     options = conn.get_execution_options()
     if options.get("isolation_level") == "AUTOCOMMIT":
         return
-    mode = options.get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    hold(conn.connection.dbapi_connection, f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")

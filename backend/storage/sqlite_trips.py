@@ -11,8 +11,9 @@ own adapter (its isolation-level setter), it reaches aiosqlite's
 
 A connection may also hold statements (``holding``) and send them ahead of the
 next one, in that statement's trip: an audit record and the rows it moves are
-then one trip, as they are one statement on PostgreSQL. Held statements still
-run before a commit and are dropped by a rollback.
+then one trip, as they are one statement on PostgreSQL; a transaction's BEGIN
+goes with its first statement (``hold``). Held statements still run before a
+commit and are dropped by a rollback.
 """
 
 from __future__ import annotations
@@ -143,6 +144,14 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def rollback(self) -> None:
         self.held.clear()
         super().rollback()
+
+
+def hold(dbapi_connection: Any, statement: str) -> None:
+    """``statement`` goes to SQLite with the connection's next one, in its trip (a BEGIN: see sqlite._begin)."""
+    if isinstance(dbapi_connection, _OneTripConnection):
+        dbapi_connection.held.append((statement, ()))
+    else:
+        dbapi_connection.cursor().execute(statement)
 
 
 @asynccontextmanager
