@@ -14,7 +14,8 @@ a read has no effect to repeat, and a refused write was undone (see sqlite_group
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,10 @@ BUSY_TIMEOUT_MS = 10_000  # how long a statement in the driver's thread waits fo
 # virtual machine steps a read may take on the event loop before it gives way to the thread: well under a
 # millisecond, a hundred rows by an index (about 1,400 steps)
 INLINE_STEPS = 5_000
+# and at most this long: one step may copy a whole record (an ORDER BY puts each row in the sorter), so 5,000
+# steps over rows of 2 MB held the loop for a second; the progress handler looks at the clock every few steps
+INLINE_SECONDS = 0.002
+_CHECK_EVERY = 100  # steps between two looks (a get by id takes about 250)
 # text and blob bytes a read may copy into Python on the event loop: steps count work, not bytes (100 rows of
 # 2 MB are a few hundred steps, and copying them held every other request for about a second)
 INLINE_BYTES = 256 * 1024
@@ -153,15 +158,23 @@ def _fetch_small(raw: sqlite3.Connection, sql: str, arguments: tuple[Any, ...]) 
         cursor.close()
 
 
-def _stop() -> int:
-    return 1  # a progress handler's non-zero answer interrupts the statement
+def _budget() -> Callable[[], bool]:
+    """A progress handler that interrupts the statement (a true answer) past INLINE_STEPS or INLINE_SECONDS."""
+    deadline, looks = time.perf_counter() + INLINE_SECONDS, INLINE_STEPS // _CHECK_EVERY
+
+    def spent() -> bool:
+        nonlocal looks
+        looks -= 1
+        return looks <= 0 or time.perf_counter() > deadline
+
+    return spent
 
 
 def _inline(raw: sqlite3.Connection, sql: str, arguments: tuple[Any, ...]) -> list[tuple[Any, ...]] | None:
-    """On the event loop: the rows, or None when the read would wait for a lock, run past INLINE_STEPS or copy
-    more than INLINE_BYTES."""
+    """On the event loop: the rows, or None when the read would wait for a lock, run past INLINE_STEPS or
+    INLINE_SECONDS, or copy more than INLINE_BYTES."""
     raw.execute("PRAGMA busy_timeout = 0")
-    raw.set_progress_handler(_stop, INLINE_STEPS)
+    raw.set_progress_handler(_budget(), _CHECK_EVERY)
     try:
         return _fetch_small(raw, sql, arguments)
     except sqlite3.Error:  # busy, interrupted, or refused: the thread decides, as it always did
@@ -176,8 +189,8 @@ async def fetch(conn: AsyncConnection, plan: Plan, values: dict[str, Any]) -> Ro
     indexed lookup) costs less than the trip to the connection's thread (about 8 us of CPU against 70, 5,000
     gets by id). It gives way to the thread the moment it would wait (``busy_timeout`` 0: in WAL a reader
     waits for nobody but a rare recovery), run long (a progress handler stops it after INLINE_STEPS virtual
-    machine steps: a get by id takes about 250, ten rows by an index about 150) or copy big rows
-    (INLINE_BYTES). The connection is this caller's alone (see sqlshelf), with nothing of it running in its
+    machine steps or INLINE_SECONDS: a get by id takes about 250 steps, ten rows by an index about 150) or copy
+    big rows (INLINE_BYTES). The connection is this caller's alone (see sqlshelf), with nothing of it running in its
     thread meanwhile."""
     adapted = (await conn.get_raw_connection()).dbapi_connection
     aio = adapted._connection  # type: ignore[union-attr]  # the aiosqlite.Connection (see sqlite_trips)

@@ -241,3 +241,27 @@ async def test_a_closed_instance_leaves_no_lease_behind(shared: Settings) -> Non
         assert len(await listeners(uri)) == 0
     finally:
         await conn.close()
+
+
+async def test_a_change_on_a_made_while_b_waits_for_acks_of_its_own_change_is_not_undone_on_b(
+        shared: Settings) -> None:
+    """B's change (a new field) commits, then waits for the other instances' acks before its unit's after-commit
+    effects run; one of them puts B's own copy of the class in B's cache. A CLP change A commits meanwhile, and a
+    request B serves meanwhile reloads it; the late effect must not put back the copy from before A's change.
+    (A third instance that never acks, a lease row in the table, holds B's wait open long enough to see it.)"""
+    async with two_instances(shared) as (a, b):
+        assert (await b.post("/classes/Doc", json={"n": 1}, headers=H)).status_code == 201
+        conn = await asyncpg.connect(str(shared.database_uri))
+        try:
+            await conn.execute("INSERT INTO ballast_schema_leases VALUES ('silent', clock_timestamp() + interval '3s')")
+        finally:
+            await conn.close()
+        b_change = asyncio.create_task(b.put("/schemas/Doc", json={"fields": {"extra": {"type": "String"}}},
+                                             headers=M))
+        await asyncio.sleep(0.3)  # b committed its field and waits for 'silent'
+        a_change = asyncio.create_task(set_clp(a, LOCKED))
+        await asyncio.sleep(0.3)  # a committed its CLP (it waits for 'silent' too); b heard it and acked
+        assert (await b.get("/classes/Other", headers=M)).status_code == 200  # a unit on b: it reloads
+        assert (await b_change).status_code == 200
+        await a_change
+        await obeys_locked(b)

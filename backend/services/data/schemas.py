@@ -239,6 +239,11 @@ class SchemaService:
 
     def _remember(self, unit: Unit, schema: ClassSchema | None, class_name: str) -> None:
         def apply() -> None:
+            # only into a cache the next unit reloads anyway: once it was reloaded after this unit's commit (its
+            # stamp taken after the commit bumped it), the cache already holds this change and maybe later ones
+            # (PostgreSQL: another instance's, heard while this unit waited for acks before its effects ran)
+            if not self.stale():
+                return
             if schema is None:
                 self._cache.pop(class_name, None)
             else:
