@@ -74,8 +74,9 @@ def healthy_or_stopped(server: _Started, what: str, timeout: float, log: Path) -
         server.__exit__(None, None, None)
         raise
     except Exception as error:
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""  # stopping may remove the log
         server.__exit__(None, None, None)
-        raise RuntimeError(f"{what} did not start: {error}\n{log.read_text(errors='replace')[-2000:]}") from error
+        raise RuntimeError(f"{what} did not start: {error}\n{tail}") from error
 
 
 def wait_healthy(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -246,6 +247,16 @@ class BareServer:
         self.log.unlink(missing_ok=True)
 
 
+def install_parse_server() -> None:
+    """parse-server as package-lock.json pins it, once (start.sh does the same for the reference server)."""
+    here = ANCHOR_START.parent
+    if (here / "node_modules" / "parse-server").is_dir():
+        return
+    print("installing parse-server from benchmarks/parse_server/package-lock.json (npm ci) ...", file=sys.stderr)
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=here, check=True, timeout=900,
+                   stdout=subprocess.DEVNULL)
+
+
 @dataclass
 class ParseCluster:
     """Parse Server in cluster mode (``PARSE_CLUSTER``: N node processes on one port), its own database in the
@@ -263,6 +274,7 @@ class ParseCluster:
         return f"http://127.0.0.1:{self.port}/parse"
 
     def __enter__(self) -> ParseCluster:
+        install_parse_server()
         env = {**os.environ, "PARSE_PORT": str(self.port), "PARSE_CLUSTER": str(self.workers),
                "DATABASE_URI": self.database_uri, "ANCHOR_DIR": str(self.home), "PARSE_APP_ID": self.keys.app_id,
                "PARSE_MASTER_KEY": self.keys.master_key, "PARSE_REST_KEY": self.keys.rest_key,
