@@ -7,6 +7,8 @@ from an allowed IP.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.requests import HTTPConnection
 
 from backend import jsontext
@@ -24,10 +26,12 @@ CLIENT_KEY_HEADERS = (b"x-parse-javascript-key", b"x-parse-rest-api-key", b"x-pa
 Headers = dict[bytes, bytes]  # lower-case name -> the first value sent, as Starlette's Headers.get reads it
 
 
-def first_values(conn: HTTPConnection) -> Headers:
-    """The request's headers, read once: each lookup by ``conn.headers`` scans (and lower-cases) all of them."""
+def first_values(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """A request's headers (the ASGI scope's list), read once: each lookup by ``conn.headers`` scans (and
+    lower-cases) all of them. Every layer that names the caller (auth, the idempotency replay key) reads them
+    here, so a repeated header means the same value to each."""
     values: Headers = {}
-    for name, value in conn.scope["headers"]:
+    for name, value in raw:
         values.setdefault(name, value)
     return values
 
@@ -43,7 +47,7 @@ def check_application(headers: Headers, settings: Settings) -> None:
 
 
 def master_principal(conn: HTTPConnection, settings: Settings, headers: Headers | None = None) -> Principal | None:
-    given = _text(headers if headers is not None else first_values(conn), b"x-parse-master-key")
+    given = _text(headers if headers is not None else first_values(conn.scope["headers"]), b"x-parse-master-key")
     if not given:
         return None
     if same(given, settings.master_key):
@@ -85,7 +89,7 @@ def cloud_context(headers: Headers) -> dict[str, object]:
 
 async def resolve_context(conn: HTTPConnection, settings: Settings, sessions: SessionResolver) -> RequestContext:
     """Who this request acts as; raises Unauthorized or InvalidSessionToken."""
-    headers = first_values(conn)
+    headers = first_values(conn.scope["headers"])
     check_application(headers, settings)
     principal = master_principal(conn, settings, headers)
     if principal is None:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.api.auth import first_values
 from backend.services.data.idempotency import IdempotencyService
 
 WRITES = frozenset({"POST", "PUT", "DELETE"})
@@ -138,9 +139,7 @@ def _key(scope: Scope, request_id: str) -> str:
     digest = hashlib.sha256()
     for part in (request_id, scope["method"], scope["path"]):
         digest.update(part.encode("utf-8", "replace") + b"\0")
-    headers: dict[bytes, bytes] = {}
-    for name, value in scope.get("headers", ()):  # the first value of each, as the auth layer reads it
-        headers.setdefault(name, value)
+    headers = first_values(scope.get("headers", ()))  # as the auth layer reads them
     for name in IDENTITY_HEADERS:
         digest.update(headers.get(name, b"") + b"\0")
     return digest.hexdigest()
