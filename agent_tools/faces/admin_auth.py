@@ -17,13 +17,14 @@ from agent_tools.faces.rest import Tools, bearer
 from agent_tools.stores.admins import Admin as ConsoleAdmin
 from agent_tools.stores.admins import AdminLoginFailed, AdminSession, is_admin_token
 from agent_tools.wiring import AgentTools
+from backend.api import credentials
 from backend.api.auth import client_ip, resolve_context
 from backend.context import ANONYMOUS, RequestContext
 from backend.errors import InvalidSessionToken, Unauthorized
 
-ADMIN_SESSION_HEADER = "x-ballast-admin-session"
+ADMIN_SESSION_HEADER = credentials.ADMIN_SESSION
 SIGN_IN_RATE = "10/minute"  # per address: bcrypt already makes each guess cost ~50 ms of our CPU
-DELEGATION_HEADER = "x-ballast-delegation"
+DELEGATION_HEADER = credentials.DELEGATION
 
 
 class AdminRefused(Unauthorized):

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from starlette.requests import HTTPConnection
 
 from backend import jsontext
+from backend.api import credentials
 from backend.api.access_log import note_principal
 from backend.config import Settings
 from backend.context import ANONYMOUS, MASTER, READ_ONLY_MASTER, Principal, RequestContext
@@ -19,8 +20,9 @@ from backend.errors import InvalidJSON, InvalidSessionToken, Unauthorized
 from backend.keys import ip_allowed, same
 from backend.services.identity.sessions import SessionResolver
 
-CLIENT_KEY_HEADERS = (b"x-parse-javascript-key", b"x-parse-rest-api-key", b"x-parse-client-key",
-                      b"x-parse-windows-key")
+CLIENT_KEY_HEADERS = tuple(name.encode() for name in credentials.CLIENT_KEYS)
+MASTER_KEY_HEADER = credentials.MASTER_KEY.encode()
+SESSION_TOKEN_HEADER = credentials.SESSION_TOKEN.encode()
 
 
 Headers = dict[bytes, bytes]  # lower-case name -> the first value sent, as Starlette's Headers.get reads it
@@ -47,7 +49,7 @@ def check_application(headers: Headers, settings: Settings) -> None:
 
 
 def master_principal(conn: HTTPConnection, settings: Settings, headers: Headers | None = None) -> Principal | None:
-    given = _text(headers if headers is not None else first_values(conn.scope["headers"]), b"x-parse-master-key")
+    given = _text(headers if headers is not None else first_values(conn.scope["headers"]), MASTER_KEY_HEADER)
     if not given:
         return None
     if same(given, settings.master_key):
@@ -94,7 +96,7 @@ async def resolve_context(conn: HTTPConnection, settings: Settings, sessions: Se
     principal = master_principal(conn, settings, headers)
     if principal is None:
         check_client_key(headers, settings)
-        token = _text(headers, b"x-parse-session-token")
+        token = _text(headers, SESSION_TOKEN_HEADER)
         principal = await sessions.principal_for(token) if token else ANONYMOUS
         if principal is None:
             raise InvalidSessionToken("Invalid session token")

@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend import metrics
+from backend.api import credentials
 from backend.api.auth import client_ip
 from backend.api.handlers import render_error
 from backend.config import Settings
@@ -28,7 +29,7 @@ PATH = "/metrics"
 
 def allowed(request: Request) -> bool:
     settings = request.app.state.services.settings
-    header = request.headers.get("authorization", "")
+    header = request.headers.get(credentials.AUTHORIZATION, "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and same(token.strip(), settings.metrics_token):
         return True

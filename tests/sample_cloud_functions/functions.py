@@ -21,6 +21,11 @@ async def whoami(req: Request) -> dict[str, Any]:
     }
 
 
+@cloud.define("echoHeaders")
+def echo_headers(req: Request) -> dict[str, str]:
+    return dict(req.headers)
+
+
 @cloud.define("syncAdd", fields={"a": {"type": int, "required": True}, "b": {"type": int, "default": 1}})
 def sync_add(req: Request) -> int:
     return int(req.params["a"]) + int(req.params["b"])
