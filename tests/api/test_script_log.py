@@ -75,3 +75,31 @@ async def test_a_tunnelled_get_keeps_the_query_of_its_url(client: httpx.AsyncCli
     tunnelled = {"_method": "GET", "_ApplicationId": headers["X-Parse-Application-Id"], "_MasterKey": MASTER_KEY}
     found = (await client.post("/scriptlog?level=error&n=100", json=tunnelled)).json()
     assert found and all(entry["level"] == "error" for entry in found)
+
+
+async def test_no_size_or_date_is_a_server_error(client: httpx.AsyncClient, headers: dict[str, str],
+                                                 master_headers: dict[str, str]) -> None:
+    """Parse reads ``size``/``n`` as ``Number(x) || 10`` and an unreadable date as not given: never an error."""
+    for word in ("a", "b", "c", "d", "e", "f"):
+        await _run(client, headers, word=word)  # twelve lines: a size that means 'all' shows more than ten
+
+    async def lines(**params: str) -> int:
+        answer = await client.get("/scriptlog", params=params, headers=master_headers)
+        assert answer.status_code == 200, (params, answer.text)
+        return len(answer.json())
+
+    for fallback in ("abc", "nan", "NaN", "-5", "0", "0.5", "inf", "-1e400", "1_0_0", " ", "\u0663"):
+        assert await lines(size=fallback) == 10, fallback
+        assert await lines(n=fallback, size="12") == 10, fallback  # n wins over size, as in Parse
+    for everything in ("1e400", "Infinity", "99999999999999999999999", "1" * 5000):
+        assert await lines(size=everything) == 12, everything
+    for moment in ("1e400", "99999-01-01", "0000-01-01T00:00:00Z", "2020-13-45", "\x00", "9" * 5000):
+        assert await lines(**{"from": moment, "until": moment}) == 10, moment
+
+
+async def test_only_level_error_narrows_the_log_as_in_parse(client: httpx.AsyncClient, headers: dict[str, str],
+                                                            master_headers: dict[str, str]) -> None:
+    await _run(client, headers, word="one", fail=True)
+    for level in ("ERROR", "bogus", "", "warn"):  # parse-server compares level == 'error' exactly
+        found = (await client.get("/scriptlog", params={"level": level}, headers=master_headers)).json()
+        assert {e["level"] for e in found} > {"error"}, level
