@@ -45,6 +45,11 @@ RENEW_TIMEOUT = 5.0  # a renewal hung this long (a silent network) drops the con
 # added to A's wait on each lease: the two clocks (database and A) may run at slightly different rates (NTP slews
 # by at most 0.05%), and the wait is the only place where a lease is measured on another machine's clock
 MARGIN = 0.02
+# A lease that ran out PRUNE_AFTER ago is a crashed (or that long hung) process's: its row goes, on start and
+# every PRUNE_EVERY. Far beyond MARGIN, so only rows that no change reads (_LIVE) are ever removed; a renewal
+# racing the DELETE either commits first (the DELETE re-checks the row and keeps it) or re-inserts after it.
+PRUNE_AFTER = 60.0
+PRUNE_EVERY = 60.0
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS ballast_schema_leases (instance text PRIMARY KEY, expires_at timestamptz NOT NULL)",
@@ -53,6 +58,7 @@ TABLES = (
 )
 _RENEW = ("INSERT INTO ballast_schema_leases VALUES ($1, clock_timestamp() + make_interval(secs => $2)) "
           "ON CONFLICT (instance) DO UPDATE SET expires_at = EXCLUDED.expires_at")
+_PRUNE = "DELETE FROM ballast_schema_leases WHERE expires_at < clock_timestamp() - make_interval(secs => $1)"
 _READ_STAMP = "SELECT stamp FROM ballast_schema_stamp WHERE id = 1"
 _BUMP = sa.text("UPDATE ballast_schema_stamp SET stamp = stamp + 1 WHERE id = 1 RETURNING stamp")
 _LOCK = sa.text("LOCK TABLE ballast_schema_leases IN SHARE MODE")
@@ -104,6 +110,7 @@ class RuleWatch:
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()  # one statement at a time on the connection: renewals and acks
         self._lease_until = 0.0
+        self._next_prune = 0.0  # our clock: when to drop crashed processes' leases again
         self._known: int | None = None  # the database's stamp as last heard or read
         self._acks: dict[str, int] = {}  # per other instance, the highest stamp it acknowledged
         self._acked = asyncio.Event()  # set (and replaced) on every ack
@@ -117,6 +124,7 @@ class RuleWatch:
     async def start(self) -> None:
         await self._connect()
         await self._renew()
+        await self._prune()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -158,6 +166,8 @@ class RuleWatch:
                 if self._conn is None:
                     await self._connect()
                 await self._renew()
+                if clock() >= self._next_prune:
+                    await self._prune()
             except _LOST as error:
                 # not renewed: the lease runs out and every unit reloads until a renewal succeeds again
                 log.warning("schema lease not renewed: %s", type(error).__name__)
@@ -173,6 +183,15 @@ class RuleWatch:
             stamp = int(await conn.fetchval(_READ_STAMP, timeout=RENEW_TIMEOUT))
         self._learn(stamp)
         self._lease_until = sent + LEASE  # only now: (b) has answered
+
+    async def _prune(self) -> None:
+        """Delete the rows of leases long run out: no change then scans them under its lock for ever."""
+        conn = self._conn
+        if conn is None:
+            return
+        async with self._lock:
+            await conn.execute(_PRUNE, PRUNE_AFTER, timeout=RENEW_TIMEOUT)
+        self._next_prune = clock() + PRUNE_EVERY
 
     def _learn(self, stamp: int) -> None:
         if stamp != self._known:
