@@ -38,16 +38,19 @@ from benchmarks import bare, dataset, report
 from benchmarks.load import Request, Stats, Summary, measure
 from benchmarks.rawhttp import RawClient, Reply
 from benchmarks.servers import (
+    ANCHOR_PORTS,
     REPO,
     BallastServer,
     BareServer,
     Keys,
     ParseCluster,
+    Ports,
     RedisServer,
+    ScratchDatabase,
     Target,
     anchor_pid,
     ensure_anchor,
-    fresh_database,
+    run_ports,
 )
 
 ALL_TARGETS = ("ballast-sqlite", "ballast-pg", "parse", "bare")
@@ -138,16 +141,16 @@ async def _one(progress: Progress, request: Request, title: str, *, clients: int
     return stats
 
 
-def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_admin: str, parse_url: str,
+def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: Ports, pg_admin: str, parse_url: str,
                   master: bool, source: Path, workers: list[int]) -> list[Target]:
     """The servers, each Ballast target once per worker count (``ballast-pg-x2``: two processes)."""
     targets: list[Target] = []
-    redis = stack.enter_context(RedisServer(port + 100)).url if max(workers) > 1 else None
+    redis = stack.enter_context(RedisServer(port(100))).url if max(workers) > 1 else None
     for name in names:
         if name == "bare":
             ensure_anchor(parse_url)  # its PostgreSQL cluster
-            bare_uri = asyncio.run(fresh_database(pg_admin, "ballast_bench_bare"))
-            bare_server = stack.enter_context(BareServer(port + 50, bare_uri))
+            bare_uri = stack.enter_context(ScratchDatabase(pg_admin, "ballast_bench_bare"))
+            bare_server = stack.enter_context(BareServer(port(50), bare_uri))
             target = Target(name, LABELS[name], bare_server.url, keys, master, sql_url=bare_uri)
             target.pid = bare_server.process.pid if bare_server.process else None
             targets.append(target)
@@ -156,9 +159,9 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
             targets += _parse_targets(stack, keys, port, pg_admin, parse_url, master, workers)
             continue
         for count in workers:
-            database = f"ballast_bench_{count}"
-            uri = asyncio.run(fresh_database(pg_admin, database)) if name == "ballast-pg" else None
-            server = stack.enter_context(BallastServer(port + len(targets), keys, uri, source=source, workers=count,
+            scratch = ScratchDatabase(pg_admin, f"ballast_bench_{count}")
+            uri = stack.enter_context(scratch) if name == "ballast-pg" else None
+            server = stack.enter_context(BallastServer(port(len(targets)), keys, uri, source=source, workers=count,
                                                        redis_url=redis if count > 1 else None))
             sqlite = server.data_dir / "ballast.sqlite3" if uri is None else None
             key, label = (name, LABELS[name]) if count == 1 else (f"{name}-x{count}", f"{LABELS[name]} ×{count}")
@@ -169,7 +172,7 @@ def start_servers(stack: ExitStack, names: list[str], keys: Keys, port: int, pg_
     return targets
 
 
-def _parse_targets(stack: ExitStack, keys: Keys, port: int, pg_admin: str, parse_url: str, master: bool,
+def _parse_targets(stack: ExitStack, keys: Keys, port: Ports, pg_admin: str, parse_url: str, master: bool,
                    workers: list[int]) -> list[Target]:
     """The anchor Parse Server (one process), plus Parse Server in cluster mode for each worker count above 1."""
     ensure_anchor(parse_url)
@@ -177,8 +180,8 @@ def _parse_targets(stack: ExitStack, keys: Keys, port: int, pg_admin: str, parse
     anchor.pid = anchor_pid()
     found = [anchor]
     for count in (count for count in workers if count > 1):
-        uri = asyncio.run(fresh_database(pg_admin, f"parse_cluster_{count}"))
-        server = stack.enter_context(ParseCluster(port + 60 + count, uri, count, keys))
+        uri = stack.enter_context(ScratchDatabase(pg_admin, f"parse_cluster_{count}"))
+        server = stack.enter_context(ParseCluster(port(60 + count), uri, count, keys))
         target = Target(f"parse-x{count}", f"{LABELS['parse']} ×{count}", server.url, keys, master, sql_url=uri)
         target.pid = server.process.pid if server.process else None
         console.print(f"{target.label}: {server.url} (pid {target.pid}, {count} node processes)")
@@ -213,10 +216,12 @@ def main(
     duration: float = typer.Option(5.0, min=0.5, max=300, help="Seconds measured per operation and round."),
     warmup: float = typer.Option(1.0, min=0, max=60, help="Seconds of load before each measurement."),
     repeats: int = typer.Option(3, min=1, max=20, help="Rounds; the table shows the median of the rounds."),
-    port: int = typer.Option(1338, help="First Ballast port (SQLite; PostgreSQL gets the next one). Never 1337."),
+    port: int = typer.Option(0, help="First Ballast port (SQLite; PostgreSQL gets the next one). Never 1337. "
+                             "0 (the default): free ports, chosen for this run."),
     parse_url: str = typer.Option("http://127.0.0.1:1337/parse", help="The anchor Parse Server."),
     pg_admin: str = typer.Option("postgresql://postgres@127.0.0.1:5433/postgres",
-                                 help="The anchor's PostgreSQL cluster; Ballast gets database ballast_bench there."),
+                                 help="The anchor's PostgreSQL cluster; each run creates its own databases "
+                                 "there (ballast_bench_1_<random>...) and drops them at its end."),
     master: bool = typer.Option(False, help="Send the master key instead of the REST API key."),
     ballast_src: Annotated[Path, typer.Option(help="The Ballast checkout to serve (compare versions).")] = REPO,
     json_out: Annotated[Path | None, typer.Option(help="Also write all runs and medians here.")] = None,
@@ -225,11 +230,11 @@ def main(
 ) -> None:
     """Run the benchmark and print the table (medians) with Ballast / Parse Server ratios."""
     names, chosen_ops = _split(targets, ALL_TARGETS, "targets"), _split(ops, ALL_OPS, "ops")
-    if port in (1337, 5433) or port + 1 in (1337, 5433):
+    if port and (port in ANCHOR_PORTS or port + 1 in ANCHOR_PORTS):
         raise typer.BadParameter("ports 1337 and 5433 belong to the anchor")
     keys = Keys()
     with ExitStack() as stack:
-        servers = start_servers(stack, names, keys, port, pg_admin, parse_url, master, ballast_src.resolve(),
+        servers = start_servers(stack, names, keys, run_ports(port), pg_admin, parse_url, master, ballast_src.resolve(),
                                 _counts(workers))
         runs = _run(servers, chosen_ops, objects, clients, duration, warmup, repeats)
     results = {op: {name: Summary.of(stats) for name, stats in row.items()} for op, row in runs.items()}

@@ -8,13 +8,16 @@ anchor's cluster (fsync off there too), so both engines run on equal terms.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +25,8 @@ from typing import Protocol
 
 import asyncpg
 import httpx
+
+from tests.support.postgres import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 ANCHOR_START = REPO / "benchmarks" / "parse_server" / "start.sh"  # npm ci from its package-lock.json
@@ -124,11 +129,51 @@ def anchor_pid() -> int | None:
     return None
 
 
-async def fresh_database(admin_url: str, name: str) -> str:
-    """Drop and re-create ``name`` in the cluster of ``admin_url``; the URL of the new database."""
+ANCHOR_PORTS = (1337, 5433)  # the anchor Parse Server and its PostgreSQL cluster
+Ports = Callable[[int], int]  # a run's server at this offset -> its port
+
+
+def run_ports(first: int) -> Ports:
+    """The port of a run's server at ``offset``: ``first + offset`` when a first port is given, else a free one
+    (never an anchor's), so two runs on one machine never take each other's ports."""
+    if first:
+        return lambda offset: first + offset
+
+    def free(_offset: int) -> int:
+        port = free_port()
+        return port if port not in ANCHOR_PORTS else free(_offset)
+
+    return free
+
+
+class ScratchDatabase:
+    """A database of one run's own (``<prefix>_<random>``), dropped when the run ends: two people benchmarking on
+    one cluster never drop each other's databases, and no run leaves one behind."""
+
+    def __init__(self, admin_url: str, prefix: str) -> None:
+        self.admin_url = admin_url
+        self.name = f"{prefix}_{secrets.token_hex(4)}"
+
+    def __enter__(self) -> str:
+        return asyncio.run(fresh_database(self.admin_url, self.name))
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        asyncio.run(drop_database(self.admin_url, self.name))
+
+
+async def drop_database(admin_url: str, name: str) -> None:
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and re-create ``name`` in the cluster of ``admin_url``; the URL of the new database."""
+    await drop_database(admin_url, name)
+    conn = await asyncpg.connect(admin_url)
+    try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
