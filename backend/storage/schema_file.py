@@ -1,7 +1,7 @@
 """The small file beside a SQLite database that tells every process sharing it of a committed schema change.
 
-Each change replaces the file (write a fresh one, rename it over) with content unique to that change: a time in
-nanoseconds, the process, the store and its count. Reading it costs an open, a read and a close on every unit
+Each change replaces the file (write a fresh one, rename it over) with content unique to that change: the
+database's count of schema changes and a nonce (``sqlite_stamp.py`` says when, and what the count is for). Reading it costs an open, a read and a close on every unit
 of work; an ``os.stat`` costs one system call. The stat alone is not exact: a replaced file may get the freed
 inode number back, the same size, and, within one tick of the file system's coarse clock, the same mtime. So the
 content read last is reused only while the file's inode, size and mtime are unchanged AND that mtime was already

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -25,6 +23,7 @@ from backend.storage import sqlfaults, sqlite_direct
 from backend.storage.schema_file import SchemaFile
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlite_group import GroupCommit
+from backend.storage.sqlite_stamp import SchemaStamp
 from backend.storage.sqlite_trips import OneTripDBAPI, held_writes, hold
 from backend.storage.sqlquery import Expr
 from backend.storage.sqlshelf import ConnectionShelf
@@ -183,9 +182,10 @@ class SqliteStore(SqlStore):
         event.listen(self._reader.sync_engine, "connect", _register_reader)
         sqlfaults.install(self._reader)
         self._reads = ConnectionShelf(self._reader, 16)  # kept between reads (see sqlshelf); the pool's 8 + 8
-        # processes sharing the file learn of schema changes from a small file beside it, replaced after each
-        # commit that changed a schema: one stat per unit of work, no trip to the database thread (see schema_file)
-        self._schema_file = SchemaFile(Path(database + "-schema")) if database and database != ":memory:" else None
+        # processes sharing the file learn of schema changes from a small file beside it, replaced by each
+        # change before its commit, checked against the database's own count (see sqlite_stamp)
+        self._stamp = SchemaStamp(SchemaFile(Path(database + "-schema"))) if database and database != ":memory:" \
+            else None
         self._plans = sqlite_direct.Plans(self.engine.dialect)  # prebuilt statements for sqlite3 (sqlite_direct)
         # write connections kept between units (see sqlshelf: no pool checkout, no reset trip on return); one at
         # a time writes in this process, and the group commit's writer holds the other between groups
@@ -199,15 +199,23 @@ class SqliteStore(SqlStore):
         await self._reader.dispose()
         await super().close()
 
-    def schema_stamp(self) -> object:
-        if self._schema_file is None:
-            return super().schema_stamp()
-        return self._schema_file.stamp()
+    async def open(self) -> None:
+        await super().open()
+        if self._stamp is not None:
+            async with self.connect(read_only=False) as conn:  # BEGIN IMMEDIATE: no other writer mid-change
+                await self._stamp.setup(conn)
 
-    def schema_committed(self) -> None:
-        super().schema_committed()
-        if self._schema_file is not None:
-            self._schema_file.replace(f"{time.time_ns()} {os.getpid()} {id(self)} {self._schema_stamp}")
+    def schema_stamp(self) -> object:
+        return super().schema_stamp() if self._stamp is None else self._stamp.current()
+
+    async def announce_schema_change(self, conn: AsyncConnection) -> object:
+        if self._stamp is not None:
+            await self._stamp.announce(conn)
+        return None
+
+    async def before_schema_load(self, conn: AsyncConnection) -> None:
+        if self._stamp is not None:
+            await self._stamp.before_load(conn)
 
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         return held_writes(conn)

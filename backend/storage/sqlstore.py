@@ -203,8 +203,11 @@ class SqlStore:
         """After the commit, before the change's request answers: PostgreSQL waits until every other instance has
         heard of it (or can no longer use its cached rules; see pg_rules)."""
 
+    async def before_schema_load(self, conn: AsyncConnection) -> None:
+        """Just before every schemas are read (SQLite: note the change count the read will include)."""
+
     def schema_committed(self) -> None:
-        """After the commit of a schema change (this instance; SQLite: other processes on the file too)."""
+        """After the commit of a schema change, in this instance."""
         self._schema_stamp += 1
 
     async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None) -> Any:
@@ -263,6 +266,7 @@ class SqlSession:
     # --- schemas -------------------------------------------------------------------
 
     async def load_schemas(self) -> list[ClassSchema]:
+        await self.store.before_schema_load(self.conn)
         result = await self.conn.execute(sa.select(SCHEMA_TABLE.c.className, SCHEMA_TABLE.c.schema))
         schemas = [schema_from_json(name, data) for name, data in result]
         self.known = {schema.class_name: schema for schema in schemas}
