@@ -1,14 +1,14 @@
 """The small file beside a SQLite database that tells every process sharing it of a committed schema change.
 
 Each change replaces the file (write a fresh one, rename it over) with content unique to that change: the
-database's count of schema changes and a nonce (``sqlite_stamp.py`` says when, and what the count is for). Reading it costs an open, a read and a close on every unit
-of work; an ``os.stat`` costs one system call. The stat alone is not exact: a replaced file may get the freed
-inode number back, the same size, and, within one tick of the file system's coarse clock, the same mtime. So the
-content read last is reused only while the file's inode, size and mtime are unchanged AND that mtime was already
-more than ``SETTLED_NS`` in the past when the content was read: any later replacement then carries a later mtime
-(the clock has moved on by more than a tick), so it cannot look the same. A file changed within that window is
-read again every time, as before. (A wall clock set back by more than the window could defeat this; the window
-is then the stated limit.)
+database's count of schema changes and a nonce (``sqlite_stamp.py`` says when, and what the count is for).
+Reading it costs an open, a read and a close on every unit of work; an ``os.stat`` costs one system call. The stat
+alone is not exact: a replaced file may get the freed inode number back, the same size, and, within one tick of the
+file system's coarse clock, the same mtime. So the content read last is reused only while the file's inode, size
+and mtime are unchanged AND that mtime was already more than ``SETTLED_NS`` in the past when the content was read:
+any later replacement then carries a later mtime (the clock has moved on by more than a tick), so it cannot look
+the same. A file changed within that window is read again every time, as before. (A wall clock set back by more
+than the window could defeat this; the window is then the stated limit.)
 """
 
 from __future__ import annotations
