@@ -80,6 +80,13 @@ async def test_ranges_and_conditional_requests(client: httpx.AsyncClient, master
     assert beyond.status_code == 416 and beyond.headers["content-range"] == "bytes */10"
     etag = part.headers["etag"]
     assert (await client.get(url, headers={"If-None-Match": etag})).status_code == 304
+    huge = "9" * 5000  # beyond what int() reads from text: a bound past any file, never a 500
+    assert (await client.get(url, headers={"Range": f"bytes={huge}-"})).status_code == 416
+    assert (await client.get(url, headers={"Range": f"bytes=-{huge}"})).content == b"0123456789"
+    to_end = await client.get(url, headers={"Range": f"bytes=7-{huge}"})
+    assert to_end.status_code == 206 and to_end.content == b"789"
+    padded = await client.get(url, headers={"Range": f"bytes={'0' * 5000}3-{'0' * 5000}4"})
+    assert padded.status_code == 206 and padded.content == b"34"
 
 
 async def test_missing_files_and_other_apps(client: httpx.AsyncClient) -> None:
