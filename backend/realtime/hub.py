@@ -239,12 +239,15 @@ class Hub:
         """One matcher's subscribers: a plain frame is written without an await (no coroutine per subscriber);
         include and afterLiveQueryEvent hooks await; the loop gets a turn every FAN_OUT_SLICE subscribers."""
         plans: dict[tuple[Any, ...], dispatch.Plan | None] = {}
+        seen: tuple[Principal | None, str, object] = (None, "", None)  # the last principal's identity
         for index, sub in enumerate(subscriptions, 1):
             if index % FAN_OUT_SLICE == 0:
                 await asyncio.sleep(0)  # let requests and the other sockets in between a long fan-out
             if sub.client.subscriptions.get(sub.request_id) is not sub:
                 continue  # unsubscribed while this event was on its way
-            group = (sub.principal, sub.op, sub.watch, sub.keys)
+            if sub.principal is not seen[0] or sub.op != seen[1]:
+                seen = (sub.principal, sub.op, view.identity(sub.principal, sub.op))
+            group = (seen[2], sub.op, sub.watch, sub.keys)
             plan = plans.get(group, UNPLANNED)
             if plan is UNPLANNED:
                 plan = plans[group] = dispatch.plan(sub, view, *matched)
