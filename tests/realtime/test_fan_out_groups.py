@@ -73,3 +73,34 @@ async def test_every_identity_in_one_fan_out_gets_exactly_its_own_events_and_fie
     }
     assert {name: await frames_until(ws, 6) for name, ws in sockets.items()} == expected
 
+
+
+async def test_pointer_permissions_and_role_acls_are_still_judged_per_user_in_one_fan_out(
+    live_server: LiveServer, rest: httpx.AsyncClient, open_socket: SocketOpener,
+) -> None:
+    """Where a rule matches a user id against a row's value (pointer permissions), no two users are grouped."""
+    users = {name: await sign_up(rest, name) for name in ("ada", "bob", "cy")}
+    await add_role(rest, "Crew", users["ada"][0], users["bob"][0])
+    clp = {"find": {"pointerFields": ["owner"]}, "get": {"pointerFields": ["owner"]}, "create": {"*": True},
+           "update": {"*": True}, "delete": {"*": True}, "addField": {"*": True}}
+    schema = await rest.post("/schemas/Chore", json={"className": "Chore", "classLevelPermissions": clp,
+                                                      "fields": {"owner": {"type": "Pointer", "targetClass": "_User"}}})
+    assert schema.status_code == 200, schema.text
+    sockets: dict[str, LiveSocket] = {}
+    for name, (_, token) in users.items():
+        sockets[name] = await open_socket(live_server.url)
+        await sockets[name].connect(sessionToken=token)
+        assert (await sockets[name].subscribe(1, "Chore"))["op"] == "subscribed"
+
+    def owner(name: str) -> dict[str, str]:
+        return {"__type": "Pointer", "className": "_User", "objectId": users[name][0]}
+
+    await create(rest, "Chore", {"n": 1, "owner": owner("ada"), **readable_by("role:Crew")})
+    await create(rest, "Chore", {"n": 2, "owner": owner("bob"), **readable_by("*")})
+    await create(rest, "Chore", {"n": 3, "owner": owner("cy"), **readable_by("role:Crew")})  # cy is not crew
+    for name in users:
+        await create(rest, "Chore", {"n": 4, "owner": owner(name), **readable_by("*")})
+    expected = {"ada": [("create", 1, False), ("create", 4, False)],
+                "bob": [("create", 2, False), ("create", 4, False)],
+                "cy": [("create", 4, False)]}
+    assert {name: await frames_until(ws, 4) for name, ws in sockets.items()} == expected
