@@ -35,7 +35,7 @@ import uvloop
 import websockets
 
 from benchmarks.load import process_cpu
-from benchmarks.servers import BallastServer, Keys, anchor_pid, ensure_anchor, fresh_database
+from benchmarks.servers import BallastServer, Keys, RedisServer, anchor_pid, ensure_anchor, fresh_database
 
 CLASS = "LiveItem"  # one of the anchor's LiveQuery classes
 SAMPLE = 50  # subscribers that time every event (the rest only count)
@@ -245,6 +245,8 @@ def main(
     parse_url: str = typer.Option("http://127.0.0.1:1337/parse", help="the anchor Parse Server"),
     pg_admin: str = typer.Option("postgresql://postgres@127.0.0.1:5433/postgres", help="anchor cluster"),
     only: list[str] = typer.Option(["ballast", "parse"], help="servers to run"),  # noqa: B008
+    workers: int = typer.Option(1, help="Ballast server processes (above 1: a throwaway redis-server between "
+                                "them, as `ballast serve --workers` needs; each process fans out to its own clients)"),
 ) -> None:
     keys = Keys()
     # as `ballast serve` runs it (and as Parse's ws server does): no per-message deflate of every copy of an event
@@ -257,8 +259,10 @@ def main(
             urls["parse-server-9"] = (parse_url, anchor_pid())
         if "ballast" in only:
             uri = asyncio.run(fresh_database(pg_admin, "ballast_livequery_bench"))
-            server = stack.enter_context(BallastServer(port, keys, uri))
-            urls["ballast-pg"] = (server.url, server.process.pid if server.process else None)
+            redis = stack.enter_context(RedisServer(port + 100)).url if workers > 1 else None
+            server = stack.enter_context(BallastServer(port, keys, uri, workers=workers, redis_url=redis))
+            name = "ballast-pg" if workers == 1 else f"ballast-pg x{workers}"
+            urls[name] = (server.url, server.process.pid if server.process else None)
         for count in subscribers:
             runs: dict[str, list[RunResult]] = {name: [] for name in urls}
             for _ in range(repeat):  # the servers take turns: a busy spell on the machine hits both alike

@@ -118,6 +118,25 @@ def test_websockets_sansio_connection_frames_text_without_io() -> None:
     assert b"".join(connection.data_to_send()) == b"\x81\x02hi", _broken(LIVE_WS, "websockets", what)
 
 
+def test_the_direct_send_frames_text_exactly_as_websockets_does() -> None:
+    """The direct send writes its own header when no extension is negotiated and nothing of the library's is
+    pending (``Protocol.extensions`` / ``Protocol.writes``): the bytes must be the library's, at every size."""
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+
+    from backend.realtime.uvicorn_protocol import text_frame_header
+
+    connection = ServerProtocol()
+    connection.state = State.OPEN
+    assert connection.extensions == [] and connection.writes == [], _broken(
+        LIVE_WS, "websockets", "Protocol.extensions / Protocol.writes")
+    for size in (0, 125, 126, 65_535, 65_536, 70_000):
+        payload = b"x" * size
+        connection.send_text(payload)
+        assert connection.writes, _broken(LIVE_WS, "websockets", "Protocol.writes holds frames until data_to_send")
+        assert b"".join(connection.data_to_send()) == text_frame_header(size) + payload, size
+
+
 def test_uvicorn_httptools_protocol_has_what_the_request_deadlines_read() -> None:
     what = "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol / RequestResponseCycle"
     try:

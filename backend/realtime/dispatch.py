@@ -22,7 +22,7 @@ import orjson
 from backend.context import Principal
 from backend.realtime.changes import Change
 from backend.realtime.clients import Subscription
-from backend.realtime.permissions import ReadOp, protected_fields, readable, row_allowed
+from backend.realtime.permissions import Audience, ReadOp, audience, protected_fields, readable, row_allowed
 from backend.services.data.render import FileUrl, render
 from backend.storage.protocols import Row
 
@@ -37,9 +37,10 @@ class Decision:
     original: Which | None
 
 
-def decide(sub: Subscription, view: EventView, before_match: bool, after_match: bool) -> Decision | None:
-    """parse-server's rules for which event (if any) this subscriber sees."""
-    principal, change = sub.principal, view.change
+def decide(sub: Subscription, principal: Principal, view: EventView, before_match: bool,
+           after_match: bool) -> Decision | None:
+    """parse-server's rules for which event (if any) ``sub`` sees, as ``principal`` (its own, or a stand-in)."""
+    change = view.change
     before, after = change.before, change.after
     if change.kind == "delete":
         if not before_match or before is None or not view.allowed(principal, sub.op, "before"):
@@ -84,6 +85,22 @@ class EventView:
     # subscribers with one identity share these answers (every anonymous client is one principal)
     _allowed: dict[tuple[Principal, str, Which], bool] = field(default_factory=dict)
     _hidden: dict[tuple[Principal, Which], frozenset[str]] = field(default_factory=dict)
+    _audiences: dict[ReadOp, Audience | None] = field(default_factory=dict)
+
+    def identity(self, principal: Principal, op: ReadOp) -> object:
+        """What of ``principal`` this event's answers depend on: equal identities get equal events."""
+        found = self._audience(op) if not principal.is_master else None
+        return principal if found is None else found.key(principal)
+
+    def stand_in(self, principal: Principal, op: ReadOp) -> Principal:
+        """One principal answering for every principal of the same ``identity``."""
+        found = self._audience(op) if not principal.is_master else None
+        return principal if found is None else found.stand_in(principal)
+
+    def _audience(self, op: ReadOp) -> Audience | None:
+        if op not in self._audiences:
+            self._audiences[op] = audience(self.change.schema, op, (self.change.before, self.change.after))
+        return self._audiences[op]
 
     def allowed(self, principal: Principal, op: ReadOp, which: Which) -> bool:
         """CLP and pointer permissions for this object, once per identity."""
@@ -118,8 +135,8 @@ class EventView:
         """A private copy of the object as this subscriber may see it (for include and hooks)."""
         return shape(copy.deepcopy(self.object(which)), self.hidden(sub.principal, which), sub.keys)
 
-    def encoded(self, sub: Subscription, which: Which) -> bytes:
-        hidden = self.hidden(sub.principal, which)
+    def encoded(self, sub: Subscription, principal: Principal, which: Which) -> bytes:
+        hidden = self.hidden(principal, which)
         key = (which, hidden, sub.keys)
         data = self._bytes.get(key)
         if data is None:
@@ -148,13 +165,14 @@ class Plan:
 
 def plan(sub: Subscription, view: EventView, before_match: bool, after_match: bool) -> Plan | None:
     """The event of ``sub`` and its encoded parts; equal for every subscription with the same
-    principal, CLP operation, ``watch`` and ``keys`` (what ``decide`` and ``encoded`` read)."""
-    decision = decide(sub, view, before_match, after_match)
+    ``view.identity``, CLP operation, ``watch`` and ``keys`` (what ``decide`` and ``encoded`` read)."""
+    principal = view.stand_in(sub.principal, sub.op)
+    decision = decide(sub, principal, view, before_match, after_match)
     if decision is None:
         return None
-    tail = [b',"object":', view.encoded(sub, decision.object)]
+    tail = [b',"object":', view.encoded(sub, principal, decision.object)]
     if decision.original is not None:
-        tail += [b',"original":', view.encoded(sub, decision.original)]
+        tail += [b',"original":', view.encoded(sub, principal, decision.original)]
     tail.append(b"}")
     return Plan(decision, b'{"op":"' + decision.op.encode() + b'",', b"".join(tail))
 

@@ -44,6 +44,7 @@ log = logging.getLogger("ballast.realtime")
 AUTH_CLASSES = ("_Session", "_Role", "_User")  # a change here may change what a token may see
 SESSION_ERROR = "Invalid session token"
 FAN_OUT_SLICE = 500  # frames written between yields to the event loop (one event may go to thousands)
+UNPLANNED = dispatch.Plan(dispatch.Decision("", "after", None), b"", b"")  # no plan made yet for a group
 
 
 class Hub:
@@ -223,32 +224,40 @@ class Hub:
         if not class_matchers:
             return
         view = dispatch.EventView(change, self.services.objects.file_url)
-        schema = change.schema
         tally: dict[str, int] = {}
         hooked = self.hooks.has("afterLiveQueryEvent", change.class_name)
-        sent = 0
         for matcher in list(class_matchers.values()):
-            before_match = change.before is not None and matcher.matches(change.before, schema)
-            after_match = change.after is not None and matcher.matches(change.after, schema)
-            if not (before_match or after_match):
-                continue
-            plans: dict[tuple[Any, ...], dispatch.Plan | None] = {}
-            for subscription in list(self.members.get(matcher.key, {}).values()):
-                if subscription.client.subscriptions.get(subscription.request_id) is not subscription:
-                    continue  # unsubscribed while this event was on its way
-                group = (subscription.principal, subscription.op, subscription.watch, subscription.keys)
-                if group in plans:
-                    plan = plans[group]
-                else:
-                    plan = plans[group] = dispatch.plan(subscription, view, before_match, after_match)
-                if plan is None:
-                    continue
-                outcome = await self._send(subscription, plan, view, hooked)
-                tally[outcome] = tally.get(outcome, 0) + 1
-                sent += 1
-                if sent % FAN_OUT_SLICE == 0:
-                    await asyncio.sleep(0)  # let requests and the other sockets in between a long fan-out
+            before_match = change.before is not None and matcher.matches(change.before, change.schema)
+            after_match = change.after is not None and matcher.matches(change.after, change.schema)
+            if before_match or after_match:
+                await self._fan_out(list(self.members.get(matcher.key, {}).values()), view,
+                                    (before_match, after_match), hooked, tally)
         self._record(tally, change)
+
+    async def _fan_out(self, subscriptions: list[Subscription], view: dispatch.EventView,
+                       matched: tuple[bool, bool], hooked: bool, tally: dict[str, int]) -> None:
+        """One matcher's subscribers: a plain frame is written without an await (no coroutine per subscriber);
+        include and afterLiveQueryEvent hooks await; the loop gets a turn every FAN_OUT_SLICE subscribers."""
+        plans: dict[tuple[Any, ...], dispatch.Plan | None] = {}
+        seen: tuple[Principal | None, str, object] = (None, "", None)  # the last principal's identity
+        for index, sub in enumerate(subscriptions, 1):
+            if index % FAN_OUT_SLICE == 0:
+                await asyncio.sleep(0)  # let requests and the other sockets in between a long fan-out
+            if sub.client.subscriptions.get(sub.request_id) is not sub:
+                continue  # unsubscribed while this event was on its way
+            if sub.principal is not seen[0] or sub.op != seen[1]:
+                seen = (sub.principal, sub.op, view.identity(sub.principal, sub.op))
+            group = (seen[2], sub.op, sub.watch, sub.keys)
+            plan = plans.get(group, UNPLANNED)
+            if plan is UNPLANNED:
+                plan = plans[group] = dispatch.plan(sub, view, *matched)
+            if plan is None:
+                continue
+            if sub.include or hooked:
+                outcome = await self._send_custom(sub, plan.decision, view)
+            else:
+                outcome = plan.decision.op if sub.client.push(plan.head + sub.ident + plan.tail) else "client"
+            tally[outcome] = tally.get(outcome, 0) + 1
 
     def _record(self, tally: dict[str, int], change: Change) -> None:
         """Metrics once per change (not per frame): counts by op, and the latency of its last frame."""
@@ -261,15 +270,12 @@ class Hub:
         if any(outcome not in dropped for outcome in tally):
             self.metrics.latency.observe(max(0.0, time.time() - change.committed_at))
 
-    async def _send(self, sub: Subscription, plan: dispatch.Plan, view: dispatch.EventView, hooked: bool) -> str:
-        """Send one event frame; answers the op sent, or why it was not ('hook', 'client')."""
-        if sub.include or hooked:
-            frame = await self._custom_frame(sub, plan.decision, view)
-            if frame is None:
-                return "hook"
-        else:
-            frame = plan.head + sub.ident + plan.tail
-        return plan.decision.op if sub.client.push(frame) else "client"
+    async def _send_custom(self, sub: Subscription, decision: dispatch.Decision, view: dispatch.EventView) -> str:
+        """Send one frame that include or a hook shapes; answers the op sent, or why not ('hook', 'client')."""
+        frame = await self._custom_frame(sub, decision, view)
+        if frame is None:
+            return "hook"
+        return decision.op if sub.client.push(frame) else "client"
 
     async def _custom_frame(self, sub: Subscription, decision: dispatch.Decision,
                             view: dispatch.EventView) -> bytes | None:

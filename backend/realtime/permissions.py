@@ -7,7 +7,8 @@ adapts it to LiveQuery's questions and keeps the per-subscriber path cheap.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from backend.context import Principal
@@ -74,3 +75,47 @@ def readable(principal: Principal, row: Row | None) -> bool:
 @functools.lru_cache(maxsize=4096)
 def acl_names(principal: Principal) -> frozenset[str]:
     return principal.acl_names()
+
+
+UNNAMED_USER = "\x00"  # a user id no ACL or rule can name: stands in for every user an event's rules do not name
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """The names one event's permission answers (CLP, ACL, protected fields) compare identities with.
+
+    Principals that agree on these names -- same kind, signed in or not, the same named user if any, the same
+    named roles -- get the same answers, so one stand-in principal answers for all of them: a fan-out to
+    thousands of users decides once per distinct (ACL, roles) outcome, not once per user."""
+
+    names: frozenset[str]
+    roles: frozenset[str]  # the role names (without "role:") among ``names``
+
+    def key(self, principal: Principal) -> tuple[Any, ...]:
+        user_id = principal.user_id
+        user = user_id if user_id in self.names else user_id is not None
+        roles = principal.roles & self.roles if principal.roles else principal.roles
+        return (principal.kind, principal.internal, user, roles)
+
+    def stand_in(self, principal: Principal) -> Principal:
+        """A principal every one with ``principal``'s key answers like (``key`` equal => answers equal)."""
+        user_id = principal.user_id
+        if user_id is not None and user_id not in self.names:
+            user_id = UNNAMED_USER
+        return Principal(principal.kind, user_id, principal.roles & self.roles, internal=principal.internal)
+
+
+def audience(schema: ClassSchema, op: ReadOp, rows: Iterable[Row | None]) -> Audience | None:
+    """The names of ``schema``'s rules for ``op`` and of the rows' read ACLs; None when an answer may hinge on a
+    user id matching a row's value (then each principal is asked on its own)."""
+    compared = access.names_compared(schema, op)
+    if compared is None:
+        return None
+    names = set(compared)
+    for row in rows:
+        perms = row.get("_rperm") if row is not None else None
+        if perms:
+            names.update(perms)
+    if UNNAMED_USER in names:  # never expected; but a stand-in must not be named by anything
+        return None
+    return Audience(frozenset(names), frozenset(name[5:] for name in names if name.startswith("role:")))

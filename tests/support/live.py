@@ -22,11 +22,14 @@ from tests.support.postgres import free_port
 
 class LiveServer:
     def __init__(self, app: FastAPI, port: int | None = None, mount_path: str = "/parse",
-                 ws: str = "backend.realtime.uvicorn_protocol:LiveWebSocketProtocol") -> None:
+                 ws: str = "backend.realtime.uvicorn_protocol:LiveWebSocketProtocol",
+                 per_message_deflate: bool = False) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}{mount_path}"
-        # the WebSocket protocol `ballast serve` runs (websockets-sansio plus LiveQuery's non-awaiting write)
+        # the WebSocket protocol `ballast serve` runs (websockets-sansio plus LiveQuery's non-awaiting write), and
+        # as it runs it without per-message deflate unless a test asks for the library-framed path
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws=ws,
+                                ws_per_message_deflate=per_message_deflate,
                                 timeout_keep_alive=KEEP_ALIVE, http="backend.http_deadlines:DeadlineHttpProtocol")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)

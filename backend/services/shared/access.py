@@ -255,6 +255,28 @@ def _protected_rules(schema: ClassSchema) -> dict[str, list[str]]:
     return rules
 
 
+def names_compared(schema: ClassSchema, operation: Operation) -> frozenset[str] | None:
+    """Every name that ``require_class``, ``user_fields`` and ``protected_fields`` compare a principal's ACL
+    names with for ``operation`` on this class (besides whether it is master, internal, signed in); None when
+    an answer can also hinge on the user's id equalling a value of the row (pointer permissions,
+    ``userField:`` protected fields, a user's own _User row). A caller asking these questions for many
+    principals at once (LiveQuery) may group principals that agree on these names."""
+    if schema.class_name == "_User":
+        return None
+    clp = schema.class_level_permissions
+    names: set[str] = set()
+    rule = clp.get(operation)
+    if isinstance(rule, Mapping):
+        if _pointer_fields(clp, rule, operation):
+            return None
+        names.update(key for key in rule if isinstance(key, str))
+    for key in _protected_rules(schema):
+        if key.startswith("userField:"):
+            return None
+        names.add(key)
+    return frozenset(names)
+
+
 def strip_protected(principal: Principal, schema: ClassSchema, obj: dict[str, Any]) -> dict[str, Any]:
     """Remove the protected fields from a rendered object (or a row); returns it."""
     for name in protected_fields(principal, schema, obj):
