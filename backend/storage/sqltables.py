@@ -41,6 +41,26 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, the stored text -> an aware UTC datetime in one step: SQLAlchemy's chain (its DATETIME
+        processor, then ``process_result_value``) costs 0.7 us a date, most of it ``replace``; a find of ten
+        objects reads twenty dates. Text in any other shape goes through that chain (``tests/storage/
+        test_sqlite_dates.py`` holds the two equal)."""
+        chained = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or chained is None:
+            return chained
+        general = chained
+
+        def process(value: Any) -> datetime | None:
+            if type(value) is str and len(value) == _STORED_DATE_LENGTH:  # what SQLAlchemy's SQLite DATETIME writes
+                return datetime.fromisoformat(value + "+00:00")  # its tzinfo is datetime.UTC itself
+            return general(value)
+
+        return process
+
+
+_STORED_DATE_LENGTH = len("2024-01-02 03:04:05.678000")
+
 
 def column_type(spec: FieldSpec) -> Any:
     if spec.type in ("String", "Pointer", "File", "Bytes"):
