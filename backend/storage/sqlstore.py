@@ -436,11 +436,13 @@ class SqlSession:
         object_id = object_id_lookup(spec)
         if object_id is not None:  # GET by id: a prebuilt statement (see sqlcache)
             statement = self.store.statements.by_id(compiler, spec.read_names)
-            return rows_from(schema, await self.store.run_read(self.conn, statement, {OBJECT_ID: object_id}))
+            result = await self.store.run_read(self.conn, statement, {OBJECT_ID: object_id})
+            return rows_from(schema, result, spec.shape)
         filters = plain_filters(compiler, spec.where)
         if filters is not None:  # the common shape: a prebuilt statement, the values bound (see sqlcache)
             statement = self.store.statements.plain_find(compiler, spec, filters)
-            return await rows_yielding(schema, await self._query(statement, filter_values(compiler, filters)))
+            result = await self._query(statement, filter_values(compiler, filters))
+            return await rows_yielding(schema, result, spec.shape)
         statement = (
             sa.select(*selected_columns(compiler.table, spec.columns))
             .where(compiler.compile(spec.where), self.store.statements.acl(compiler, spec.read_names))
@@ -448,7 +450,7 @@ class SqlSession:
             .offset(spec.skip or None)
             .limit(spec.limit)
         )
-        return await rows_yielding(schema, await self._query(statement))
+        return await rows_yielding(schema, await self._query(statement), spec.shape)
 
     async def count(self, schema: ClassSchema, where: Node, read_names: frozenset[str] | None) -> int:
         compiler = self._compiler(schema, read_names)
