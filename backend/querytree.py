@@ -8,13 +8,14 @@ Values in the tree are ``backend.wire`` values (datetime, Pointer, GeoPoint...).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 from backend.wire import GeoPoint, Pointer, Polygon
 
 if TYPE_CHECKING:  # the schema is only carried here (storage/class_schema.py imports nothing of ours)
-    from backend.storage.class_schema import ClassSchema
+    from backend.storage.class_schema import ClassSchema, FieldSpec
 
 FieldPath: TypeAlias = tuple[str, ...]
 """A top-level field, then keys into an Object field: ``a.b.c`` -> ``("a", "b", "c")``."""
@@ -199,6 +200,21 @@ class Order:
     descending: bool = False
 
 
+class RowShape(Protocol):
+    """What a find's caller makes of each row, handed to storage so a row is shaped in the pass that decodes it
+    (one dict per row instead of a Row and then the caller's object). Storage asks once per class layout and set
+    of columns; see ``sqltables.shaped_decoder``."""
+
+    def shown(self, name: str) -> bool:
+        """Whether the column ``name`` goes into the object at all."""
+
+    def converter(self, name: str, spec: FieldSpec) -> Callable[[Any], Any] | None:
+        """What turns the column's (non-null) wire value into the object's value; None: the value as it is."""
+
+    def finisher(self, schema: ClassSchema) -> Callable[[dict[str, Any], Any, Any], None]:
+        """What completes an object from the row's ``_rperm`` and ``_wperm`` once its columns are in."""
+
+
 @dataclass(frozen=True, slots=True)
 class FindSpec:
     """A whole find: filter, order, paging and the top-level columns to return."""
@@ -209,6 +225,7 @@ class FindSpec:
     skip: int = 0
     columns: tuple[str, ...] | None = None  # None: every column
     read_names: frozenset[str] | None = None  # ACL filter: None for master
+    shape: RowShape | None = None  # None: the rows as Rows; else each as the shape makes it
 
 
 @dataclass(frozen=True, slots=True)

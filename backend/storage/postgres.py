@@ -196,12 +196,13 @@ class PostgresStore(SqlStore):
         if self._rules is not None and isinstance(pending, pg_rules.Pending):
             await self._rules.acknowledged(pending)
 
-    async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None) -> Any:
-        if conn.engine is self._reader:  # autocommit reads only (see pg_direct)
+    async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None, *,
+                       prebuilt: bool = False) -> Any:
+        if prebuilt and conn.engine is self._reader:  # autocommit reads only (see pg_direct)
             compiled = self._plan(statement)
             if compiled is not None and (rows := await pg_direct.fetch(conn, compiled, values or {})) is not None:
                 return rows
-        return await super().run_read(conn, statement, values)
+        return await super().run_read(conn, statement, values, prebuilt=prebuilt)
 
     async def run_insert(self, conn: AsyncConnection, statement: sa.Insert, values: dict[str, Any], *,
                          autocommit: bool) -> None:

@@ -220,12 +220,13 @@ class SqliteStore(SqlStore):
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         return held_writes(conn)
 
-    async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None) -> Any:
-        if conn.engine is self._reader:  # the autocommit reads: no transaction SQLAlchemy began can miss it
+    async def run_read(self, conn: AsyncConnection, statement: sa.Select[Any], values: dict[str, Any] | None, *,
+                       prebuilt: bool = False) -> Any:
+        if prebuilt and conn.engine is self._reader:  # autocommit reads: no transaction SQLAlchemy began can miss it
             plan = self._plans.get(statement)
             if plan is not None and (rows := await sqlite_direct.fetch(conn, plan, values or {})) is not None:
                 return rows
-        return await super().run_read(conn, statement, values)
+        return await super().run_read(conn, statement, values, prebuilt=prebuilt)
 
     async def run_insert(self, conn: AsyncConnection, statement: sa.Insert, values: dict[str, Any], *,
                          autocommit: bool) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 from backend import jsontext, wire
+from backend.querytree import RowShape
 from backend.storage.protocols import ClassSchema, FieldSpec, Row
 
 # none_as_null: a field set to null is SQL NULL (absent), never the JSON literal null
@@ -40,6 +41,26 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None or value.tzinfo is UTC:  # asyncpg's are already (called for every date read)
             return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, the stored text -> an aware UTC datetime in one step: SQLAlchemy's chain (its DATETIME
+        processor, then ``process_result_value``) costs 0.7 us a date, most of it ``replace``; a find of ten
+        objects reads twenty dates. Text in any other shape goes through that chain (``tests/storage/
+        test_sqlite_dates.py`` holds the two equal)."""
+        chained = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or chained is None:
+            return chained
+        general = chained
+
+        def process(value: Any) -> datetime | None:
+            if type(value) is str and len(value) == _STORED_DATE_LENGTH:  # what SQLAlchemy's SQLite DATETIME writes
+                return datetime.fromisoformat(value + "+00:00")  # its tzinfo is datetime.UTC itself
+            return general(value)
+
+        return process
+
+
+_STORED_DATE_LENGTH = len("2024-01-02 03:04:05.678000")
 
 
 def column_type(spec: FieldSpec) -> Any:
@@ -116,7 +137,14 @@ def from_column(spec: FieldSpec, value: Any) -> Any:
         return wire.Bytes(value)
     if kind in ("Object", "Array", "GeoPoint", "Polygon"):
         return wire.decode(value)
-    if kind == "Number" and isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+    if kind == "Number":
+        return whole_number(value)
+    return value
+
+
+def whole_number(value: Any) -> Any:
+    """A Number column's value: a whole double as an int (as Parse clients read it), others as stored."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
 
@@ -137,16 +165,17 @@ ROWS_PER_SLICE = 500
 the second its decoding takes (about 70 µs a row), so it gives way every few milliseconds."""
 
 
-def rows_from(schema: ClassSchema, result: Any) -> list[Row]:
+def rows_from(schema: ClassSchema, result: Any, shape: RowShape | None = None) -> list[Row]:
     """Every row of a SELECT result as a Row: system columns as stored, fields decoded (nulls left out), other
-    columns dropped; the per-column decisions are made once for the result."""
-    decode = cached_decoder(schema, result.keys())
+    columns dropped; the per-column decisions are made once for the result. With a ``shape``, each row as the
+    shape makes it instead."""
+    decode = cached_decoder(schema, result.keys(), shape)
     return [decode(values) for values in result]
 
 
-async def rows_yielding(schema: ClassSchema, result: Any) -> list[Row]:
+async def rows_yielding(schema: ClassSchema, result: Any, shape: RowShape | None = None) -> list[Row]:
     """``rows_from`` for a result of any size: the loop serves other requests between slices of rows."""
-    decode = cached_decoder(schema, result.keys())
+    decode = cached_decoder(schema, result.keys(), shape)
     rows: list[Row] = []
     for values in result:
         rows.append(decode(values))
@@ -155,22 +184,61 @@ async def rows_yielding(schema: ClassSchema, result: Any) -> list[Row]:
     return rows
 
 
-_DECODERS: dict[tuple[int, tuple[str, ...]], tuple[ClassSchema, Callable[[Any], Row]]] = {}
+_DECODERS: dict[tuple[int, tuple[str, ...], int], tuple[ClassSchema, RowShape | None, Callable[[Any], Row]]] = {}
 
 
-def cached_decoder(schema: ClassSchema, names: Any) -> Callable[[Any], Row]:
-    """``row_decoder``, made once per (schema object, column names): the schema service hands out one object per
-    class until it changes, and building a decoder cost as much as decoding a row. The schema is held with its
-    decoder, so its id cannot be reused while cached."""
-    key = (id(schema), tuple(names))
+def cached_decoder(schema: ClassSchema, names: Any, shape: RowShape | None = None) -> Callable[[Any], Row]:
+    """``row_decoder`` (or ``shaped_decoder``), made once per (schema object, column names, shape): the schema
+    service hands out one object per class until it changes, and building a decoder cost as much as decoding a
+    row. The schema and shape are held with their decoder, so their ids cannot be reused while cached."""
+    key = (id(schema), tuple(names), id(shape))
     found = _DECODERS.get(key)
-    if found is not None and found[0] is schema:
-        return found[1]
+    if found is not None and found[0] is schema and found[1] is shape:
+        return found[2]
     if len(_DECODERS) >= 1024:
         _DECODERS.clear()
-    decode = row_decoder(schema, key[1])
-    _DECODERS[key] = (schema, decode)
+    decode = row_decoder(schema, key[1]) if shape is None else shaped_decoder(schema, key[1], shape)
+    _DECODERS[key] = (schema, shape, decode)
     return decode
+
+
+def shaped_decoder(schema: ClassSchema, names: Any, shape: RowShape) -> Callable[[Any], dict[str, Any]]:
+    """One result row straight into the caller's object: per column, ``from_column`` and then the shape's
+    converter, composed once here; nulls, columns the shape does not show and unknown columns left out; then the
+    shape's finisher with the row's permissions. It makes what ``row_decoder`` followed by the caller's own pass
+    over the Row would (the services' ``render``), in about half the time (1.5 us against 2.9, eight columns)."""
+    fields = schema.column_fields()
+    keys = [str(key) for key in names]  # quoted_name -> str, as in row_decoder
+    plan: list[tuple[str | None, Callable[[Any], Any] | None]] = []
+    for name in keys:
+        spec = fields.get(name)
+        if spec is None or name in SYSTEM_COLUMNS or not shape.shown(name):
+            plan.append((None, None))
+        else:
+            plan.append((name, _composed(spec, shape.converter(name, spec))))
+    rperm, wperm = (keys.index(name) if name in keys else None for name in SYSTEM_COLUMNS)
+    finish = shape.finisher(schema)
+
+    def decode(values: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (name, convert), value in zip(plan, values, strict=True):
+            if value is not None and name is not None:
+                out[name] = value if convert is None else convert(value)
+        finish(out, None if rperm is None else values[rperm], None if wperm is None else values[wperm])
+        return out
+
+    return decode
+
+
+def _composed(spec: FieldSpec, then: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``then`` after ``from_column`` for this field (either may be nothing to do)."""
+    if spec.type not in DECODED_TYPES:
+        return then
+    if spec.type == "Number" and then is None:  # most converted columns: from_column's own test, without its ladder
+        return whole_number
+    if then is None:
+        return lambda value: from_column(spec, value)
+    return lambda value: then(from_column(spec, value))
 
 
 def row_decoder(schema: ClassSchema, names: Any) -> Callable[[Any], Row]:

@@ -57,6 +57,23 @@ async def test_a_plain_find_returns_the_same_objects_to_each_reader(services: Se
     assert [obj["name"] for obj in public.results] == ["public"]
 
 
+async def test_a_find_built_per_request_answers_alike_and_adds_no_driver_plan(services: Services) -> None:
+    """Only prebuilt statements are compiled for the driver: one built per request ($in, $or) goes through
+    SQLAlchemy, so the plans kept per statement object do not grow with every such find."""
+    saved = await _saved(services)
+    await services.objects.create(RequestContext.system(), "Direct", {"bucket": 4, "name": "public"})
+    store: Any = services.store
+    plans = store._plans if isinstance(store, PostgresStore) else store._plans._plans
+    for n in range(6):
+        where = {"bucket": {"$in": [3, 4, 100 + n]}} if n % 2 else {"$or": [{"bucket": 3}, {"bucket": 100 + n}]}
+        kept = len(plans)
+        found = await services.objects.find(ALICE, "Direct", FindOptions(where=where, order="createdAt"))
+        assert len(plans) == kept
+        assert [obj["bucket"] for obj in found.results] == ([3, 4] if n % 2 else [3])
+        assert found.results[0]["objectId"] == saved["objectId"]
+        assert {key: found.results[0][key] for key in FIELDS} == FIELDS
+
+
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # the direct path is PostgreSQL's
 async def test_postgres_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(services: Services) -> None:
     saved = await _saved(services)
@@ -65,13 +82,13 @@ async def test_postgres_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_ref
     table = sa.table("Direct", sa.column("objectId", sa.Text()), sa.column("bucket", sa.Float()))
     statement = sa.select(table.c.objectId, table.c.bucket).where(table.c.objectId == sa.bindparam("objectId"))
     async with store.connect(read_only=True) as conn:
-        direct = await store.run_read(conn, statement, {"objectId": saved["objectId"]})
+        direct = await store.run_read(conn, statement, {"objectId": saved["objectId"]}, prebuilt=True)
         through = await conn.execute(statement, {"objectId": saved["objectId"]})
         assert isinstance(direct, pg_direct.Rows) and list(direct.keys()) == list(through.keys())
         assert [tuple(row) for row in direct] == [tuple(row) for row in through] == [(saved["objectId"], 3.0)]
         refused = sa.select(sa.cast(sa.literal_column("1/0"), sa.Float()).label("x"))
         with pytest.raises(sa.exc.DBAPIError, match="division by zero"):  # SQLAlchemy's own error, as before
-            await store.run_read(conn, refused, None)
+            await store.run_read(conn, refused, None, prebuilt=True)
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # the direct path is PostgreSQL's
@@ -116,7 +133,7 @@ async def test_reads_follow_a_schema_change_and_a_lost_connection(services: Serv
             assert pg_direct._driver(conn) is None
             table = sa.table("Direct", sa.column("objectId", sa.Text()), sa.column("later", sa.Text()))
             statement = sa.select(table.c.objectId, table.c.later).where(table.c.objectId == saved["objectId"])
-            rows = await store.run_read(conn, statement, None)
+            rows = await store.run_read(conn, statement, None, prebuilt=True)
             assert [tuple(row) for row in rows] == [(saved["objectId"], "grown")]
     again = await services.objects.get(ALICE, "Direct", saved["objectId"])
     assert again == after

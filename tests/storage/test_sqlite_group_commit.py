@@ -91,7 +91,7 @@ async def test_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(serv
     readable = sa.or_(table.c._rperm.is_(None), store.dialect.array_contains_any(table.c._rperm, ["*", "role:x"]))
     statement = sa.select(*table.c).where(table.c.sku == sa.bindparam("sku"), readable)  # a reader's IN list
     async with store.connect(read_only=True) as conn:
-        direct = await store.run_read(conn, statement, {"sku": "ß😀"})
+        direct = await store.run_read(conn, statement, {"sku": "ß😀"}, prebuilt=True)
         through = await conn.execute(statement, {"sku": "ß😀"})
         assert isinstance(direct, sqlite_direct.Rows) and list(direct.keys()) == list(through.keys())
         assert [tuple(row) for row in direct] == [tuple(row) for row in through] and len(list(direct)) == 1
@@ -99,12 +99,12 @@ async def test_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(serv
         await asyncio.gather(*(services.objects.create(SYSTEM, "Gadget", {"sku": f"z{n:04}"}) for n in range(800)))
         raw = (await conn.get_raw_connection()).dbapi_connection._connection._conn  # type: ignore[union-attr]
         assert sqlite_direct._inline(raw, store._plans.get(everything).sql, ("ß😀",)) is None  # type: ignore[union-attr]
-        direct = await store.run_read(conn, everything, {"sku": "ß😀"})
+        direct = await store.run_read(conn, everything, {"sku": "ß😀"}, prebuilt=True)
         through = await conn.execute(everything, {"sku": "ß😀"})
         assert [tuple(row) for row in direct] == [tuple(row) for row in through] and len(list(direct)) == 800
         refused = sa.select(sa.func.no_such_function().label("x"))
         with pytest.raises(sa.exc.OperationalError, match="no such function"):  # SQLAlchemy's error, as before
-            await store.run_read(conn, refused, None)
+            await store.run_read(conn, refused, None, prebuilt=True)
 
 
 async def test_an_acknowledged_create_survives_the_process_being_killed(settings: Settings) -> None:

@@ -7,7 +7,6 @@ relations and change events happen in this module, once.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import string
 from collections.abc import Mapping
@@ -30,7 +29,7 @@ from backend.errors import (
 from backend.services.data import field_rules, nested, ops, reads
 from backend.services.data.includes import Includer
 from backend.services.data.query import parse_keys, parse_order, parse_where
-from backend.services.data.render import FileUrl, project, render
+from backend.services.data.render import FileUrl, WireShape, project, render
 from backend.services.data.schemas import SchemaService, check_class_name, new_schema
 from backend.services.shared import access
 from backend.services.shared.events import EventBus, ObjectEvent
@@ -41,7 +40,6 @@ from backend.storage.protocols import ClassSchema, Row, TransactionRequired
 ID_ALPHABET = string.ascii_letters + string.digits
 USER_CLASS = "_User"
 RESERVED = frozenset({"objectId", "createdAt", "updatedAt"})
-RENDER_SLICE = 500  # objects rendered between two yields to the event loop (as storage decodes rows)
 
 
 # byte -> its id character (byte % 62); bytes of 248 and above are dropped, so every character is equally likely
@@ -100,6 +98,7 @@ class ObjectService:
         self.schemas = schemas
         self.events = events
         self.file_url = file_url
+        self.wire_shape = WireShape(file_url)  # find and get: rows straight to Parse JSON (see render.WireShape)
         self.max_limit = max_limit
         self.triggers: Triggers = triggers or NoTriggers()
         self.guards: dict[str, WriteGuard] = {}  # class name -> its write rules (identity layer)
@@ -303,11 +302,11 @@ class ObjectService:
                 by_id = q.And((by_id, parse_where(narrowed, schema, self.schemas.cached)))
             where = reads.authorize_read(ctx, reads.ReadNode(schema, by_id, keys=_read_keys(keys, include),
                                                              operation="get"), self.schemas.cached)
-            spec = q.FindSpec(where, limit=1, read_names=access.read_names(ctx.principal))
-            rows = await work.session.find(schema, spec)
-            if not rows:
+            spec = q.FindSpec(where, limit=1, read_names=access.read_names(ctx.principal), shape=self.wire_shape)
+            objects = await work.session.find(schema, spec)
+            if not objects:
                 raise ObjectNotFound("Object not found.")
-            results = await self._present(work, ctx, schema, rows, keys, exclude_keys, include)
+            results = await self._present(work, ctx, schema, objects, keys, exclude_keys, include)
         if find_triggers and self.triggers.handles("afterFind", class_name):  # Parse runs it on a get too
             results = await self.triggers.after_find(ctx, class_name, results)
             if not results:
@@ -340,14 +339,15 @@ class ObjectService:
             names = access.read_names(ctx.principal)
             count = await work.session.count(schema, where, names) if options.count else None
             limit = _bounded(options.limit, "limit", self.max_limit)
-            rows: list[Row] = []
+            objects: list[dict[str, Any]] = []
             if limit:
                 spec = q.FindSpec(
                     where, order, limit, _bounded(options.skip, "skip", None),
-                    _columns(options.keys), names,
+                    _columns(options.keys), names, self.wire_shape,
                 )
-                rows = await work.session.find(schema, spec)
-            results = await self._present(work, ctx, schema, rows, options.keys, options.exclude_keys, options.include)
+                objects = await work.session.find(schema, spec)
+            results = await self._present(work, ctx, schema, objects, options.keys, options.exclude_keys,
+                                          options.include)
         if self.triggers.handles("afterFind", schema.class_name):
             results = await self.triggers.after_find(ctx, schema.class_name, results)
         return FindResult(results, count, redirected)
@@ -382,14 +382,11 @@ class ObjectService:
             return await work.session.count_by(schema, spec)
 
     async def _present(
-        self, unit: Unit, ctx: RequestContext, schema: ClassSchema, rows: list[Row],
+        self, unit: Unit, ctx: RequestContext, schema: ClassSchema, objects: list[dict[str, Any]],
         keys: Any, exclude_keys: Any, include: Any,
     ) -> list[dict[str, Any]]:
-        objects: list[dict[str, Any]] = []
-        for start in range(0, len(rows), RENDER_SLICE):  # a large result gives way to other requests between slices
-            if start:
-                await asyncio.sleep(0)
-            objects.extend(render(schema, row, self.file_url) for row in rows[start:start + RENDER_SLICE])
+        """The objects a find or get answers: storage rendered them (``wire_shape``, between slices of rows a
+        large result gives way to other requests); here protected fields, includes, keys and excludeKeys."""
         objects = _visible(ctx, schema, objects)
         await Includer(self, unit, ctx).resolve(schema, objects, include, parse_keys(keys))
         wanted, excluded = parse_keys(keys), parse_keys(exclude_keys)

@@ -7,7 +7,7 @@ from typing import Any
 
 from backend import wire
 from backend.services.shared.access import perms_to_acl
-from backend.storage.protocols import ClassSchema, Row
+from backend.storage.protocols import ClassSchema, FieldSpec, Row
 
 FileUrl = Callable[[str], str]
 ALWAYS_SHOWN = ("objectId", "createdAt", "updatedAt", "ACL")
@@ -37,6 +37,48 @@ def render(schema: ClassSchema, row: Row, file_url: FileUrl) -> dict[str, Any]:
         if spec.type == "Relation" and spec.target_class:
             out[name] = {"__type": "Relation", "className": spec.target_class}
     return out
+
+
+class WireShape:
+    """``render`` done in storage's decoding pass (see ``querytree.RowShape``): each column's converter is chosen
+    once from its field's type, since storage hands out a column's values with that type (``from_column``):
+    the two default dates as plain ISO strings, a File with its URL, other non-JSON values through
+    ``wire.encode``, strings, booleans and numbers as they are. ``tests/services/test_wire_shape.py`` holds
+    the objects equal to ``render``'s."""
+
+    def __init__(self, file_url: FileUrl) -> None:
+        self._file_url = file_url
+
+    def shown(self, name: str) -> bool:
+        return name[0] != "_" and name not in HIDDEN_FIELDS
+
+    def converter(self, name: str, spec: FieldSpec) -> Callable[[Any], Any] | None:
+        if spec.type in _AS_STORED:
+            return None
+        if spec.type == "Date" and name in _PLAIN_DATES:
+            return wire.format_iso
+        if spec.type == "File":
+            return self._file
+        return wire.encode
+
+    def finisher(self, schema: ClassSchema) -> Callable[[dict[str, Any], Any, Any], None]:
+        relations = tuple((name, spec.target_class) for name, spec in schema.fields.items()
+                          if spec.type == "Relation" and spec.target_class)
+
+        def finish(out: dict[str, Any], rperm: Any, wperm: Any) -> None:
+            if rperm is not None or wperm is not None:
+                out["ACL"] = perms_to_acl(rperm, wperm)
+            for name, target in relations:
+                out[name] = {"__type": "Relation", "className": target}
+
+        return finish
+
+    def _file(self, value: wire.File) -> Any:
+        return wire.encode(wire.File(value.name, self._file_url(value.name)))
+
+
+_AS_STORED = frozenset({"String", "Boolean", "Number"})  # str, bool, and int or float (whole doubles made ints)
+_PLAIN_DATES = frozenset({"createdAt", "updatedAt"})
 
 
 def project(obj: dict[str, Any], keys: Iterable[str] | None, exclude: Iterable[str] | None) -> dict[str, Any]:
