@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from backend import jsontext, operators, wire
 from backend.storage import sqlfaults, sqlite_direct
+from backend.storage.protocols import Row
 from backend.storage.schema_file import SchemaFile
 from backend.storage.sqlbool import any_of
 from backend.storage.sqlite_group import GroupCommit
@@ -230,6 +231,16 @@ class SqliteStore(SqlStore):
             return
         async with self._write_alone() as alone:  # refused there (nothing stays): SQLAlchemy raises its error
             await alone.execute(statement, values)
+
+    async def run_insert_many(self, conn: AsyncConnection, statement: sa.Insert, names: tuple[str, ...],
+                              rows: list[Row]) -> None:
+        # SQLAlchemy builds and processes each row's parameters (most of an audit batch's CPU); the plan's
+        # positional arguments apply the same bind processors, and the driver's executemany runs them all
+        plan = self._plans.get(statement, names)
+        if plan is None:
+            await super().run_insert_many(conn, statement, names, rows)
+            return
+        await conn.exec_driver_sql(plan.sql, [plan.arguments(row) for row in rows])
 
     @asynccontextmanager
     async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
