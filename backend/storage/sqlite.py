@@ -233,13 +233,19 @@ class SqliteStore(SqlStore):
             await alone.execute(statement, values)
 
     async def run_insert_many(self, conn: AsyncConnection, statement: sa.Insert, names: tuple[str, ...],
-                              rows: list[Row]) -> None:
-        # SQLAlchemy builds and processes each row's parameters (most of an audit batch's CPU); the plan's
-        # positional arguments apply the same bind processors, and the driver's executemany runs them all
+                              rows: list[Row], updates: list[tuple[sa.Update, Row]]) -> None:
+        # SQLAlchemy builds and processes each statement's and each row's parameters (most of an audit append's
+        # CPU); a plan's positional arguments apply the same bind processors. The updates are held and go to
+        # SQLite in the insert's trip, before it (as held_writes sends them), and the rows to executemany.
         plan = self._plans.get(statement, names)
-        if plan is None:
-            await super().run_insert_many(conn, statement, names, rows)
+        held = [(self._plans.get(update, tuple(sorted(values))), values) for update, values in updates]
+        if plan is None or any(update_plan is None for update_plan, _ in held):
+            await super().run_insert_many(conn, statement, names, rows, updates)
             return
+        raw = (await conn.get_raw_connection()).dbapi_connection
+        for update_plan, values in held:
+            assert update_plan is not None
+            hold(raw, update_plan.sql, update_plan.arguments(values))
         await conn.exec_driver_sql(plan.sql, [plan.arguments(row) for row in rows])
 
     @asynccontextmanager
