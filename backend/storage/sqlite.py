@@ -246,7 +246,9 @@ class SqliteStore(SqlStore):
         for update_plan, values in held:
             assert update_plan is not None
             hold(raw, update_plan.sql, update_plan.arguments(values))
-        await conn.exec_driver_sql(plan.sql, [plan.arguments(row) for row in rows])
+        # names is every row's keys together: a row without one of them gets NULL there (as in SQLAlchemy's path)
+        whole = [row if len(row) == len(names) else {name: row.get(name) for name in names} for row in rows]
+        await conn.exec_driver_sql(plan.sql, [plan.arguments(row) for row in whole])
 
     @asynccontextmanager
     async def connect(self, *, read_only: bool, single_write: bool = False) -> AsyncIterator[AsyncConnection]:
