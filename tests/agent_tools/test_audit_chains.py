@@ -37,3 +37,27 @@ async def test_tampering_in_any_chain_is_detected(gateway: Gateway) -> None:
     await gateway.tools.records.create(TOOL_CALL, {"seq": 3 * SPAN + 1, "body": "{}", "hash": "x"})
     report = await gateway.verify()
     assert not report["ok"] and any("chain 3" in problem for problem in report["problems"])
+
+
+async def test_a_batch_with_one_failing_record_keeps_the_others_and_the_chain(gateway: Gateway) -> None:
+    # records of reads are committed together (group commit); records of different shapes share a batch, and one
+    # that the database refuses (a second record of one agent's idempotency key) fails alone: the others commit
+    # once each, with their own content, and every chain still verifies (SQLite sends a batch in one executemany)
+    audit = gateway.tools.audit
+    await gateway.tools.ready()
+    base = {"agentId": "agent00001", "runId": "run_0000000000000001", "tool": "get_object", "kind": "read",
+            "decision": "allow", "rule": "allow", "outcome": "ok", "input": {"n": 0}}
+    first = await audit.record(base | {"idempotencyKey": "taken"})
+    shapes = [base | {"input": {"n": n}} | ({"userId": f"user{n:06d}"} if n % 2 else {"error": "x", "code": 1})
+              for n in range(1, 12)]
+    shapes.insert(5, base | {"idempotencyKey": "taken", "input": {"n": "dup"}})
+    outcomes = await asyncio.gather(*(audit.record(entry) for entry in shapes), return_exceptions=True)
+    failed = [index for index, outcome in enumerate(outcomes) if isinstance(outcome, BaseException)]
+    assert failed == [5]
+    kept = [outcome for outcome in outcomes if isinstance(outcome, dict)]
+    assert sorted(record["input"]["n"] for record in kept) == list(range(1, 12))
+    assert all(record.get("userId") == (f"user{record['input']['n']:06d}" if record["input"]["n"] % 2 else None)
+               for record in kept)
+    records = await gateway.records()
+    assert sorted(record["seq"] for record in records) == sorted([first["seq"], *(r["seq"] for r in kept)])
+    assert await gateway.verify() == {"ok": True, "records": 12, "problems": []}
