@@ -6,7 +6,11 @@ import asyncio
 
 from agent_tools.stores.audit import SPAN
 from agent_tools.stores.classes import TOOL_CALL
+from agent_tools.wiring import AgentTools
+from backend.config import Settings
+from backend.services.wiring import build_services
 from tests.agent_tools.conftest import Gateway, Seed
+from tests.support.killed import acknowledged_until_killed
 
 
 async def test_concurrent_calls_each_get_one_record_and_every_chain_verifies(gateway: Gateway, seed: Seed) -> None:
@@ -61,3 +65,24 @@ async def test_a_batch_with_one_failing_record_keeps_the_others_and_the_chain(ga
     records = await gateway.records()
     assert sorted(record["seq"] for record in records) == sorted([first["seq"], *(r["seq"] for r in kept)])
     assert await gateway.verify() == {"ok": True, "records": 12, "problems": []}
+
+
+async def test_records_a_killed_process_had_answered_survive_and_every_chain_verifies(settings: Settings) -> None:
+    """Records by group commit and by append in write units, 32 callers at a time, in another process killed
+    (SIGKILL) mid-stream: every record it had answered is stored, and no chain is left broken (both engines)."""
+    printed = await acknowledged_until_killed(
+        "tests.agent_tools.killed_auditor", [str(settings.data_dir), settings.database_uri or ""], 401)
+    assert printed[0] == "ready"
+    answered = [int(line) for line in printed[1:]]
+    survivor = build_services(settings)
+    await survivor.start()
+    try:
+        tools = AgentTools(survivor)
+        await tools.ready()
+        report = await tools.audit.verify()
+        stored = {int(row["seq"]) for row in await tools.records.find(TOOL_CALL, {}, order="seq", limit=100_000)}
+        assert report.ok, report.problems
+        assert set(answered) <= stored and report.records == len(stored) >= len(answered)
+        await tools.close()
+    finally:
+        await survivor.stop()
