@@ -93,15 +93,15 @@ class Plans:
         self._size = size
         self._plans: dict[tuple[int, tuple[str, ...]], tuple[Any, Plan | None]] = {}
 
-    def get(self, statement: sa.Select[Any] | sa.Insert, columns: tuple[str, ...] = ()) -> Plan | None:
+    def get(self, statement: sa.Select[Any] | sa.Insert | sa.Update, columns: tuple[str, ...] = ()) -> Plan | None:
         key = (id(statement), columns)
         found = self._plans.get(key)
         if found is not None and found[0] is statement:  # the statement itself is held: its id is not reused
             return found[1]
         if len(self._plans) >= self._size:  # bounded: when full it starts over
             self._plans.clear()
-        plan = (insert_plan(statement, columns, self._dialect) if isinstance(statement, sa.Insert)
-                else select_plan(statement, self._dialect))
+        plan = (select_plan(statement, self._dialect) if isinstance(statement, sa.Select)
+                else insert_plan(statement, columns, self._dialect))
         self._plans[key] = (statement, plan)
         return plan
 
@@ -123,9 +123,10 @@ def select_plan(statement: sa.Select[Any], dialect: Dialect) -> Plan | None:
     return Plan(sql, binds, [str(column.name) for column in columns], results)
 
 
-def insert_plan(statement: sa.Insert, columns: Iterable[str], dialect: Dialect) -> Plan | None:
-    """An INSERT of exactly ``columns`` (the keys it is executed with, as SQLAlchemy compiles it per call), or
-    None when SQLAlchemy would add anything at run time (Python-side defaults, escaped parameter names)."""
+def insert_plan(statement: sa.Insert | sa.Update, columns: Iterable[str], dialect: Dialect) -> Plan | None:
+    """An INSERT (or an UPDATE by a bound objectId) of exactly ``columns`` (the keys it is executed with, as
+    SQLAlchemy compiles it per call), or None when SQLAlchemy would add anything at run time (Python-side
+    defaults, onupdate values, escaped parameter names)."""
     names = list(columns)
     compiled = statement.compile(dialect=dialect, column_keys=names)
     binds = positional_binds(compiled, dialect)

@@ -146,12 +146,12 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         super().rollback()
 
 
-def hold(dbapi_connection: Any, statement: str) -> None:
+def hold(dbapi_connection: Any, statement: str, arguments: tuple[Any, ...] = ()) -> None:
     """``statement`` goes to SQLite with the connection's next one, in its trip (a BEGIN: see sqlite._begin)."""
     if isinstance(dbapi_connection, _OneTripConnection):
-        dbapi_connection.held.append((statement, ()))
+        dbapi_connection.held.append((statement, arguments))
     else:
-        dbapi_connection.cursor().execute(statement)
+        dbapi_connection.cursor().execute(statement, arguments)
 
 
 @asynccontextmanager

@@ -223,6 +223,16 @@ class SqlStore:
         """A prebuilt single-row INSERT; PostgreSQL sends one on an autocommit connection straight to the driver."""
         await conn.execute(statement, values)
 
+    async def run_insert_many(self, conn: AsyncConnection, statement: sa.Insert, names: tuple[str, ...],
+                              rows: list[Row], updates: list[tuple[sa.Update, Row]]) -> None:
+        """Prebuilt UPDATEs by objectId, then a prebuilt INSERT of ``names`` (a value a row lacks is NULL) for
+        each row, in ``conn``'s transaction: the updates go with the insert where the engine can (SQLite: one
+        trip, from prebuilt plans, with no per-row parameter processing by SQLAlchemy: an audit append's cost)."""
+        async with self.held_writes(conn):
+            for update, values in updates:
+                await conn.execute(update, values)
+        await conn.execute(statement, [{name: row.get(name) for name in names} for row in rows])
+
     def held_writes(self, conn: AsyncConnection) -> AbstractAsyncContextManager[None]:
         """Statements executed on ``conn`` inside may wait to be sent with the first one after it (SQLite:
         in one trip to the driver's thread); engines that send each at once need not."""
@@ -377,13 +387,11 @@ class SqlSession:
             if changes and len(values) == 1 and self.store.writes_in_ctes:  # (a multi-row VALUES is never cached)
                 await self._insert_with(table, names, values[0], changes)
                 return
-            async with self.store.held_writes(self.conn):  # sent with the insert where the engine can
-                for target_table, object_id, columns in changes:
-                    self._count_write()
-                    await self.conn.execute(self.store.statements.update(target_table),
-                                            columns | {OBJECT_ID: object_id})
-            await self.conn.execute(self.store.statements.insert(table),
-                                    [{name: row.get(name) for name in names} for row in values])
+            held = [(self.store.statements.update(target_table), columns | {OBJECT_ID: object_id})
+                    for target_table, object_id, columns in changes]
+            for _ in held:
+                self._count_write()
+            await self.store.run_insert_many(self.conn, self.store.statements.insert(table), names, values, held)
         except IntegrityError as error:
             raise _duplicate(error, schema) from error
 

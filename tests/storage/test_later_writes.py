@@ -12,6 +12,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
+from backend import wire
 from backend.context import RequestContext
 from backend.errors import DuplicateValue, WriteConflict
 from backend.services.data.appends import Appender
@@ -121,3 +122,27 @@ async def test_a_deadlock_rolls_one_unit_back_as_a_write_conflict_and_the_other_
     winner = next(outcome for outcome in outcomes if isinstance(outcome, str))
     labels = [(await services.objects.get(ctx, HEAD, object_id))["label"] for object_id in ids]
     assert labels.count(winner) == 1 and labels.count("start") == 1  # the loser's change is gone
+
+
+async def test_held_updates_and_inserts_keep_every_type_of_value(services: Services) -> None:
+    # SQLite sends them from prebuilt plans (each value through the column's own bind processor): a date, an
+    # object, an array, a boolean and a missing value read back as they were given, on both engines
+    ctx = RequestContext.system()
+    typed = {"seq": 0, "label": "start", "when": {"__type": "Date", "iso": "2026-01-02T03:04:05.678Z"},
+             "meta": {"a": [1, {"b": None}]}, "tags": ["x", "y"], "on": True}
+    head_id = str((await services.objects.create(ctx, HEAD, typed))["objectId"])
+    await services.objects.create(ctx, LEDGER, typed)
+    moved = {"when": {"__type": "Date", "iso": "2027-05-06T07:08:09.010Z"}, "meta": {"z": "\u00e9\u2028"},
+             "tags": [], "on": False, "label": None}
+    stored = {key: wire.decode(value) for key, value in moved.items()}  # what Appender takes: stored values
+    rows = Appender(services.schemas)
+    async with services.db.unit(resumable=False) as unit:
+        await rows.set_later(unit, HEAD, head_id, stored)
+        await rows.insert_many(unit, LEDGER, [{key: wire.decode(value) for key, value in typed.items()} | {"seq": 1},
+                                              {"seq": 2, "when": stored["when"]}])
+    head = await services.objects.get(ctx, HEAD, head_id)
+    assert {key: head.get(key) for key in moved} == moved
+    ledger = (await services.objects.find(ctx, LEDGER, FindOptions(order="seq"))).results
+    assert [obj["seq"] for obj in ledger] == [0, 1, 2]
+    assert {key: ledger[1].get(key) for key in typed if key != "seq"} == {k: v for k, v in typed.items() if k != "seq"}
+    assert ledger[2]["when"] == moved["when"] and "label" not in ledger[2] and "meta" not in ledger[2]

@@ -9,12 +9,7 @@ straight to sqlite3 (backend/storage/sqlite_direct.py) and must equal SQLAlchemy
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -27,9 +22,9 @@ from backend.services.wiring import Services, build_services
 from backend.storage import sqlite_direct
 from backend.storage.protocols import TransactionRequired
 from backend.storage.sqlite import SqliteStore
+from tests.support.killed import acknowledged_until_killed
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-ROOT = Path(__file__).resolve().parents[2]
 SYSTEM = RequestContext.system()
 
 
@@ -110,22 +105,7 @@ async def test_direct_reads_equal_sqlalchemy_reads_and_fall_back_on_refusal(serv
 async def test_an_acknowledged_create_survives_the_process_being_killed(settings: Settings) -> None:
     """Creates run in another process, 32 at a time; it is killed (SIGKILL) mid-stream; every create it had
     answered is in the database."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.storage.killed_writer", str(settings.data_dir)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
-    )
-    acknowledged: list[str] = []
-    try:
-        assert process.stdout is not None
-        while len(acknowledged) < 300:
-            line = await asyncio.to_thread(process.stdout.readline)
-            assert line, "the writer stopped before it was killed"
-            acknowledged.append(line.strip())
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
+    acknowledged = await acknowledged_until_killed("tests.storage.killed_writer", [str(settings.data_dir)], 300)
     survivor = build_services(settings)
     await survivor.start()
     try:
