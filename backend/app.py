@@ -17,6 +17,7 @@ from backend.api.access_log import AccessLogMiddleware, RouteNoteMiddleware
 from backend.api.classes import routes as object_routes
 from backend.api.cors import CORS
 from backend.api.idempotency import IdempotencyMiddleware
+from backend.api.lean_routes import LeanObjectRoutes
 from backend.api.read_retry import ReadRetryMiddleware
 from backend.api.routes import parse_router
 from backend.api.tunnel import TunnelMiddleware
@@ -88,6 +89,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         expose_headers=["X-Parse-Job-Status-Id", "X-Parse-Push-Status-Id"],
     )
     app.add_middleware(handlers.CatchAllMiddleware)
-    # outermost: request id in and out, one access line and the HTTP metrics per request
+    # outermost layer: request id in and out, one access line and the HTTP metrics per request
     app.add_middleware(AccessLogMiddleware, observe=observe_request)
+    if settings.lean_object_routes:  # in front of all: the busiest object routes, without the layers' cost
+        app.add_middleware(LeanObjectRoutes, mount_paths=mount_paths, max_body=settings.max_upload_size,
+                           body_timeout=settings.request_body_timeout, observe=observe_request,
+                           side_port=settings.metrics_port)
     return app

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     port: int = Field(1337, validation_alias=_parse("port"))
     server_url: str | None = Field(None, validation_alias=_parse("server_url"))
     max_upload_size: int = Field(20 * 1024**2, validation_alias=_parse("max_upload_size"))
+    # create, get and find of objects served in front of the app's layers (backend/api/lean_routes.py); off: the
+    # same requests go through the whole stack, as every other route (the equivalence tests compare the two)
+    lean_object_routes: bool = Field(True, validation_alias=_ballast("lean_object_routes"))
     batch_limit: int = Field(50, ge=1, le=1000, validation_alias=_ballast("batch_limit"))
     max_limit: int = Field(10_000, ge=1, validation_alias=_ballast("max_limit"))
     idempotency_ttl: int = Field(300, ge=0, validation_alias=_ballast("idempotency_ttl"))

@@ -29,13 +29,18 @@ Observer = Callable[[str, str, int, float], None]  # method, route template, sta
 
 
 class AccessNote:
-    """What inner layers learn about a request and the access line reports: its principal and its route."""
+    """What inner layers learn about a request and the access line reports: its principal, its route, its status,
+    and the request's id (header and context) and start time, kept for the line."""
 
-    __slots__ = ("principal", "route")
+    __slots__ = ("header", "principal", "route", "started", "status", "token")
 
-    def __init__(self) -> None:
+    def __init__(self, rid: str, started: float) -> None:
         self.principal = "none"
         self.route = "unmatched"
+        self.status = 500  # what the client sees when the app ends without a response (CatchAll answers 500)
+        self.header = (b"x-request-id", rid.encode())
+        self.started = started
+        self.token = request_id.set(rid)
 
 
 def note_principal(scope: MutableMapping[str, Any], kind: str) -> None:
@@ -52,6 +57,27 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
     return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, at a fifth of its cost
 
 
+def open_note(scope: Scope, started: float | None = None) -> AccessNote:
+    """A request arrives (at ``started``, if it was earlier): its id is chosen and set for the logs of its work."""
+    note = scope[NOTE] = AccessNote(_request_id(scope["headers"]), perf_counter() if started is None else started)
+    return note
+
+
+def close_note(scope: Scope, note: AccessNote, observe: Observer | None) -> None:
+    """The request is answered: its numbers go to ``observe`` and its one access line is written."""
+    elapsed = perf_counter() - note.started
+    method, status = scope["method"], note.status
+    if observe is not None:
+        observe(method, note.route, status, elapsed)
+    if log.isEnabledFor(logging.INFO):
+        path, ms, principal = scope["path"], elapsed * 1000, note.principal
+        fields = {"request_id": request_id.get(), "method": method, "path": path, "status": status,
+                  "route": note.route, "duration_ms": round(ms, 2), "principal": principal}
+        if not _lines.write(f"{method} {path} {status:d} {ms:.1f}ms {principal}", fields):
+            log.info("%s %s %d %.1fms %s", method, path, status, ms, principal, extra=fields)
+    request_id.reset(note.token)
+
+
 class AccessLogMiddleware:
     """Outermost: request id in and out, one access line, and the request's numbers to ``observe``."""
 
@@ -63,37 +89,18 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _request_id(scope["headers"])
-        note = scope[NOTE] = AccessNote()
-        header = (b"x-request-id", rid.encode())
-        status = 500  # what the client sees when the app ends without a response (CatchAll answers 500)
+        note = open_note(scope)
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                note.status = message["status"]
+                message["headers"] = [*message.get("headers", ()), note.header]
             await send(message)
 
-        token = request_id.set(rid)
-        started = perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed = perf_counter() - started
-            self._done(scope, note, status, elapsed)
-            request_id.reset(token)
-
-    def _done(self, scope: Scope, note: AccessNote, status: int, elapsed: float) -> None:
-        method = scope["method"]
-        if self.observe is not None:
-            self.observe(method, note.route, status, elapsed)
-        if log.isEnabledFor(logging.INFO):
-            path, ms, principal = scope["path"], elapsed * 1000, note.principal
-            fields = {"request_id": request_id.get(), "method": method, "path": path, "status": status,
-                      "route": note.route, "duration_ms": round(ms, 2), "principal": principal}
-            if not _lines.write(f"{method} {path} {status:d} {ms:.1f}ms {principal}", fields):
-                log.info("%s %s %d %.1fms %s", method, path, status, ms, principal, extra=fields)
+            close_note(scope, note, self.observe)
 
 
 def route_template(scope: Scope) -> str | None:

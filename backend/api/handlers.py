@@ -60,10 +60,26 @@ class CatchAllMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            response = unexpected(scope)
             if not started:
-                response = ParseJSON({"code": 1, "error": "Internal server error."}, status_code=500)
                 await response(scope, receive, send)
+
+
+def unexpected(scope: Scope) -> ParseJSON:
+    """The answer to an exception no handler knows, logged with its cause (call it inside ``except``)."""
+    log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+    return ParseJSON({"code": 1, "error": "Internal server error."}, status_code=500)
+
+
+async def handled(request: Request, error: Exception) -> ParseJSON:
+    """What the app's exception handlers answer to ``error`` (looked up by its class, most specific first, as
+    Starlette's ExceptionMiddleware does); an error none of them knows is ``unexpected``."""
+    handlers = request.app.exception_handlers
+    for kind in type(error).__mro__:
+        if kind in handlers:
+            response: ParseJSON = await handlers[kind](request, error)
+            return response
+    return unexpected(request.scope)
 
 
 def install(app: FastAPI) -> None:

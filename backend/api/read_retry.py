@@ -9,6 +9,8 @@ repeated here: their client gets the retryable 503 and decides (the idempotency 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 READS = ("GET", "HEAD")
@@ -26,7 +28,7 @@ class ReadRetryMiddleware:
 
         async def hold_back_unavailable(message: Message) -> None:
             nonlocal dropped
-            if message["type"] == "http.response.start" and _unavailable(message):
+            if message["type"] == "http.response.start" and unavailable(message["status"], message.get("headers", ())):
                 dropped = True
             if not dropped:
                 await send(message)
@@ -36,6 +38,6 @@ class ReadRetryMiddleware:
             await self.app(scope, receive, send)
 
 
-def _unavailable(start: Message) -> bool:
+def unavailable(status: int, headers: Iterable[tuple[bytes, bytes]]) -> bool:
     """The answer of DatabaseUnavailable: the only 503 that carries Retry-After."""
-    return start["status"] == 503 and any(name.lower() == b"retry-after" for name, _ in start.get("headers", ()))
+    return status == 503 and any(name.lower() == b"retry-after" for name, _ in headers)

@@ -46,20 +46,10 @@ class TunnelMiddleware:
         if scope.get("ballast.streamed_upload"):  # file uploads stream; the files route enforces the size
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _too_large(self.max_body)(scope, receive, send)
-            return
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                body = await read_body(receive, self.max_body)
-        except ClientGone:
-            return
-        except TimeoutError:  # a body that never finishes must not hold a connection and its buffer for ever
-            await _timed_out(self.body_timeout)(scope, receive, send)
-            return
-        if body is None:
-            await _too_large(self.max_body)(scope, receive, send)
+        body = await body_or_refusal(scope, receive, self.max_body, self.body_timeout)
+        if not isinstance(body, bytes):
+            if body is not None:
+                await body(scope, receive, send)
             return
         size = len(body)  # as received: a tunnelled GET's body moves into the query string
         if scope["method"] == "POST" and body[:1] == b"{" and _is_text_or_json(scope):
@@ -72,6 +62,22 @@ class TunnelMiddleware:
         await self.app(scope, replay(body), send)
         del body
         memory.after_request(size)
+
+
+async def body_or_refusal(scope: Scope, receive: Receive, max_body: int, timeout: float) -> bytes | ParseJSON | None:
+    """The whole request body; or the answer that refuses it (over ``max_body``, or not all there within
+    ``timeout``); or None when the client left before sending it all (there is no one to answer)."""
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_body:
+        return _too_large(max_body)
+    try:
+        async with asyncio.timeout(timeout):
+            body = await read_body(receive, max_body)
+    except ClientGone:
+        return None
+    except TimeoutError:  # a body that never finishes must not hold a connection and its buffer for ever
+        return _timed_out(timeout)
+    return _too_large(max_body) if body is None else body
 
 
 def _too_large(limit: int) -> ParseJSON:
@@ -97,7 +103,7 @@ def _is_text_or_json(scope: Scope) -> bool:
     return kind in ("", "text/plain", "application/json")
 
 
-def _may_tunnel(body: bytes) -> bool:
+def may_tunnel(body: bytes) -> bool:
     """Whether the body can hold a tunnel key, without parsing it (a plain create's body then is parsed once, by
     its route): a key that decodes to ``_method`` or ``_ApplicationId`` is written out or uses a ``\\u`` escape
     (JSON's other escapes never make a letter or an underscore)."""
@@ -105,7 +111,7 @@ def _may_tunnel(body: bytes) -> bool:
 
 
 def _untunnel(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
-    if not _may_tunnel(body):
+    if not may_tunnel(body):
         return scope, body
     try:
         payload = orjson.loads(body)
